@@ -1,0 +1,66 @@
+/**
+ * Every error the workflow can route on. The `name` is the contract with the
+ * state machine: Step Functions matches a Lambda's `errorType` (our `name`) in
+ * `Catch`/`Retry`, so names are stable strings, one class each, all here.
+ */
+
+export class RunnerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name.replace(/Error$/, "");
+  }
+}
+
+/** The execution input or the environment config is invalid. Nothing was started. */
+export class InvalidRunInputError extends RunnerError {}
+
+/** Another execution of the workflow is running; this one refused to touch the model. */
+export class ConcurrentExecutionError extends RunnerError {}
+
+/** The model version is in a state the job cannot use (FAILED, DELETING, EXPIRED, ...). */
+export class ModelNotUsableError extends RunnerError {}
+
+/** StartProjectVersion was accepted but the model ended in FAILED. */
+export class ModelStartFailedError extends RunnerError {}
+
+/** The model did not reach RUNNING before the deadline. */
+export class ModelStartTimeoutError extends RunnerError {}
+
+/** The model stopped under our feet (ResourceNotReadyException during detection). */
+export class ModelNotReadyError extends RunnerError {}
+
+/** The job's role may not call Rekognition or S3 as configured. */
+export class AccessDeniedError extends RunnerError {}
+
+/** The project version, bucket or manifest named by the input does not exist. */
+export class ResourceNotFoundError extends RunnerError {}
+
+/** Retryable calls kept failing until the batch's deadline. */
+export class RetriesExhaustedError extends RunnerError {}
+
+/**
+ * The batch stopped early (abort signal before the Lambda timeout) with items
+ * left undone. Thrown after every finished result is written, so the Map's
+ * Retry re-runs the batch and only the undone items are analysed.
+ */
+export class BatchIncompleteError extends RunnerError {}
+
+/** Unexpected failure inside our own code: a bug, never an input problem. */
+export class InternalError extends RunnerError {}
+
+/** Names of every error class above, for tests that check `ErrorEquals` in the state machine. */
+export const RUNNER_ERROR_NAMES = [
+  "InvalidRunInput",
+  "ConcurrentExecution",
+  "ModelNotUsable",
+  "ModelStartFailed",
+  "ModelStartTimeout",
+  "ModelNotReady",
+  "AccessDenied",
+  "ResourceNotFound",
+  "RetriesExhausted",
+  "BatchIncomplete",
+  "Internal",
+] as const;
+
+export type RunnerErrorName = (typeof RUNNER_ERROR_NAMES)[number];

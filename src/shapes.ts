@@ -1,0 +1,107 @@
+/**
+ * The data that crosses module, Lambda and state boundaries. Everything here
+ * is plain JSON (it travels through Step Functions state, S3 objects and the
+ * Distributed Map), so dates are ISO strings and there are no classes.
+ */
+
+/** One image object as listed, and one line of the JSONL manifest. */
+export interface ImageRef {
+  key: string;
+  size: number;
+  etag: string;
+  /** ISO 8601, from ListObjectsV2. */
+  lastModified: string;
+}
+
+export type SkipReason =
+  | "unsupported-extension"
+  | "folder-marker"
+  | "empty-object"
+  | "too-large";
+
+export interface SkippedObject {
+  key: string;
+  size: number;
+  reason: SkipReason;
+  /** Human-readable detail, e.g. "16.2 MB is over the 15 MB S3Object limit". */
+  detail: string;
+}
+
+/** What the job passes to every batch (ItemBatcher `BatchInput`). */
+export interface BatchContext {
+  runId: string;
+  projectVersionArn: string;
+  imagesBucket: string;
+  resultsBucket: string;
+  /** Ends with "/" or is empty. */
+  resultsPrefix: string;
+  imageMode: "S3Object" | "Bytes";
+  minConfidence?: number;
+  maxResults?: number;
+  /** Calls per second this worker may make at the start (the plan's share). */
+  perWorkerTps: number;
+  /** In-flight calls this worker allows (rate x expected latency, with headroom). */
+  concurrency: number;
+}
+
+/** Input of one process-batch invocation, as the Distributed Map's ItemBatcher builds it. */
+export interface BatchEvent {
+  BatchInput: BatchContext;
+  Items: ImageRef[];
+}
+
+/** One label as Rekognition returns it. */
+export interface DetectedLabel {
+  Name: string;
+  Confidence: number;
+  Geometry?: { BoundingBox?: { Width?: number; Height?: number; Left?: number; Top?: number } };
+}
+
+/**
+ * The per-image ledger entry, stored at `resultKeyFor(resultsPrefix, imageKey)`.
+ * A failed image gets a record too, so a poison image is not retried every week;
+ * it is analysed again only when the image object changes (newer LastModified).
+ */
+export interface ImageResultRecord {
+  status: "succeeded" | "failed";
+  image: { bucket: string; key: string; etag: string; size: number; lastModified: string };
+  projectVersionArn: string;
+  labels: DetectedLabel[];
+  error?: { name: string; message: string };
+  analyzedAt: string;
+  runId: string;
+  /** Calls it took, throttled ones included. */
+  attempts: number;
+}
+
+export interface ImageFailure {
+  key: string;
+  error: string;
+  message: string;
+}
+
+/** Calls per wall-clock second, for the throughput chart. `t` is epoch seconds. */
+export interface TimelinePoint {
+  t: number;
+  accepted: number;
+  throttled: number;
+}
+
+/** What one process-batch invocation returns (collected by the Map's ResultWriter). */
+export interface BatchOutput {
+  runId: string;
+  items: number;
+  succeeded: number;
+  failed: number;
+  /** Items this run had already finished in an earlier attempt of the batch (counted in succeeded/failed too). */
+  resumed: number;
+  failures: ImageFailure[];
+  /** Label name -> number of images with that label. */
+  labels: Record<string, number>;
+  calls: number;
+  throttled: number;
+  retried: number;
+  startedAt: string;
+  endedAt: string;
+  timeline: TimelinePoint[];
+}
