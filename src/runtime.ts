@@ -53,7 +53,13 @@ export function jsonLogger(base: LogFields = {}, minLevel: keyof Logger = "info"
   const min = order.indexOf(minLevel);
   const write = (level: keyof Logger) => (message: string, fields?: LogFields) => {
     if (order.indexOf(level) < min) return;
-    const line = JSON.stringify({ level, message, ...base, ...fields, time: new Date().toISOString() });
+    const line = JSON.stringify({
+      level,
+      message,
+      ...base,
+      ...fields,
+      time: new Date().toISOString(),
+    });
     (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${line}\n`);
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };

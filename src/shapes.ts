@@ -13,11 +13,7 @@ export interface ImageRef {
   lastModified: string;
 }
 
-export type SkipReason =
-  | "unsupported-extension"
-  | "folder-marker"
-  | "empty-object"
-  | "too-large";
+export type SkipReason = "unsupported-extension" | "folder-marker" | "empty-object" | "too-large";
 
 export interface SkippedObject {
   key: string;
@@ -104,4 +100,80 @@ export interface BatchOutput {
   startedAt: string;
   endedAt: string;
   timeline: TimelinePoint[];
+}
+
+/** One row of the cost trade-off table. */
+export interface CostOption {
+  units: number;
+  /** Start-up plus processing, seconds. */
+  durationSeconds: number;
+  inferenceHours: number;
+  cost: number;
+}
+
+/** How the run is sized; derived only from the pending count and the input. */
+export interface Sizing {
+  units: number;
+  /** Set when auto-scaling is asked for: passed as MaxInferenceUnits. */
+  maxInferenceUnits?: number;
+  tpsPerUnit: number;
+  tpsSource: "input" | "learned" | "default";
+  provisionedTps: number;
+  targetWindowMinutes: number;
+  expectedProcessingSeconds: number;
+  /** False when the unit quota makes the target window unreachable. */
+  windowReachable: boolean;
+  /** Why the window cannot be met and what it will take instead (when not reachable). */
+  windowNote?: string;
+  workers: number;
+  perWorkerTps: number;
+  batchSize: number;
+  /** In-flight calls per worker. */
+  concurrency: number;
+  expectedLatencyMs: number;
+  startupSeconds: number;
+}
+
+export interface CostEstimate {
+  pricePerUnitHour: number;
+  chosen: CostOption;
+  /** Neighbouring unit counts, the chosen one included, ascending by units. */
+  options: CostOption[];
+}
+
+/**
+ * The Plan step's output: the state that flows through the workflow. Kept
+ * small (Step Functions caps state at 256 KiB): lists live in S3.
+ */
+export interface Plan {
+  runId: string;
+  /** The execution's ARN or a local id; recorded in the lease. */
+  executionId: string;
+  plannedAt: string;
+  context: BatchContext;
+  imagesPrefix: string;
+  counts: { listed: number; pending: number; skipped: number; alreadyDone: number };
+  skippedByReason: Partial<Record<SkipReason, number>>;
+  /** Where the manifest and skipped list were written. */
+  manifest: { bucket: string; key: string };
+  skippedList: { bucket: string; key: string };
+  /** Where the Distributed Map writes its results. */
+  mapResults: { bucket: string; prefix: string };
+  sizing: Sizing;
+  cost: CostEstimate;
+  toleratedFailurePercentage: number;
+  /** `true` when there is nothing to analyse: the model is not started. */
+  nothingToDo: boolean;
+}
+
+/** The lease that says which execution started (and so may stop) the model. */
+export interface ModelLease {
+  projectVersionArn: string;
+  executionId: string;
+  runId: string;
+  startedAt: string;
+  units: number;
+  maxInferenceUnits?: number;
+  /** After this time a reaper may stop the model whatever the execution's state. */
+  expiresAt: string;
 }
