@@ -23,6 +23,9 @@ export class ModelNotUsableError extends RunnerError {}
 /** StartProjectVersion was accepted but the model ended in FAILED. */
 export class ModelStartFailedError extends RunnerError {}
 
+/** StartProjectVersion was refused: the inference units asked for exceed the account's quota. */
+export class InferenceUnitQuotaExceededError extends RunnerError {}
+
 /** The model did not reach RUNNING before the deadline. */
 export class ModelStartTimeoutError extends RunnerError {}
 
@@ -54,6 +57,7 @@ export const RUNNER_ERROR_NAMES = [
   "ConcurrentExecution",
   "ModelNotUsable",
   "ModelStartFailed",
+  "InferenceUnitQuotaExceeded",
   "ModelStartTimeout",
   "ModelNotReady",
   "AccessDenied",
