@@ -1,0 +1,101 @@
+import middy from "@middy/core";
+import { type AwsClients, createAwsClients } from "./clients.ts";
+import { InternalError, RUNNER_ERROR_NAMES } from "./errors.ts";
+import { type Clock, jsonLogger, type Logger, systemClock } from "./runtime.ts";
+
+/** The subset of the Lambda context the handlers use (the local engine provides the same). */
+export interface LambdaContext {
+  awsRequestId?: string;
+  functionName?: string;
+  getRemainingTimeInMillis?: () => number;
+}
+
+/** What every handler body receives besides its event. */
+export interface HandlerTools {
+  clients: AwsClients;
+  logger: Logger;
+  clock: Clock;
+  /** Aborts `abortGraceMs` before the Lambda's timeout, so the body can finish cleanly. */
+  signal: AbortSignal;
+  context: LambdaContext;
+}
+
+export interface HandlerOptions {
+  /** How long before the Lambda timeout the signal fires. Default 30 s. */
+  abortGraceMs?: number;
+}
+
+let sharedClients: AwsClients | undefined;
+
+/** Clients are created once per process and reused across warm invocations. */
+function clients(): AwsClients {
+  sharedClients ??= createAwsClients();
+  return sharedClients;
+}
+
+/** For tests and the local runner: drop the cached clients after the environment changed. */
+export function resetHandlerClients(): void {
+  sharedClients = undefined;
+}
+
+const knownNames = new Set<string>(RUNNER_ERROR_NAMES);
+
+/**
+ * The workflow routes on error names, so every error leaving a handler is one
+ * of ours: named errors pass through, anything else becomes `Internal` with
+ * the original name and message kept in the message and the cause.
+ */
+export function toNamedError(error: unknown): Error {
+  if (error instanceof Error && knownNames.has(error.name)) return error;
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError(`${name}: ${message}`, { cause: error });
+}
+
+/**
+ * The one wrapper every Lambda uses: structured logging, an abort signal
+ * before the timeout, error mapping to named errors. The body only parses its
+ * event, calls `src/`, and returns.
+ */
+export function createHandler<TEvent, TResult>(
+  functionName: string,
+  body: (event: TEvent, tools: HandlerTools) => Promise<TResult>,
+  options: HandlerOptions = {},
+) {
+  const abortGraceMs = options.abortGraceMs ?? 30_000;
+  const run = async (event: TEvent, context: LambdaContext): Promise<TResult> => {
+    const logger = jsonLogger({ function: functionName, requestId: context?.awsRequestId });
+    // Our own abort timer instead of middy's timeoutEarly: middy answers the
+    // moment its timer fires, while we want in-flight calls to finish and
+    // their results to be written before the handler returns.
+    const controller = new AbortController();
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const timer =
+      remaining === undefined
+        ? undefined
+        : setTimeout(
+            () => controller.abort(new Error("Lambda timeout approaching")),
+            Math.max(0, remaining - abortGraceMs),
+          );
+    try {
+      return await body(event, {
+        clients: clients(),
+        logger,
+        clock: systemClock,
+        signal: controller.signal,
+        context: context ?? {},
+      });
+    } catch (error) {
+      const named = toNamedError(error);
+      logger.error("handler failed", {
+        error: named.name,
+        message: named.message,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+      throw named;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  };
+  return middy(run, { timeoutEarlyInMillis: 0 });
+}
