@@ -1,0 +1,353 @@
+import type { RekognitionClient } from "@aws-sdk/client-rekognition";
+import type { S3Client } from "@aws-sdk/client-s3";
+import pMap from "p-map";
+import { detectImage, loadImageBytes } from "./detect-image.ts";
+import {
+  classifyDetectionError,
+  fatalRunnerError,
+  shouldRetryDetectionError,
+} from "./detection-errors.ts";
+import {
+  BatchIncompleteError,
+  InternalError,
+  InvalidRunInputError,
+  RetriesExhaustedError,
+} from "./errors.ts";
+import { type RateController, sharedRateController } from "./rate-controller.ts";
+import { failureRecord, readCurrentResult, successRecord, writeImageResult } from "./results.ts";
+import { type RetryPolicy, withRetry } from "./retry.ts";
+import type { Clock, Logger } from "./runtime.ts";
+import type {
+  BatchContext,
+  BatchEvent,
+  BatchOutput,
+  ImageRef,
+  ImageResultRecord,
+  TimelinePoint,
+} from "./shapes.ts";
+
+export interface ProcessBatchOptions {
+  event: BatchEvent;
+  rekognition: RekognitionClient;
+  s3: S3Client;
+  clock: Clock;
+  logger: Logger;
+  /** Fired before the Lambda times out: stop taking items, finish the ones in flight. */
+  signal?: AbortSignal;
+  /** Uniform in [0, 1), for the retry jitter. */
+  random?: () => number;
+  /** Defaults to the process-wide controller of this run and model version. */
+  rateController?: RateController;
+  retryPolicy?: Partial<RetryPolicy>;
+  /** Epoch ms: no retry backoff sleeps past it. */
+  deadline?: number;
+}
+
+/** What became of one item. `undefined` in the outcome list means it was never started. */
+type ItemOutcome =
+  | { kind: "done"; record: ImageResultRecord; resumed: boolean }
+  | { kind: "undone"; error?: unknown };
+
+/** Counts of Rekognition calls, overall and per wall-clock second. */
+class CallTally {
+  calls = 0;
+  throttled = 0;
+  retried = 0;
+  private readonly perSecond = new Map<number, TimelinePoint>();
+
+  record(now: number, throttled: boolean): void {
+    this.calls += 1;
+    if (throttled) this.throttled += 1;
+    const t = Math.floor(now / 1000);
+    let point = this.perSecond.get(t);
+    if (!point) {
+      point = { t, accepted: 0, throttled: 0 };
+      this.perSecond.set(t, point);
+    }
+    if (throttled) point.throttled += 1;
+    else point.accepted += 1;
+  }
+
+  timeline(): TimelinePoint[] {
+    return [...this.perSecond.values()].sort((a, b) => a.t - b.t);
+  }
+}
+
+function validateContext(context: BatchContext | undefined, items: unknown): BatchContext {
+  if (!context || typeof context !== "object") {
+    throw new InvalidRunInputError("BatchInput is missing from the batch event");
+  }
+  if (!Array.isArray(items)) throw new InvalidRunInputError("Items must be an array of images");
+  if (!(Number.isInteger(context.concurrency) && context.concurrency >= 1)) {
+    throw new InvalidRunInputError(
+      `BatchInput.concurrency must be an integer >= 1, got ${context.concurrency}`,
+    );
+  }
+  if (!(Number.isFinite(context.perWorkerTps) && context.perWorkerTps > 0)) {
+    throw new InvalidRunInputError(
+      `BatchInput.perWorkerTps must be a positive number, got ${context.perWorkerTps}`,
+    );
+  }
+  if (context.imageMode !== "S3Object" && context.imageMode !== "Bytes") {
+    throw new InvalidRunInputError(
+      `BatchInput.imageMode must be "S3Object" or "Bytes", got ${String(context.imageMode)}`,
+    );
+  }
+  return context;
+}
+
+function describe(error: unknown): string {
+  const { name, message } = classifyDetectionError(error);
+  return `${name}: ${message}`;
+}
+
+/**
+ * Analyses one batch of images: every image ends with a result record written
+ * to the ledger (succeeded, or failed for good with the reason), or is left
+ * undone for a later attempt.
+ *
+ * Calls go out through the rate controller, at most `concurrency` at a time;
+ * retryable errors are retried with jittered backoff; images that an earlier
+ * attempt of the batch finished are not analysed again (`resumed`).
+ *
+ * Throws, always after the finished results are written:
+ * - the named fatal error (ModelNotReady, AccessDenied, ResourceNotFound) as
+ *   soon as the in-flight calls end, without taking new items;
+ * - `BatchIncompleteError` when `signal` aborted with items left;
+ * - `RetriesExhaustedError` when images kept failing with retryable errors.
+ */
+export async function processBatch(options: ProcessBatchOptions): Promise<BatchOutput> {
+  const { event, rekognition, s3, clock, logger, deadline } = options;
+  const context = validateContext(event?.BatchInput, event?.Items);
+  const items = event.Items;
+  const startedAt = clock.now();
+  const rate =
+    options.rateController ??
+    sharedRateController(
+      {
+        runId: context.runId,
+        projectVersionArn: context.projectVersionArn,
+        plannedTps: context.perWorkerTps,
+      },
+      clock,
+    );
+  const tally = new CallTally();
+
+  // One signal for "take no new work": the caller's abort or a fatal error.
+  const stop = new AbortController();
+  const stopReason = new DOMException("The batch is stopping", "AbortError");
+  let fatal: unknown;
+  const stopNow = () => stop.abort(stopReason);
+  if (options.signal?.aborted) stopNow();
+  options.signal?.addEventListener("abort", stopNow, { once: true });
+
+  const retryOptions = {
+    clock,
+    random: options.random,
+    policy: options.retryPolicy,
+    deadline,
+    shouldRetry: shouldRetryDetectionError,
+  };
+
+  /** An S3 call under retry; abortable only when nothing has been done yet. */
+  const s3Call = <T>(operation: () => Promise<T>, signal?: AbortSignal) =>
+    withRetry(operation, { ...retryOptions, signal });
+
+  const analyse = async (image: ImageRef): Promise<ImageResultRecord> => {
+    let attempts = 0;
+    const base = () => ({
+      context,
+      image,
+      attempts,
+      analyzedAt: new Date(clock.now()).toISOString(),
+    });
+    try {
+      const bytes =
+        context.imageMode === "Bytes"
+          ? await s3Call(() => loadImageBytes(s3, context, image), stop.signal)
+          : undefined;
+      const labels = await withRetry(
+        async () => {
+          const grantedAt = await rate.acquire(stop.signal);
+          attempts += 1;
+          try {
+            const result = await detectImage(rekognition, context, image, bytes);
+            tally.record(clock.now(), false);
+            return result;
+          } catch (error) {
+            const { throttle } = classifyDetectionError(error);
+            tally.record(clock.now(), throttle);
+            if (throttle) rate.onThrottle(grantedAt);
+            throw error;
+          }
+        },
+        {
+          ...retryOptions,
+          signal: stop.signal,
+          onRetry: ({ error, attempt, delayMs }) => {
+            tally.retried += 1;
+            logger.debug("retrying image", {
+              key: image.key,
+              attempt,
+              delayMs,
+              error: describe(error),
+            });
+          },
+        },
+      );
+      return successRecord({ ...base(), labels });
+    } catch (error) {
+      const classification = classifyDetectionError(error);
+      if (classification.kind !== "permanent") throw error;
+      logger.warn("image failed for good", {
+        key: image.key,
+        error: classification.name,
+        message: classification.message,
+      });
+      return failureRecord({ ...base(), error: classification });
+    }
+  };
+
+  const processItem = async (image: ImageRef): Promise<ItemOutcome> => {
+    if (stop.signal.aborted) return { kind: "undone" };
+    try {
+      const existing = await s3Call(() => readCurrentResult(s3, context, image), stop.signal);
+      if (existing) return { kind: "done", record: existing, resumed: true };
+      const record = await analyse(image);
+      // Not abortable: a finished analysis is always written.
+      await s3Call(() => writeImageResult(s3, context, record));
+      return { kind: "done", record, resumed: false };
+    } catch (error) {
+      if (error === stopReason) return { kind: "undone" };
+      if (classifyDetectionError(error).kind === "fatal") {
+        if (fatal === undefined) {
+          fatal = error;
+          logger.error("fatal error, stopping the batch", {
+            key: image.key,
+            error: describe(error),
+          });
+        }
+        stopNow();
+        return { kind: "undone" };
+      }
+      logger.warn("image left undone", {
+        key: image.key,
+        error: error instanceof RetriesExhaustedError ? error.message : describe(error),
+      });
+      return { kind: "undone", error };
+    }
+  };
+
+  const outcomes: (ItemOutcome | undefined)[] = new Array(items.length);
+  const inFlight = new Set<Promise<unknown>>();
+  try {
+    await pMap(
+      items.keys(),
+      async (index) => {
+        const image = items[index] as ImageRef;
+        const running = processItem(image).then((outcome) => {
+          outcomes[index] = outcome;
+        });
+        inFlight.add(running);
+        try {
+          await running;
+        } finally {
+          inFlight.delete(running);
+        }
+      },
+      { concurrency: context.concurrency, stopOnError: false, signal: stop.signal },
+    );
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+    // p-map gives up at once on abort; the calls already out still get to finish and be written.
+    await Promise.allSettled([...inFlight]);
+  } finally {
+    options.signal?.removeEventListener("abort", stopNow);
+  }
+
+  const output = summarize(context, items, outcomes, tally, startedAt, clock.now());
+  const done = output.succeeded + output.failed;
+  const left = items.length - done;
+  logger.info("batch finished", {
+    runId: context.runId,
+    items: output.items,
+    succeeded: output.succeeded,
+    failed: output.failed,
+    resumed: output.resumed,
+    left,
+    calls: output.calls,
+    throttled: output.throttled,
+    retried: output.retried,
+    rate: rate.stats(),
+  });
+
+  const progress = `${done} of ${items.length} images done, ${left} left`;
+  if (fatal !== undefined) {
+    throw fatalRunnerError(fatal, ` (batch stopped: ${progress})`) ?? fatal;
+  }
+  if (left > 0 && options.signal?.aborted) {
+    throw new BatchIncompleteError(
+      `Stopped before the time limit: ${progress}; a retry of this batch analyses only those left`,
+    );
+  }
+  if (left > 0) {
+    const errors = outcomes.flatMap((o) => (o?.kind === "undone" && o.error ? [o.error] : []));
+    const unexpected = errors.find((error) => !(error instanceof RetriesExhaustedError));
+    if (unexpected !== undefined) {
+      throw new InternalError(`Unexpected error: ${progress}; ${describe(unexpected)}`, {
+        cause: unexpected,
+      });
+    }
+    throw new RetriesExhaustedError(
+      `Images kept failing with retryable errors: ${progress}; first: ${
+        errors[0] instanceof Error ? errors[0].message : "none recorded"
+      }`,
+      { cause: errors[0] },
+    );
+  }
+  return output;
+}
+
+function summarize(
+  context: BatchContext,
+  items: ImageRef[],
+  outcomes: (ItemOutcome | undefined)[],
+  tally: CallTally,
+  startedAt: number,
+  endedAt: number,
+): BatchOutput {
+  const output: BatchOutput = {
+    runId: context.runId,
+    items: items.length,
+    succeeded: 0,
+    failed: 0,
+    resumed: 0,
+    failures: [],
+    labels: {},
+    calls: tally.calls,
+    throttled: tally.throttled,
+    retried: tally.retried,
+    startedAt: new Date(startedAt).toISOString(),
+    endedAt: new Date(endedAt).toISOString(),
+    timeline: tally.timeline(),
+  };
+  for (const outcome of outcomes) {
+    if (outcome?.kind !== "done") continue;
+    const { record } = outcome;
+    if (outcome.resumed) output.resumed += 1;
+    if (record.status === "succeeded") {
+      output.succeeded += 1;
+      for (const name of new Set(record.labels.map((label) => label.Name))) {
+        output.labels[name] = (output.labels[name] ?? 0) + 1;
+      }
+    } else {
+      output.failed += 1;
+      output.failures.push({
+        key: record.image.key,
+        error: record.error?.name ?? "Unknown",
+        message: record.error?.message ?? "",
+      });
+    }
+  }
+  return output;
+}

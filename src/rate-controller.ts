@@ -1,0 +1,234 @@
+import type { Clock } from "./runtime.ts";
+
+/**
+ * An adaptive token bucket: the one gate every DetectCustomLabels call of a
+ * process goes through.
+ *
+ * The rate starts at the planned per-worker TPS. A throttle
+ * (ProvisionedThroughputExceededException) cuts it multiplicatively, at most
+ * once per cut window, so a burst of throttles from one congestion event cuts
+ * once. After a quiet period without throttles, and only while callers are
+ * actually waiting for tokens, it probes upward additively, up to a ceiling:
+ * so it follows auto-scaling up and recovers when lost units come back.
+ *
+ * Everything is computed from the injected clock, so with a fake clock the
+ * number of tokens granted in a span of time is exact.
+ */
+
+export interface RateControllerOptions {
+  /** The planned calls per second (the start rate). */
+  plannedTps: number;
+  clock: Clock;
+  /** Tokens the bucket holds at most. Default: a tenth of a second's worth, at least 1. */
+  burst?: number;
+  /** Factor applied to the rate on a throttle. Default 0.7. */
+  cutFactor?: number;
+  /** At most one cut per this many ms. Default 1000. */
+  cutWindowMs?: number;
+  /** No probing until this long after the last throttle. Default 2000 ms. */
+  quietMs?: number;
+  /** One probe step per this many ms. Default 1000. */
+  probeIntervalMs?: number;
+  /** Each probe adds this fraction of the planned rate. Default 0.05. */
+  probeStepFraction?: number;
+  /** The rate never goes above plannedTps x this. Default 2. */
+  ceilingFactor?: number;
+  /** The rate never goes below plannedTps x this. Default 0.05. */
+  floorFactor?: number;
+}
+
+export interface RateControllerStats {
+  plannedTps: number;
+  /** The rate right now, calls per second. */
+  rateTps: number;
+  ceilingTps: number;
+  floorTps: number;
+  /** Tokens handed out. */
+  granted: number;
+  /** Throttles reported. */
+  throttles: number;
+  /** Times the rate was cut. */
+  cuts: number;
+  /** Times the rate was raised. */
+  probes: number;
+}
+
+interface Waiter {
+  resolve: (grantedAt: number) => void;
+  reject: (reason: unknown) => void;
+  detach: () => void;
+}
+
+export class RateController {
+  readonly plannedTps: number;
+  private readonly clock: Clock;
+  private readonly burst: number;
+  private readonly cutFactor: number;
+  private readonly cutWindowMs: number;
+  private readonly quietMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly probeStep: number;
+  private readonly ceilingTps: number;
+  private readonly floorTps: number;
+
+  private rate: number;
+  private tokens: number;
+  private refilledAt: number;
+  private lastThrottleAt: number;
+  private lastCutAt = Number.NEGATIVE_INFINITY;
+  private lastProbeAt: number;
+  private counters = { granted: 0, throttles: 0, cuts: 0, probes: 0 };
+
+  private readonly queue: Waiter[] = [];
+  private pumping = false;
+  /** Interrupts the pump's sleep when the head of the queue leaves or the rate rises. */
+  private wake: AbortController | undefined;
+
+  constructor(options: RateControllerOptions) {
+    const { plannedTps, clock } = options;
+    if (!(Number.isFinite(plannedTps) && plannedTps > 0)) {
+      throw new RangeError(`plannedTps must be a positive number, got ${plannedTps}`);
+    }
+    this.plannedTps = plannedTps;
+    this.clock = clock;
+    this.burst = options.burst ?? Math.max(1, Math.floor(plannedTps / 10));
+    if (!(this.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${this.burst}`);
+    this.cutFactor = options.cutFactor ?? 0.7;
+    this.cutWindowMs = options.cutWindowMs ?? 1000;
+    this.quietMs = options.quietMs ?? 2000;
+    this.probeIntervalMs = options.probeIntervalMs ?? 1000;
+    this.probeStep = plannedTps * (options.probeStepFraction ?? 0.05);
+    this.ceilingTps = plannedTps * (options.ceilingFactor ?? 2);
+    this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
+    this.rate = plannedTps;
+    this.tokens = this.burst;
+    this.refilledAt = clock.now();
+    // The start counts as the last congestion: probing begins one quiet period in.
+    this.lastThrottleAt = this.refilledAt;
+    this.lastProbeAt = this.refilledAt;
+  }
+
+  /**
+   * Waits for a token. Resolves with the clock time it was granted (pass it to
+   * `onThrottle` so that throttles of calls sent before the last cut do not cut
+   * again). Waiters are served first come, first served. Rejects with the
+   * signal's reason when aborted, without taking a token.
+   */
+  acquire(signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = () => {
+        const index = this.queue.indexOf(waiter);
+        if (index >= 0) this.queue.splice(index, 1);
+        reject(signal?.reason);
+        if (index === 0) this.wake?.abort();
+      };
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        detach: () => signal?.removeEventListener("abort", onAbort),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.queue.push(waiter);
+      void this.pump();
+    });
+  }
+
+  /**
+   * Reports a throttled call. Cuts the rate unless it was cut less than a cut
+   * window ago, or the call was granted before the last cut (it belongs to the
+   * congestion that cut already answered).
+   */
+  onThrottle(grantedAt?: number): void {
+    const now = this.clock.now();
+    this.counters.throttles += 1;
+    this.lastThrottleAt = now;
+    if (grantedAt !== undefined && grantedAt < this.lastCutAt) return;
+    if (now - this.lastCutAt < this.cutWindowMs) return;
+    this.refill(now);
+    this.rate = Math.max(this.floorTps, this.rate * this.cutFactor);
+    // Whatever burst was saved up belongs to the rate that was just too high.
+    this.tokens = 0;
+    this.lastCutAt = now;
+    this.lastProbeAt = now;
+    this.counters.cuts += 1;
+  }
+
+  /** The current rate and what the controller has done so far. */
+  stats(): RateControllerStats {
+    return {
+      plannedTps: this.plannedTps,
+      rateTps: this.rate,
+      ceilingTps: this.ceilingTps,
+      floorTps: this.floorTps,
+      ...this.counters,
+    };
+  }
+
+  private refill(now: number): void {
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + (this.rate * elapsed) / 1000);
+      this.refilledAt = now;
+    }
+  }
+
+  /** Raises the rate by one step when it has been quiet long enough; called only when a caller must wait. */
+  private maybeProbe(now: number): void {
+    if (this.rate >= this.ceilingTps) return;
+    if (now - this.lastThrottleAt < this.quietMs) return;
+    if (now - this.lastProbeAt < this.probeIntervalMs) return;
+    this.refill(now);
+    this.rate = Math.min(this.ceilingTps, this.rate + this.probeStep);
+    this.lastProbeAt = now;
+    this.counters.probes += 1;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const now = this.clock.now();
+        this.refill(now);
+        // Probe only when the rate is what holds callers back.
+        if (this.tokens < 1) this.maybeProbe(now);
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          this.counters.granted += 1;
+          const waiter = this.queue.shift() as Waiter;
+          waiter.detach();
+          waiter.resolve(now);
+          continue;
+        }
+        const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+        this.wake = new AbortController();
+        await this.clock.sleep(waitMs, this.wake.signal).catch(() => {});
+        this.wake = undefined;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
+
+const shared = new Map<string, RateController>();
+
+/**
+ * The process-wide controller for one run and model version: a warm Lambda
+ * keeps what it learned about the model's real throughput across the batches
+ * of a run. Controllers of other runs are dropped.
+ */
+export function sharedRateController(
+  key: { runId: string; projectVersionArn: string; plannedTps: number },
+  clock: Clock,
+): RateController {
+  const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}`;
+  let controller = shared.get(id);
+  if (!controller) {
+    shared.clear();
+    controller = new RateController({ plannedTps: key.plannedTps, clock });
+    shared.set(id, controller);
+  }
+  return controller;
+}

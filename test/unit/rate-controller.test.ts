@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import { RateController, sharedRateController } from "../../src/rate-controller.ts";
+import { FakeClock, settle } from "../support/fake-clock.ts";
+
+/** Queues `count` acquirers and records when each was granted. */
+function queueAcquirers(rate: RateController, count: number, signal?: AbortSignal) {
+  const grants: number[] = [];
+  const rejections: unknown[] = [];
+  for (let i = 0; i < count; i += 1) {
+    rate.acquire(signal).then(
+      (t) => grants.push(t),
+      (reason) => rejections.push(reason),
+    );
+  }
+  return { grants, rejections };
+}
+
+describe("RateController", () => {
+  it("grants exactly the planned rate plus the burst, spaced evenly", async () => {
+    const clock = new FakeClock();
+    const start = clock.now();
+    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    const { grants } = queueAcquirers(rate, 200);
+    await settle();
+    expect(grants).toHaveLength(1);
+    await clock.advance(5000);
+    expect(grants).toHaveLength(51);
+    expect(grants.slice(0, 4).map((t) => t - start)).toEqual([0, 100, 200, 300]);
+    // No window of one second holds more than rate + burst grants.
+    for (const t of grants) {
+      expect(grants.filter((g) => g >= t && g < t + 1000).length).toBeLessThanOrEqual(11);
+    }
+    expect(rate.stats()).toMatchObject({ granted: 51, rateTps: 10, cuts: 0, probes: 0 });
+  });
+
+  it("holds a small burst only: after a long idle spell, at most `burst` calls go at once", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 50, clock });
+    await clock.advance(60_000);
+    const { grants } = queueAcquirers(rate, 100);
+    await settle();
+    expect(grants).toHaveLength(5); // a tenth of a second's worth
+  });
+
+  it("cuts the rate on a throttle and paces the waiters at the new rate", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    const { grants } = queueAcquirers(rate, 100);
+    await clock.advance(1000);
+    expect(grants).toHaveLength(11);
+    rate.onThrottle(grants.at(-1));
+    expect(rate.stats()).toMatchObject({ rateTps: 7, cuts: 1, throttles: 1 });
+    const before = grants.length;
+    await clock.advance(1000);
+    // Saved tokens are dropped at a cut; 7 per second afterwards (one every 143 ms).
+    expect(grants.length - before).toBe(6);
+    await clock.advance(1000);
+    expect(grants.length - before).toBe(13);
+  });
+
+  it("cuts at most once per window, and not for calls sent before the last cut", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    const sentEarly = clock.now();
+    await clock.advance(500);
+    for (let i = 0; i < 5; i += 1) rate.onThrottle();
+    expect(rate.stats()).toMatchObject({ cuts: 1, throttles: 5, rateTps: 7 });
+    await clock.advance(400);
+    rate.onThrottle();
+    expect(rate.stats().cuts).toBe(1);
+    await clock.advance(1000);
+    // The window is over, but this call left before the cut: same congestion.
+    rate.onThrottle(sentEarly);
+    expect(rate.stats().cuts).toBe(1);
+    rate.onThrottle(clock.now());
+    expect(rate.stats()).toMatchObject({ cuts: 2, throttles: 8 });
+    expect(rate.stats().rateTps).toBeCloseTo(4.9, 10);
+  });
+
+  it("never cuts below the floor", () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock, cutWindowMs: 0, floorFactor: 0.2 });
+    for (let i = 0; i < 50; i += 1) rate.onThrottle();
+    expect(rate.stats().rateTps).toBe(2);
+  });
+
+  it("probes upward after a quiet period while there is demand, up to the ceiling", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    queueAcquirers(rate, 10_000);
+    await clock.advance(100);
+    rate.onThrottle();
+    expect(rate.stats().rateTps).toBe(7);
+    await clock.advance(1900);
+    expect(rate.stats()).toMatchObject({ rateTps: 7, probes: 0 });
+    await clock.advance(200); // 2 s after the throttle: first probe
+    expect(rate.stats()).toMatchObject({ rateTps: 7.5, probes: 1 });
+    await clock.advance(1000);
+    expect(rate.stats()).toMatchObject({ rateTps: 8, probes: 2 });
+    await clock.advance(60_000);
+    expect(rate.stats().rateTps).toBe(20);
+    const { probes } = rate.stats();
+    await clock.advance(10_000);
+    expect(rate.stats()).toMatchObject({ rateTps: 20, probes });
+  });
+
+  it("does not probe while nobody waits for a token", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    await clock.advance(30_000);
+    await rate.acquire();
+    expect(rate.stats()).toMatchObject({ rateTps: 10, probes: 0 });
+  });
+
+  it("a throttle resets the quiet period", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    queueAcquirers(rate, 10_000);
+    for (let i = 0; i < 5; i += 1) {
+      await clock.advance(1500);
+      rate.onThrottle(clock.now());
+    }
+    expect(rate.stats().probes).toBe(0);
+    expect(rate.stats().cuts).toBe(5);
+  });
+
+  it("an aborted acquire rejects with the reason and takes no token", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    await rate.acquire(); // empties the bucket
+    const controller = new AbortController();
+    const aborted = queueAcquirers(rate, 3, controller.signal);
+    const other = queueAcquirers(rate, 1);
+    await clock.advance(50);
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await settle();
+    expect(aborted.rejections).toEqual([reason, reason, reason]);
+    await clock.advance(50);
+    expect(other.grants).toHaveLength(1);
+    await expect(rate.acquire(controller.signal)).rejects.toBe(reason);
+    expect(rate.stats().granted).toBe(2);
+  });
+
+  it("rejects a rate that is not positive", () => {
+    expect(() => new RateController({ plannedTps: 0, clock: new FakeClock() })).toThrow(
+      /plannedTps/,
+    );
+  });
+
+  it("shares one controller per run and model version in the process", () => {
+    const clock = new FakeClock();
+    const key = { runId: "r1", projectVersionArn: "arn:a", plannedTps: 5 };
+    const first = sharedRateController(key, clock);
+    expect(sharedRateController({ ...key }, clock)).toBe(first);
+    expect(sharedRateController({ ...key, runId: "r2" }, clock)).not.toBe(first);
+  });
+});
