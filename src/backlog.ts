@@ -1,0 +1,175 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { resultKeyFor, resultsFolder } from "./result-keys.ts";
+import type { RunInput } from "./run-input.ts";
+import { type ListedObject, listObjects } from "./s3-listing.ts";
+import type { ImageRef, SkippedObject, SkipReason } from "./shapes.ts";
+
+/** DetectCustomLabels' size limits: an object at exactly the limit is accepted. */
+export const IMAGE_LIMITS = {
+  /** Image.S3Object: at most 15 MB. */
+  s3ObjectMaxBytes: 15 * 1024 * 1024,
+  /** Image.Bytes: at most 4 MB. */
+  bytesMaxBytes: 4 * 1024 * 1024,
+} as const;
+
+const SUPPORTED_EXTENSION = /\.(jpe?g|png)$/i;
+
+/** Where one listed image object stands. */
+export type BacklogEntry =
+  | { kind: "pending"; image: ImageRef }
+  | { kind: "skipped"; skipped: SkippedObject }
+  | { kind: "done"; key: string };
+
+export interface BacklogCounts {
+  /** Every object under the image prefix: pending + skipped + alreadyDone. */
+  listed: number;
+  pending: number;
+  skipped: number;
+  alreadyDone: number;
+}
+
+export interface Backlog {
+  pending: ImageRef[];
+  skipped: SkippedObject[];
+  counts: BacklogCounts;
+  skippedByReason: Partial<Record<SkipReason, number>>;
+}
+
+type BacklogSource = Pick<
+  RunInput,
+  "imagesBucket" | "imagesPrefix" | "resultsBucket" | "resultsPrefix" | "imageMode"
+>;
+
+function formatMB(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * Why an object cannot be analysed, or `undefined` when it is a supported
+ * image. Pure: decided from the key and the size alone.
+ */
+export function skipReasonFor(
+  object: Pick<ListedObject, "key" | "size">,
+  imageMode: RunInput["imageMode"],
+): { reason: SkipReason; detail: string } | undefined {
+  const { key, size } = object;
+  if (key.endsWith("/"))
+    return { reason: "folder-marker", detail: "a folder marker, not an image" };
+  if (!SUPPORTED_EXTENSION.test(key)) {
+    const dot = key.lastIndexOf(".");
+    const extension = dot > key.lastIndexOf("/") ? key.slice(dot) : "";
+    return {
+      reason: "unsupported-extension",
+      detail:
+        extension === ""
+          ? "no file extension; only .jpg, .jpeg and .png are analysed"
+          : `extension ${extension} is not supported; only .jpg, .jpeg and .png are analysed`,
+    };
+  }
+  if (size === 0) return { reason: "empty-object", detail: "the object is empty (0 bytes)" };
+  const [limit, mode] =
+    imageMode === "Bytes"
+      ? [IMAGE_LIMITS.bytesMaxBytes, "Bytes"]
+      : [IMAGE_LIMITS.s3ObjectMaxBytes, "S3Object"];
+  if (size > limit) {
+    return {
+      reason: "too-large",
+      detail: `${formatMB(size)} (${size} bytes) is over the ${formatMB(limit)} ${mode} limit (${limit} bytes)`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The ledger: every object under the results folder, as result key ->
+ * LastModified (ms). Only what the comparison needs is kept, so a million
+ * results fit comfortably in memory.
+ */
+export async function loadResultIndex(opts: {
+  s3: S3Client;
+  bucket: string;
+  resultsPrefix: string;
+}): Promise<Map<string, number>> {
+  const index = new Map<string, number>();
+  const objects = listObjects(opts.s3, {
+    bucket: opts.bucket,
+    prefix: resultsFolder(opts.resultsPrefix),
+  });
+  for await (const object of objects) index.set(object.key, object.lastModified.getTime());
+  return index;
+}
+
+/**
+ * Every object under the image prefix, classified one by one as it is listed:
+ * pending (a supported image with no result, or a result older than the
+ * image), skipped (with a reason), or already done. Streams, so callers can
+ * write the manifest without holding the pending list.
+ */
+export async function* scanBacklog(opts: {
+  s3: S3Client;
+  input: BacklogSource;
+}): AsyncGenerator<BacklogEntry> {
+  const { s3, input } = opts;
+  const results = await loadResultIndex({
+    s3,
+    bucket: input.resultsBucket,
+    resultsPrefix: input.resultsPrefix,
+  });
+  const objects = listObjects(s3, { bucket: input.imagesBucket, prefix: input.imagesPrefix });
+  for await (const object of objects) {
+    const skip = skipReasonFor(object, input.imageMode);
+    if (skip) {
+      yield { kind: "skipped", skipped: { key: object.key, size: object.size, ...skip } };
+      continue;
+    }
+    const resultModified = results.get(resultKeyFor(input.resultsPrefix, object.key));
+    // Equal times count as done: S3 times have one-second resolution, and a
+    // result is always written after the image it describes was read.
+    if (resultModified !== undefined && resultModified >= object.lastModified.getTime()) {
+      yield { kind: "done", key: object.key };
+      continue;
+    }
+    yield {
+      kind: "pending",
+      image: {
+        key: object.key,
+        size: object.size,
+        etag: object.etag,
+        lastModified: object.lastModified.toISOString(),
+      },
+    };
+  }
+}
+
+/** Running totals of a backlog scan; `listed` always equals the sum of the others. */
+export class BacklogTally {
+  readonly counts: BacklogCounts = { listed: 0, pending: 0, skipped: 0, alreadyDone: 0 };
+  readonly skippedByReason: Partial<Record<SkipReason, number>> = {};
+
+  add(entry: BacklogEntry): void {
+    this.counts.listed += 1;
+    if (entry.kind === "pending") this.counts.pending += 1;
+    else if (entry.kind === "done") this.counts.alreadyDone += 1;
+    else {
+      this.counts.skipped += 1;
+      const reason = entry.skipped.reason;
+      this.skippedByReason[reason] = (this.skippedByReason[reason] ?? 0) + 1;
+    }
+  }
+}
+
+/**
+ * The whole backlog in memory: pending and skipped lists with reconciling
+ * counts. For large backlogs prefer `scanBacklog`, which streams.
+ */
+export async function listBacklog(opts: { s3: S3Client; input: BacklogSource }): Promise<Backlog> {
+  const tally = new BacklogTally();
+  const pending: ImageRef[] = [];
+  const skipped: SkippedObject[] = [];
+  for await (const entry of scanBacklog(opts)) {
+    tally.add(entry);
+    if (entry.kind === "pending") pending.push(entry.image);
+    else if (entry.kind === "skipped") skipped.push(entry.skipped);
+  }
+  return { pending, skipped, counts: tally.counts, skippedByReason: tally.skippedByReason };
+}

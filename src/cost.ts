@@ -1,0 +1,102 @@
+import type { RunInput } from "./run-input.ts";
+import type { CostEstimate, CostOption, Sizing } from "./shapes.ts";
+
+/** How many unit counts either side of the chosen one the trade-off table shows. */
+export const COST_NEIGHBOURS = 2;
+
+/**
+ * What one unit count costs for `pending` images: every unit is billed for
+ * start-up plus processing. Nothing pending costs nothing (the model is not
+ * started).
+ */
+export function costOption(opts: {
+  units: number;
+  pending: number;
+  tpsPerUnit: number;
+  startupSeconds: number;
+  pricePerUnitHour: number;
+}): CostOption {
+  if (opts.pending === 0)
+    return { units: opts.units, durationSeconds: 0, inferenceHours: 0, cost: 0 };
+  const processingSeconds = opts.pending / (opts.units * opts.tpsPerUnit);
+  const durationSeconds = opts.startupSeconds + processingSeconds;
+  const inferenceHours = (opts.units * durationSeconds) / 3600;
+  return {
+    units: opts.units,
+    durationSeconds: Math.round(durationSeconds),
+    inferenceHours: Math.round(inferenceHours * 1000) / 1000,
+    cost: Math.round(inferenceHours * opts.pricePerUnitHour * 100) / 100,
+  };
+}
+
+/**
+ * The cost of the planned unit count and of its neighbours (a few below and
+ * above, plus the smallest and largest allowed), ascending by units, so a
+ * user sees the trade-off: more units finish sooner, but each pays start-up.
+ */
+export function estimateCost(opts: {
+  sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds">;
+  pending: number;
+  input: Pick<RunInput, "minUnits" | "maxUnits" | "maxInferenceUnits" | "pricePerUnitHour">;
+}): CostEstimate {
+  const { sizing, input } = opts;
+  const lowest = input.minUnits;
+  const highest = input.maxInferenceUnits ?? input.maxUnits;
+  const unitCounts = new Set([lowest, highest]);
+  for (let u = sizing.units - COST_NEIGHBOURS; u <= sizing.units + COST_NEIGHBOURS; u++) {
+    if (u >= lowest && u <= highest) unitCounts.add(u);
+  }
+  unitCounts.add(sizing.units);
+  const option = (units: number) =>
+    costOption({
+      units,
+      pending: opts.pending,
+      tpsPerUnit: sizing.tpsPerUnit,
+      startupSeconds: sizing.startupSeconds,
+      pricePerUnitHour: input.pricePerUnitHour,
+    });
+  return {
+    pricePerUnitHour: input.pricePerUnitHour,
+    chosen: option(sizing.units),
+    options: [...unitCounts].sort((a, b) => a - b).map(option),
+  };
+}
+
+/** "2 h 05 min", "45 min", "30 s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+/**
+ * The trade-off table as monospaced text, the chosen row marked with `>`:
+ *
+ *     units  duration     inference hours  cost (USD)
+ *         1  1 h 10 min             1.167        4.67
+ *   >     2  40 min                 1.333        5.33
+ */
+export function renderCostTable(cost: CostEstimate, currency = "USD"): string {
+  const header = ["units", "duration", "inference hours", `cost (${currency})`];
+  const rows = cost.options.map((o) => [
+    String(o.units),
+    formatDuration(o.durationSeconds),
+    o.inferenceHours.toFixed(3),
+    o.cost.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[], mark: string) =>
+    `${mark} ${cells
+      .map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")}`.trimEnd();
+  const body = cost.options.map((o, i) =>
+    line(rows[i] ?? [], o.units === cost.chosen.units ? ">" : " "),
+  );
+  return [
+    line(header, " "),
+    ...body,
+    `  at ${cost.pricePerUnitHour.toFixed(2)} ${currency} per inference-unit hour; > = planned`,
+  ].join("\n");
+}

@@ -1,0 +1,107 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { InternalError } from "./errors.ts";
+import { stateFiles } from "./result-keys.ts";
+import type { Logger } from "./runtime.ts";
+
+/** The TPS per inference unit a run observed, kept for the next run's sizing. */
+export interface LearnedTps {
+  tpsPerUnit: number;
+  /** ISO 8601. */
+  measuredAt: string;
+  runId: string;
+  /** The model it was measured on: a figure from another model version is not reused. */
+  projectVersionArn?: string;
+  units?: number;
+  provisionedTps?: number;
+  /** Calls the model accepted during the measurement. */
+  accepted?: number;
+  throttled?: number;
+}
+
+const learnedTpsSchema = z.object({
+  tpsPerUnit: z.number().positive().finite(),
+  measuredAt: z.string().min(1),
+  runId: z.string().min(1),
+  projectVersionArn: z.string().optional(),
+  units: z.number().int().positive().optional(),
+  provisionedTps: z.number().nonnegative().optional(),
+  accepted: z.number().int().nonnegative().optional(),
+  throttled: z.number().int().nonnegative().optional(),
+});
+
+interface StateLocation {
+  s3: S3Client;
+  bucket: string;
+  resultsPrefix: string;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return name === "NoSuchKey" || name === "NotFound";
+}
+
+/**
+ * The learned TPS per unit, or `undefined` when there is none, when it is
+ * corrupt (logged as a warning) or when it was measured on another model
+ * version than `projectVersionArn`.
+ */
+export async function readLearnedTps(
+  opts: StateLocation & { logger: Logger; projectVersionArn?: string },
+): Promise<LearnedTps | undefined> {
+  const key = stateFiles.learnedTps(opts.resultsPrefix);
+  let text: string;
+  try {
+    const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
+    text = (await response.Body?.transformToString("utf-8")) ?? "";
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  let parsed: LearnedTps;
+  try {
+    const result = learnedTpsSchema.safeParse(JSON.parse(text));
+    if (!result.success) throw new Error(result.error.issues.map((i) => i.message).join("; "));
+    parsed = result.data;
+  } catch (error) {
+    opts.logger.warn("ignoring a corrupt learned TPS file", {
+      bucket: opts.bucket,
+      key,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+  if (
+    opts.projectVersionArn !== undefined &&
+    parsed.projectVersionArn !== undefined &&
+    parsed.projectVersionArn !== opts.projectVersionArn
+  ) {
+    opts.logger.info("ignoring the learned TPS of another model version", {
+      learnedFor: parsed.projectVersionArn,
+      projectVersionArn: opts.projectVersionArn,
+    });
+    return undefined;
+  }
+  return parsed;
+}
+
+/** Records the TPS per unit a run observed (the report calls this). */
+export async function writeLearnedTps(
+  opts: StateLocation & { learned: LearnedTps },
+): Promise<void> {
+  const result = learnedTpsSchema.safeParse(opts.learned);
+  if (!result.success) {
+    throw new InternalError(
+      `refusing to record an invalid learned TPS: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  const learned = result.data;
+  await opts.s3.send(
+    new PutObjectCommand({
+      Bucket: opts.bucket,
+      Key: stateFiles.learnedTps(opts.resultsPrefix),
+      Body: `${JSON.stringify(learned, null, 2)}\n`,
+      ContentType: "application/json",
+    }),
+  );
+}

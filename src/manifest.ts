@@ -1,0 +1,175 @@
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { PassThrough, Readable } from "node:stream";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { runFiles } from "./result-keys.ts";
+import type { ImageRef, SkippedObject } from "./shapes.ts";
+
+const JSONL_CONTENT_TYPE = "application/x-ndjson";
+
+/**
+ * Streams JSON lines into one S3 object (multipart once it passes 5 MB), so
+ * a million-line manifest is never held in memory. Call `close()` to finish
+ * the object, or `abort()` to drop it.
+ */
+export class JsonlObjectWriter<T> {
+  private readonly body = new PassThrough();
+  private readonly upload: Upload;
+  private readonly finished: Promise<unknown>;
+  /** Rejects as soon as the upload fails; never resolves. */
+  private readonly failed: Promise<never>;
+  private uploadError: unknown;
+  lines = 0;
+  bytes = 0;
+
+  constructor(opts: { s3: S3Client; bucket: string; key: string }) {
+    this.upload = new Upload({
+      client: opts.s3,
+      params: {
+        Bucket: opts.bucket,
+        Key: opts.key,
+        Body: this.body,
+        ContentType: JSONL_CONTENT_TYPE,
+      },
+    });
+    this.finished = this.upload.done();
+    this.failed = this.finished.then(
+      () => new Promise<never>(() => {}),
+      (error: unknown) => {
+        this.uploadError = error;
+        throw error;
+      },
+    );
+    // Failures surface through write()/close(); this only keeps Node from
+    // reporting the rejection as unhandled in the meantime.
+    this.failed.catch(() => {});
+  }
+
+  /** Appends one record as one line; waits while the upload catches up. */
+  async write(record: T): Promise<void> {
+    if (this.uploadError !== undefined) throw this.uploadError;
+    const line = `${JSON.stringify(record)}\n`;
+    this.lines += 1;
+    this.bytes += Buffer.byteLength(line, "utf8");
+    if (!this.body.write(line)) await Promise.race([once(this.body, "drain"), this.failed]);
+  }
+
+  /** Ends the object and waits until S3 has it. */
+  async close(): Promise<{ lines: number; bytes: number }> {
+    this.body.end();
+    await this.finished;
+    return { lines: this.lines, bytes: this.bytes };
+  }
+
+  /** Drops the object (a multipart upload in progress is aborted). */
+  async abort(): Promise<void> {
+    await this.upload.abort().catch(() => {});
+    this.body.destroy();
+    await this.finished.catch(() => {});
+  }
+}
+
+/** Writes every record as one JSON line to `bucket`/`key`. */
+export async function writeJsonl<T>(opts: {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  records: Iterable<T> | AsyncIterable<T>;
+}): Promise<{ lines: number; bytes: number }> {
+  const writer = new JsonlObjectWriter<T>(opts);
+  try {
+    for await (const record of opts.records) await writer.write(record);
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return writer.close();
+}
+
+/** Reads a JSON-lines object line by line (blank lines ignored). */
+export async function* readJsonl<T>(opts: {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+}): AsyncGenerator<T> {
+  const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: opts.key }));
+  if (!response.Body) return;
+  const body = response.Body;
+  const stream =
+    body instanceof Readable
+      ? body
+      : Readable.from([Buffer.from(await body.transformToByteArray())]);
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (line.trim() === "") continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch (error) {
+      throw new Error(`s3://${opts.bucket}/${opts.key} line ${lineNumber} is not JSON`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+interface RunFileLocation {
+  s3: S3Client;
+  bucket: string;
+  resultsPrefix: string;
+  runId: string;
+}
+
+/** Writes a run's manifest: the pending images, one `ImageRef` per line. */
+export function writeManifest(
+  opts: RunFileLocation & { images: Iterable<ImageRef> | AsyncIterable<ImageRef> },
+): Promise<{ lines: number; bytes: number }> {
+  return writeJsonl({
+    s3: opts.s3,
+    bucket: opts.bucket,
+    key: runFiles.manifest(opts.resultsPrefix, opts.runId),
+    records: opts.images,
+  });
+}
+
+/** Writes a run's skipped list: one `SkippedObject` per line. */
+export function writeSkippedList(
+  opts: RunFileLocation & { skipped: Iterable<SkippedObject> | AsyncIterable<SkippedObject> },
+): Promise<{ lines: number; bytes: number }> {
+  return writeJsonl({
+    s3: opts.s3,
+    bucket: opts.bucket,
+    key: runFiles.skipped(opts.resultsPrefix, opts.runId),
+    records: opts.skipped,
+  });
+}
+
+/** Reads a run's manifest back. */
+export function readManifest(opts: RunFileLocation): Promise<ImageRef[]> {
+  return collect(
+    readJsonl<ImageRef>({
+      s3: opts.s3,
+      bucket: opts.bucket,
+      key: runFiles.manifest(opts.resultsPrefix, opts.runId),
+    }),
+  );
+}
+
+/** Reads a run's skipped list back. */
+export function readSkippedList(opts: RunFileLocation): Promise<SkippedObject[]> {
+  return collect(
+    readJsonl<SkippedObject>({
+      s3: opts.s3,
+      bucket: opts.bucket,
+      key: runFiles.skipped(opts.resultsPrefix, opts.runId),
+    }),
+  );
+}

@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { BacklogTally, scanBacklog } from "./backlog.ts";
+import { estimateCost } from "./cost.ts";
+import { InvalidRunInputError } from "./errors.ts";
+import { readLearnedTps } from "./learned-tps.ts";
+import { JsonlObjectWriter } from "./manifest.ts";
+import { runFiles } from "./result-keys.ts";
+import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
+import type { Clock, Logger } from "./runtime.ts";
+import type { BatchContext, ImageRef, Plan, Sizing, SkippedObject } from "./shapes.ts";
+import { addToPendingStats, jsonBytesUpperBound, type PendingStats, sizeRun } from "./sizing.ts";
+
+const RUN_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * A run id that sorts by time and is unique enough for one bucket:
+ * `2026-11-25T12-00-00Z-1f3a` (UTC, colons replaced so it is a clean key segment).
+ */
+export function newRunId(
+  nowMs: number,
+  random: () => string = () => randomBytes(2).toString("hex"),
+): string {
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replaceAll(":", "-");
+  return `${stamp}-${random()}`;
+}
+
+/** TPS per unit from the input, else learned by the last run on this model, else the default. */
+export async function resolveTpsPerUnit(opts: {
+  s3: S3Client;
+  input: RunInput;
+  logger: Logger;
+}): Promise<{ tpsPerUnit: number; tpsSource: Sizing["tpsSource"] }> {
+  const { input } = opts;
+  if (input.tpsPerUnit !== undefined) return { tpsPerUnit: input.tpsPerUnit, tpsSource: "input" };
+  const learned = await readLearnedTps({
+    s3: opts.s3,
+    bucket: input.resultsBucket,
+    resultsPrefix: input.resultsPrefix,
+    logger: opts.logger,
+    projectVersionArn: input.projectVersionArn,
+  });
+  if (learned) return { tpsPerUnit: learned.tpsPerUnit, tpsSource: "learned" };
+  return { tpsPerUnit: DEFAULT_TPS_PER_UNIT, tpsSource: "default" };
+}
+
+/**
+ * The Plan step: lists the backlog, writes the manifest and the skipped list
+ * while listing (nothing large is held in memory), sizes the run, estimates
+ * its cost and writes `plan.json`. Returns the plan, which carries counts and
+ * locations, never lists. Starts nothing and bills nothing.
+ */
+export async function planRun(opts: {
+  s3: S3Client;
+  input: RunInput;
+  executionId: string;
+  runId?: string;
+  clock: Clock;
+  logger: Logger;
+}): Promise<Plan> {
+  const { s3, input, clock, logger } = opts;
+  const runId = opts.runId ?? newRunId(clock.now());
+  if (!RUN_ID.test(runId)) {
+    throw new InvalidRunInputError(
+      `runId must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(runId)}`,
+    );
+  }
+  const plannedAt = new Date(clock.now()).toISOString();
+  const { tpsPerUnit, tpsSource } = await resolveTpsPerUnit({ s3, input, logger });
+
+  const contextWithoutRates: Omit<BatchContext, "perWorkerTps" | "concurrency"> = {
+    runId,
+    projectVersionArn: input.projectVersionArn,
+    imagesBucket: input.imagesBucket,
+    resultsBucket: input.resultsBucket,
+    resultsPrefix: input.resultsPrefix,
+    imageMode: input.imageMode,
+    ...(input.minConfidence !== undefined ? { minConfidence: input.minConfidence } : {}),
+    ...(input.maxResults !== undefined ? { maxResults: input.maxResults } : {}),
+  };
+  // Measured with the longest rate figures a context can carry.
+  const contextBytes = jsonBytesUpperBound({
+    ...contextWithoutRates,
+    perWorkerTps: 1234.5678901234567,
+    concurrency: 100_000,
+  });
+
+  const manifest = {
+    bucket: input.resultsBucket,
+    key: runFiles.manifest(input.resultsPrefix, runId),
+  };
+  const skippedList = {
+    bucket: input.resultsBucket,
+    key: runFiles.skipped(input.resultsPrefix, runId),
+  };
+  const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...manifest });
+  const skippedWriter = new JsonlObjectWriter<SkippedObject>({ s3, ...skippedList });
+  const tally = new BacklogTally();
+  const stats: PendingStats = { count: 0, maxItemBytes: 0 };
+  try {
+    for await (const entry of scanBacklog({ s3, input })) {
+      tally.add(entry);
+      if (entry.kind === "pending") {
+        addToPendingStats(stats, entry.image);
+        await manifestWriter.write(entry.image);
+      } else if (entry.kind === "skipped") {
+        await skippedWriter.write(entry.skipped);
+      }
+    }
+    await Promise.all([manifestWriter.close(), skippedWriter.close()]);
+  } catch (error) {
+    await Promise.all([manifestWriter.abort(), skippedWriter.abort()]);
+    throw error;
+  }
+
+  const sizing = sizeRun({ pending: stats, input, tpsPerUnit, tpsSource, contextBytes });
+  const cost = estimateCost({ sizing, pending: stats.count, input });
+  const plan: Plan = {
+    runId,
+    executionId: opts.executionId,
+    plannedAt,
+    context: {
+      ...contextWithoutRates,
+      perWorkerTps: sizing.perWorkerTps,
+      concurrency: sizing.concurrency,
+    },
+    imagesPrefix: input.imagesPrefix,
+    counts: tally.counts,
+    skippedByReason: tally.skippedByReason,
+    manifest,
+    skippedList,
+    mapResults: {
+      bucket: input.resultsBucket,
+      prefix: runFiles.mapResults(input.resultsPrefix, runId),
+    },
+    sizing,
+    cost,
+    toleratedFailurePercentage: input.toleratedFailurePercentage,
+    nothingToDo: stats.count === 0,
+  };
+
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: input.resultsBucket,
+      Key: runFiles.plan(input.resultsPrefix, runId),
+      Body: `${JSON.stringify(plan, null, 2)}\n`,
+      ContentType: "application/json",
+    }),
+  );
+
+  logger.info("planned the run", {
+    runId,
+    ...tally.counts,
+    units: sizing.units,
+    tpsPerUnit,
+    tpsSource,
+    workers: sizing.workers,
+    batchSize: sizing.batchSize,
+    estimatedCost: cost.chosen.cost,
+  });
+  if (sizing.windowNote) logger.warn(sizing.windowNote, { runId });
+  return plan;
+}

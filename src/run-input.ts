@@ -1,0 +1,331 @@
+import { z } from "zod";
+import { InvalidRunInputError } from "./errors.ts";
+import { normalizePrefix } from "./result-keys.ts";
+
+/**
+ * The run input: what one execution of the job does. Every field has an
+ * environment variable (the deployment's defaults) that the execution input
+ * overrides field by field.
+ *
+ * Values in the execution input may be numbers or numeric strings ("240"):
+ * consoles and schedulers often send strings, and a string that reads as a
+ * number is unambiguous. `null` in the execution input means "not given" (the
+ * environment or the default applies). Unknown fields are refused.
+ */
+export interface RunInput {
+  imagesBucket: string;
+  /** Plain S3 prefix: "photos" also matches "photos2/..."; end it with "/" to mean a folder. */
+  imagesPrefix: string;
+  resultsBucket: string;
+  /** Ends with "/" or is empty. */
+  resultsPrefix: string;
+  projectVersionArn: string;
+  targetWindowMinutes: number;
+  /** Absent: the figure learned by the last run, else the default. */
+  tpsPerUnit?: number;
+  minUnits: number;
+  /** The inference-unit quota. */
+  maxUnits: number;
+  /** Turns on auto-scaling (StartProjectVersion's MaxInferenceUnits). */
+  maxInferenceUnits?: number;
+  minConfidence?: number;
+  maxResults?: number;
+  imageMode: "S3Object" | "Bytes";
+  pricePerUnitHour: number;
+  toleratedFailurePercentage: number;
+  startupMinutes: number;
+  expectedLatencyMs: number;
+  lambdaTimeoutSeconds: number;
+  maxWorkers: number;
+}
+
+/** TPS per inference unit when neither the input nor a previous run says otherwise. */
+export const DEFAULT_TPS_PER_UNIT = 5;
+
+/** Distributed Map's MaxConcurrency limit. */
+export const MAX_MAP_CONCURRENCY = 10_000;
+
+type Check<T> = (value: unknown) => { value: T } | { problem: string };
+
+const NUMERIC_STRING = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Shows a rejected value the way the user typed it: numbers bare, strings quoted. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (typeof value === "number") return String(value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && NUMERIC_STRING.test(value.trim())) return Number(value.trim());
+  return undefined;
+}
+
+function numberCheck(opts: {
+  min?: number;
+  max?: number;
+  positive?: boolean;
+  integer?: boolean;
+}): Check<number> {
+  const { min, max, positive = false, integer = false } = opts;
+  const kind = integer ? "integer" : "number";
+  const article = integer ? "an" : "a";
+  let expected: string;
+  if (min !== undefined && max !== undefined) expected = `${article} ${kind} from ${min} to ${max}`;
+  else {
+    if (positive) expected = `a positive ${kind}`;
+    else if (min === 0) expected = `a non-negative ${kind}`;
+    else expected = `${article} ${kind}`;
+    if (max !== undefined) expected += ` of at most ${max}`;
+  }
+  return (raw) => {
+    const n = toNumber(raw);
+    const ok =
+      n !== undefined &&
+      Number.isFinite(n) &&
+      (!integer || Number.isInteger(n)) &&
+      (!positive || n > 0) &&
+      (min === undefined || n >= min) &&
+      (max === undefined || n <= max);
+    return ok ? { value: n } : { problem: `must be ${expected}, got ${describeValue(raw)}` };
+  };
+}
+
+const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const bucketCheck: Check<string> = (raw) =>
+  typeof raw === "string" && BUCKET_NAME.test(raw) && !raw.includes("..")
+    ? { value: raw }
+    : {
+        problem: `must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got ${describeValue(raw)}`,
+      };
+
+const prefixCheck: Check<string> = (raw) =>
+  typeof raw === "string" && Buffer.byteLength(raw, "utf8") <= 512
+    ? { value: raw }
+    : { problem: `must be a string of at most 512 bytes, got ${describeValue(raw)}` };
+
+/** `arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>` */
+export const PROJECT_VERSION_ARN =
+  /^arn:aws(-[a-z]+)*:rekognition:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:project\/[a-zA-Z0-9_.-]{1,255}\/version\/[a-zA-Z0-9_.-]{1,255}\/\d+$/;
+const arnCheck: Check<string> = (raw) =>
+  typeof raw === "string" && PROJECT_VERSION_ARN.test(raw)
+    ? { value: raw }
+    : {
+        problem: `must be a model version ARN like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>, got ${describeValue(raw)}`,
+      };
+
+const imageModeCheck: Check<"S3Object" | "Bytes"> = (raw) =>
+  raw === "S3Object" || raw === "Bytes"
+    ? { value: raw }
+    : { problem: `must be "S3Object" or "Bytes", got ${describeValue(raw)}` };
+
+/** Marks a missing required field; turned into a message naming both places it can be set. */
+const REQUIRED = "is required";
+
+/** One field: how it is checked and what it is when nothing gives it. */
+function field<T>(check: Check<T>, fallback: { default: T } | "required"): z.ZodType<T>;
+function field<T>(check: Check<T>, fallback: "optional"): z.ZodType<T | undefined>;
+function field<T>(
+  check: Check<T>,
+  fallback: { default: T } | "required" | "optional",
+): z.ZodType<T | undefined> {
+  return z
+    .unknown()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) {
+        if (fallback === "optional") return undefined;
+        if (fallback !== "required") return fallback.default;
+        ctx.addIssue({ code: "custom", message: REQUIRED });
+        return z.NEVER;
+      }
+      const result = check(raw);
+      if ("value" in result) return result.value;
+      ctx.addIssue({ code: "custom", message: result.problem });
+      return z.NEVER;
+    });
+}
+
+/**
+ * The one schema of the run input (after the environment layer is merged in).
+ * `resultsBucket` stays optional here: it defaults to `imagesBucket`.
+ */
+export const runInputSchema = z.strictObject({
+  imagesBucket: field(bucketCheck, "required"),
+  imagesPrefix: field(prefixCheck, { default: "" }),
+  resultsBucket: field(bucketCheck, "optional"),
+  resultsPrefix: field(prefixCheck, { default: "rekognition-results/" }),
+  projectVersionArn: field(arnCheck, "required"),
+  targetWindowMinutes: field(numberCheck({ positive: true, max: 525_600 }), { default: 60 }),
+  tpsPerUnit: field(numberCheck({ positive: true }), "optional"),
+  minUnits: field(numberCheck({ integer: true, positive: true }), { default: 1 }),
+  maxUnits: field(numberCheck({ integer: true, positive: true }), { default: 5 }),
+  maxInferenceUnits: field(numberCheck({ integer: true, positive: true }), "optional"),
+  minConfidence: field(numberCheck({ min: 0, max: 100 }), "optional"),
+  maxResults: field(numberCheck({ integer: true, positive: true }), "optional"),
+  imageMode: field(imageModeCheck, { default: "S3Object" }),
+  pricePerUnitHour: field(numberCheck({ min: 0 }), { default: 4 }),
+  toleratedFailurePercentage: field(numberCheck({ min: 0, max: 100 }), { default: 5 }),
+  startupMinutes: field(numberCheck({ min: 0 }), { default: 10 }),
+  expectedLatencyMs: field(numberCheck({ positive: true }), { default: 100 }),
+  lambdaTimeoutSeconds: field(numberCheck({ integer: true, min: 1, max: 900 }), { default: 900 }),
+  maxWorkers: field(numberCheck({ integer: true, min: 1, max: MAX_MAP_CONCURRENCY }), {
+    default: 50,
+  }),
+});
+
+type FieldName = keyof typeof runInputSchema.shape;
+
+/** The environment variable behind each field. */
+export const RUN_INPUT_ENV: Record<FieldName, string> = {
+  imagesBucket: "IMAGES_BUCKET",
+  imagesPrefix: "IMAGES_PREFIX",
+  resultsBucket: "RESULTS_BUCKET",
+  resultsPrefix: "RESULTS_PREFIX",
+  projectVersionArn: "PROJECT_VERSION_ARN",
+  targetWindowMinutes: "TARGET_WINDOW_MINUTES",
+  tpsPerUnit: "TPS_PER_UNIT",
+  minUnits: "MIN_UNITS",
+  maxUnits: "MAX_UNITS",
+  maxInferenceUnits: "MAX_INFERENCE_UNITS",
+  minConfidence: "MIN_CONFIDENCE",
+  maxResults: "MAX_RESULTS",
+  imageMode: "IMAGE_MODE",
+  pricePerUnitHour: "PRICE_PER_UNIT_HOUR",
+  toleratedFailurePercentage: "TOLERATED_FAILURE_PERCENTAGE",
+  startupMinutes: "STARTUP_MINUTES",
+  expectedLatencyMs: "EXPECTED_LATENCY_MS",
+  lambdaTimeoutSeconds: "LAMBDA_TIMEOUT_SECONDS",
+  maxWorkers: "MAX_WORKERS",
+};
+
+const FIELD_NAMES = Object.keys(RUN_INPUT_ENV) as FieldName[];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses the run input: defaults, then environment variables (empty = unset),
+ * then the execution input. Throws `InvalidRunInputError` listing every
+ * problem, one per line, each naming the field (or the env var it came from)
+ * and the value.
+ */
+export function parseRunInput(input: unknown, env: NodeJS.ProcessEnv = process.env): RunInput {
+  if (input !== undefined && input !== null && !isPlainObject(input)) {
+    throw new InvalidRunInputError(
+      `the execution input must be a JSON object, got ${describeValue(input)}`,
+    );
+  }
+  const given = input ?? {};
+
+  const merged: Record<string, unknown> = {};
+  const fromEnv = new Set<string>();
+  for (const name of FIELD_NAMES) {
+    const envValue = env[RUN_INPUT_ENV[name]];
+    if (envValue !== undefined && envValue !== "") {
+      merged[name] = envValue;
+      fromEnv.add(name);
+    }
+  }
+  for (const [name, value] of Object.entries(given)) {
+    if (value === null) continue;
+    merged[name] = value;
+    fromEnv.delete(name);
+  }
+
+  const label = (name: string) =>
+    fromEnv.has(name) ? `env var ${RUN_INPUT_ENV[name as FieldName]} (${name})` : name;
+
+  const problems: string[] = [];
+  const parsed = runInputSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push(
+            `${JSON.stringify(key)} is not a run input field (known fields: ${FIELD_NAMES.join(", ")})`,
+          );
+        }
+        continue;
+      }
+      const name = String(issue.path[0]);
+      problems.push(
+        issue.message === REQUIRED
+          ? `${name} is required: set it in the execution input or the ${RUN_INPUT_ENV[name as FieldName]} env var`
+          : `${label(name)} ${issue.message}`,
+      );
+    }
+  }
+
+  // Cross-field checks run on every field that is valid on its own, so one
+  // pass reports everything.
+  const valid = validFields(merged);
+  problems.push(...crossFieldProblems(valid, label));
+
+  if (problems.length > 0 || !parsed.success) {
+    throw new InvalidRunInputError(`Invalid run input:\n${problems.join("\n")}`);
+  }
+  const data = parsed.data;
+  return dropUndefined({
+    ...data,
+    resultsBucket: data.resultsBucket ?? data.imagesBucket,
+    resultsPrefix: normalizePrefix(data.resultsPrefix),
+  }) as RunInput;
+}
+
+type ValidFields = { -readonly [K in FieldName]?: z.output<(typeof runInputSchema.shape)[K]> };
+
+function validFields(merged: Record<string, unknown>): ValidFields {
+  const valid: Record<string, unknown> = {};
+  for (const name of FIELD_NAMES) {
+    const result = runInputSchema.shape[name].safeParse(merged[name]);
+    if (result.success) valid[name] = result.data;
+  }
+  return valid as ValidFields;
+}
+
+function crossFieldProblems(v: ValidFields, label: (name: string) => string): string[] {
+  const problems: string[] = [];
+  if (v.minUnits !== undefined && v.maxUnits !== undefined && v.minUnits > v.maxUnits) {
+    problems.push(
+      `${label("minUnits")} (${v.minUnits}) must not be more than ${label("maxUnits")} (${v.maxUnits})`,
+    );
+  }
+  if (v.maxInferenceUnits !== undefined) {
+    if (v.minUnits !== undefined && v.maxInferenceUnits < v.minUnits) {
+      problems.push(
+        `${label("maxInferenceUnits")} (${v.maxInferenceUnits}) must be at least ${label("minUnits")} (${v.minUnits})`,
+      );
+    }
+    if (v.maxUnits !== undefined && v.maxInferenceUnits > v.maxUnits) {
+      problems.push(
+        `${label("maxInferenceUnits")} (${v.maxInferenceUnits}) must not be more than ${label("maxUnits")} (${v.maxUnits}, the unit quota)`,
+      );
+    }
+  }
+  const imagesBucket = v.imagesBucket;
+  const resultsBucket = v.resultsBucket ?? imagesBucket;
+  if (
+    imagesBucket !== undefined &&
+    resultsBucket === imagesBucket &&
+    v.imagesPrefix !== undefined &&
+    v.resultsPrefix !== undefined
+  ) {
+    const images = v.imagesPrefix;
+    const results = normalizePrefix(v.resultsPrefix);
+    if (results.startsWith(images) || images.startsWith(results)) {
+      problems.push(
+        `${label("resultsPrefix")} (${describeValue(results)}) overlaps ${label("imagesPrefix")} (${describeValue(images)}) in bucket ${imagesBucket}: ` +
+          "results would be listed as images; use prefixes that do not contain each other, or another resultsBucket",
+      );
+    }
+  }
+  return problems;
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
