@@ -7,12 +7,7 @@ import {
   fatalRunnerError,
   shouldRetryDetectionError,
 } from "./detection-errors.ts";
-import {
-  BatchIncompleteError,
-  InternalError,
-  InvalidRunInputError,
-  RetriesExhaustedError,
-} from "./errors.ts";
+import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
 import { type RateController, sharedRateController } from "./rate-controller.ts";
 import { failureRecord, readCurrentResult, successRecord, writeImageResult } from "./results.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";
@@ -114,7 +109,8 @@ function describe(error: unknown): string {
  * - the named fatal error (ModelNotReady, AccessDenied, ResourceNotFound) as
  *   soon as the in-flight calls end, without taking new items;
  * - `BatchIncompleteError` when `signal` aborted with items left;
- * - `RetriesExhaustedError` when images kept failing with retryable errors.
+ * - `RetriesExhaustedError` when images kept failing with retryable or
+ *   unknown errors (they are left undone, without a record).
  */
 export async function processBatch(options: ProcessBatchOptions): Promise<BatchOutput> {
   const { event, rekognition, s3, clock, logger, deadline } = options;
@@ -291,18 +287,13 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     );
   }
   if (left > 0) {
-    const errors = outcomes.flatMap((o) => (o?.kind === "undone" && o.error ? [o.error] : []));
-    const unexpected = errors.find((error) => !(error instanceof RetriesExhaustedError));
-    if (unexpected !== undefined) {
-      throw new InternalError(`Unexpected error: ${progress}; ${describe(unexpected)}`, {
-        cause: unexpected,
-      });
-    }
+    // Undone for no fatal error and no abort: retryable or unknown errors persisted.
+    const first = outcomes.find((o) => o?.kind === "undone" && o.error !== undefined);
+    const cause = first?.kind === "undone" ? first.error : undefined;
+    const reason = cause instanceof RetriesExhaustedError ? cause.message : describe(cause);
     throw new RetriesExhaustedError(
-      `Images kept failing with retryable errors: ${progress}; first: ${
-        errors[0] instanceof Error ? errors[0].message : "none recorded"
-      }`,
-      { cause: errors[0] },
+      `Images kept failing with errors worth retrying: ${progress}; first: ${reason}`,
+      { cause },
     );
   }
   return output;
