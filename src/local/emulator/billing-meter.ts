@@ -1,7 +1,8 @@
 /**
  * Inference-unit seconds of one model version: billed units integrated over
  * time, one session per start. Units can change at any moment (auto-scaling,
- * failures), so every change closes the running integral first.
+ * failures), so every change closes the running integral first. Sums are kept
+ * in unit-milliseconds (integers for integer clocks) so they add up exactly.
  */
 
 export interface BillingSession {
@@ -10,16 +11,22 @@ export interface BillingSession {
   unitSeconds: number;
 }
 
+interface OpenSession {
+  startedAt: number;
+  endedAt?: number;
+  unitMs: number;
+}
+
 export class BillingMeter {
   private units = 0;
   private since = 0;
-  private closedUnitSeconds = 0;
-  private readonly sessions: BillingSession[] = [];
+  private closedUnitMs = 0;
+  private readonly sessions: OpenSession[] = [];
 
   /** Opens a session (the model was asked to start, or became RUNNING). */
   open(now: number, units: number): void {
     this.close(now);
-    this.sessions.push({ startedAt: now, unitSeconds: 0 });
+    this.sessions.push({ startedAt: now, unitMs: 0 });
     this.units = units;
     this.since = now;
   }
@@ -46,23 +53,22 @@ export class BillingMeter {
 
   /** Total unit-seconds up to `now`, the open session included. */
   unitSeconds(now: number): number {
-    const session = this.current();
-    const open = session ? (this.units * Math.max(0, now - this.since)) / 1000 : 0;
-    return this.closedUnitSeconds + open;
+    return (this.closedUnitMs + this.openUnitMs(now)) / 1000;
   }
 
   sessionsAt(now: number): BillingSession[] {
-    return this.sessions.map((session) =>
-      session.endedAt === undefined
-        ? {
-            ...session,
-            unitSeconds: session.unitSeconds + (this.units * Math.max(0, now - this.since)) / 1000,
-          }
-        : { ...session },
-    );
+    return this.sessions.map(({ startedAt, endedAt, unitMs }) => ({
+      startedAt,
+      ...(endedAt === undefined ? {} : { endedAt }),
+      unitSeconds: (unitMs + (endedAt === undefined ? this.openUnitMs(now) : 0)) / 1000,
+    }));
   }
 
-  private current(): BillingSession | undefined {
+  private openUnitMs(now: number): number {
+    return this.current() ? this.units * Math.max(0, now - this.since) : 0;
+  }
+
+  private current(): OpenSession | undefined {
     const last = this.sessions[this.sessions.length - 1];
     return last && last.endedAt === undefined ? last : undefined;
   }
@@ -70,9 +76,9 @@ export class BillingMeter {
   private accrue(now: number): void {
     const session = this.current();
     if (!session) return;
-    const added = (this.units * Math.max(0, now - this.since)) / 1000;
-    session.unitSeconds += added;
-    this.closedUnitSeconds += added;
+    const added = this.openUnitMs(now);
+    session.unitMs += added;
+    this.closedUnitMs += added;
     this.since = now;
   }
 }
