@@ -17,6 +17,16 @@ export interface LearnedTps {
   /** Calls the model accepted during the measurement. */
   accepted?: number;
   throttled?: number;
+  /**
+   * False when the figure is only a lower bound: the run held its own limit
+   * without being throttled, so the model may serve more. Kept for people,
+   * never used for sizing. Absent means a measurement.
+   */
+  measured?: boolean;
+  /** How the figure was obtained, in words. */
+  basis?: string;
+  /** Seconds of evidence the figure rests on. */
+  sampleSeconds?: number;
 }
 
 const learnedTpsSchema = z.object({
@@ -28,6 +38,9 @@ const learnedTpsSchema = z.object({
   provisionedTps: z.number().nonnegative().optional(),
   accepted: z.number().int().nonnegative().optional(),
   throttled: z.number().int().nonnegative().optional(),
+  measured: z.boolean().optional(),
+  basis: z.string().optional(),
+  sampleSeconds: z.number().int().nonnegative().optional(),
 });
 
 interface StateLocation {
@@ -43,8 +56,9 @@ function isNotFound(error: unknown): boolean {
 
 /**
  * The learned TPS per unit, or `undefined` when there is none, when it is
- * corrupt (logged as a warning) or when it was measured on another model
- * version than `projectVersionArn`.
+ * corrupt (logged as a warning), when it was measured on another model
+ * version than `projectVersionArn`, or when it is only a lower bound
+ * (`measured: false`).
  */
 export async function readLearnedTps(
   opts: StateLocation & { logger: Logger; projectVersionArn?: string },
@@ -79,6 +93,13 @@ export async function readLearnedTps(
     opts.logger.info("ignoring the learned TPS of another model version", {
       learnedFor: parsed.projectVersionArn,
       projectVersionArn: opts.projectVersionArn,
+    });
+    return undefined;
+  }
+  if (parsed.measured === false) {
+    opts.logger.info("the learned TPS is only a lower bound; not used for sizing", {
+      tpsPerUnit: parsed.tpsPerUnit,
+      runId: parsed.runId,
     });
     return undefined;
   }

@@ -1,0 +1,289 @@
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
+import { readJsonl } from "../manifest.ts";
+import { normalizePrefix, runFiles } from "../result-keys.ts";
+import type { Clock, Logger } from "../runtime.ts";
+import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
+import {
+  buildRunSummary,
+  type CheckInfo,
+  type ModelInfo,
+  type RunFailure,
+  type RunOutcome,
+  type RunSummary,
+  type StopInfo,
+} from "./build-summary.ts";
+import { nextLearnedTps } from "./capacity.ts";
+import { renderReportHtml } from "./html.ts";
+import {
+  type FailedBatch,
+  loadBatchOutputs,
+  type MapResults,
+  type ResultWriterDetails,
+} from "./map-results.ts";
+import type { UnitsPoint } from "./throughput.ts";
+
+export { buildRunSummary, type RunSummary } from "./build-summary.ts";
+export { loadBatchOutputs, type ResultWriterDetails } from "./map-results.ts";
+
+/**
+ * The workflow state when the Report step runs. On the success path `map`
+ * holds the ResultWriter's location; on the failure path (`error` set) the
+ * Map may have failed before the state recorded it, so the report looks for
+ * the ResultWriter's manifests under the plan's map-results prefix.
+ */
+export interface ReportState {
+  plan: Plan;
+  model?: ModelInfo;
+  check?: CheckInfo;
+  map?: { ResultWriterDetails?: ResultWriterDetails };
+  stop?: StopInfo;
+  /** The caught error on the failure path (`{ Error, Cause }` as Catch records it). */
+  error?: RunFailure;
+  /** `$$.Execution` (or just its StartTime), when the workflow passes it. */
+  execution?: { StartTime?: string };
+}
+
+/** What the Report step returns into the workflow state: small on purpose. */
+export interface RunReportResult {
+  bucket: string;
+  summaryKey: string;
+  reportKey: string;
+  outcome: RunOutcome;
+  reconciled: boolean;
+  counts: RunSummary["counts"];
+  /** The learned-TPS figure written for the next plan, if any. */
+  learnedTps?: { tpsPerUnit: number; measured: boolean };
+}
+
+/**
+ * Builds the run's summary and report from the workflow state and what the
+ * run left in S3, writes `summary.json` and `report.html` into the run's
+ * folder, and records the capacity figure for the next plan (see
+ * `nextLearnedTps` for when). `unitsTimeline` is optional: the local runner
+ * passes the emulator's; on AWS the units are taken as constant.
+ */
+export async function writeRunReport(opts: {
+  s3: S3Client;
+  state: ReportState;
+  clock: Clock;
+  logger: Logger;
+  unitsTimeline?: readonly UnitsPoint[];
+}): Promise<RunReportResult> {
+  const { s3, state, clock, logger } = opts;
+  const { plan } = state;
+  const bucket = plan.context.resultsBucket;
+  const prefix = plan.context.resultsPrefix;
+
+  const mapResults = await loadMapResults(s3, state, logger);
+  const skipped = await readSkipped(s3, plan, logger);
+  const summary = buildRunSummary({
+    plan,
+    batches: mapResults.batches,
+    failedBatches: mapResults.failedBatches,
+    mapRan: mapResults.found,
+    ...(mapResults.mapRunArn ? { mapRunArn: mapResults.mapRunArn } : {}),
+    skipped,
+    ...(state.model ? { model: state.model } : {}),
+    ...(state.check ? { check: state.check } : {}),
+    ...(state.stop ? { stop: state.stop } : {}),
+    ...(state.error ? { failure: state.error } : {}),
+    ...(opts.unitsTimeline ? { unitsTimeline: opts.unitsTimeline } : {}),
+    ...(state.execution?.StartTime ? { executionStartedAt: state.execution.StartTime } : {}),
+    clock,
+  });
+
+  const summaryKey = runFiles.summary(prefix, plan.runId);
+  const reportKey = runFiles.report(prefix, plan.runId);
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: summaryKey,
+      Body: JSON.stringify(summary, null, 2),
+      ContentType: "application/json",
+    }),
+  );
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: reportKey,
+      Body: renderReportHtml(summary),
+      ContentType: "text/html; charset=utf-8",
+    }),
+  );
+
+  const learned = await recordLearnedTps(s3, summary, logger);
+  logger.info("run report written", {
+    bucket,
+    summaryKey,
+    reportKey,
+    outcome: summary.outcome,
+    reconciled: summary.reconciled,
+    ...(learned
+      ? { learnedTpsPerUnit: learned.tpsPerUnit, learnedMeasured: learned.measured }
+      : {}),
+  });
+  return {
+    bucket,
+    summaryKey,
+    reportKey,
+    outcome: summary.outcome,
+    reconciled: summary.reconciled,
+    counts: summary.counts,
+    ...(learned
+      ? { learnedTps: { tpsPerUnit: learned.tpsPerUnit, measured: learned.measured !== false } }
+      : {}),
+  };
+}
+
+/** The capacity figure this run yields, as the record kept for the next plan. */
+export function learnedTpsFromSummary(summary: RunSummary): LearnedTps | undefined {
+  const capacity = summary.capacity;
+  if (!capacity) return undefined;
+  return {
+    tpsPerUnit: capacity.tpsPerUnit,
+    measured: capacity.kind === "measured",
+    basis: capacity.basis,
+    sampleSeconds: capacity.sampleSeconds,
+    measuredAt: summary.generatedAt,
+    runId: summary.runId,
+    projectVersionArn: summary.projectVersionArn,
+    units: Math.max(1, Math.round(capacity.units)),
+    provisionedTps: summary.throughput.provisionedTps,
+    accepted: summary.throughput.accepted,
+    throttled: summary.throughput.throttled,
+  };
+}
+
+/**
+ * Stores this run's capacity figure when `nextLearnedTps` says so. A failure
+ * here is logged, not thrown: the report is already written, and failing the
+ * step would fail a run whose images were all processed.
+ */
+async function recordLearnedTps(
+  s3: S3Client,
+  summary: RunSummary,
+  logger: Logger,
+): Promise<LearnedTps | undefined> {
+  const current = learnedTpsFromSummary(summary);
+  if (!current) return undefined;
+  const location = { s3, bucket: summary.results.bucket, resultsPrefix: summary.results.prefix };
+  try {
+    const previous = await readLearnedTps({
+      ...location,
+      logger,
+      projectVersionArn: summary.projectVersionArn,
+    });
+    const next = nextLearnedTps(previous, current);
+    if (!next) {
+      logger.info("learned TPS kept: this run's lower bound does not contradict the measurement", {
+        lowerBound: current.tpsPerUnit,
+        measured: previous?.tpsPerUnit,
+      });
+      return undefined;
+    }
+    await writeLearnedTps({ ...location, learned: next });
+    return next;
+  } catch (error) {
+    logger.warn("could not record the learned TPS", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === "NoSuchKey" || name === "NotFound";
+}
+
+async function readSkipped(s3: S3Client, plan: Plan, logger: Logger): Promise<SkippedObject[]> {
+  const skipped: SkippedObject[] = [];
+  try {
+    for await (const object of readJsonl<SkippedObject>({
+      s3,
+      bucket: plan.skippedList.bucket,
+      key: plan.skippedList.key,
+    })) {
+      skipped.push(object);
+    }
+  } catch (error) {
+    // A missing list shows up in the reconciliation (the plan's skipped count
+    // against an empty list), which is where a person will look for it.
+    if (!isNotFound(error)) throw error;
+    logger.warn("skipped list not found", { key: plan.skippedList.key });
+  }
+  return skipped;
+}
+
+/**
+ * The map's results: from `state.map.ResultWriterDetails` when the Map
+ * finished, else from every `manifest.json` under the plan's map-results
+ * prefix (a Map that failed still wrote them, but the Catch replaced its output).
+ */
+async function loadMapResults(
+  s3: S3Client,
+  state: ReportState,
+  logger: Logger,
+): Promise<MapResults & { found: boolean }> {
+  const details = state.map?.ResultWriterDetails;
+  if (details) return { ...(await loadBatchOutputs(s3, details)), found: true };
+
+  const { bucket, prefix } = state.plan.mapResults;
+  const manifests = await findManifests(s3, bucket, prefix);
+  if (manifests.length === 0) {
+    return { batches: [], batchNames: [], failedBatches: [], found: false };
+  }
+  logger.info("map results found by listing", { bucket, manifests });
+  const all = await Promise.all(
+    manifests.map((Key) => loadBatchOutputs(s3, { Bucket: bucket, Key })),
+  );
+  return { ...mergeMapResults(all), found: true };
+}
+
+async function findManifests(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: normalizePrefix(prefix),
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (object.Key?.endsWith("/manifest.json")) keys.push(object.Key);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+/**
+ * Merges several map runs' results (a redriven run can leave more than one):
+ * a batch counts once, and one that succeeded in any run is not a failure.
+ */
+function mergeMapResults(all: readonly MapResults[]): MapResults {
+  const batches: BatchOutput[] = [];
+  const batchNames: string[] = [];
+  const succeeded = new Set<string>();
+  for (const result of all) {
+    result.batches.forEach((batch, index) => {
+      const name = result.batchNames[index] ?? `batch-${batches.length}`;
+      if (succeeded.has(name)) return;
+      succeeded.add(name);
+      batches.push(batch);
+      batchNames.push(name);
+    });
+  }
+  const failedBatches: FailedBatch[] = [];
+  const failedNames = new Set<string>();
+  for (const batch of all.flatMap((r) => r.failedBatches)) {
+    if (succeeded.has(batch.name) || failedNames.has(batch.name)) continue;
+    failedNames.add(batch.name);
+    failedBatches.push(batch);
+  }
+  const mapRunArn = all.map((r) => r.mapRunArn).find((arn) => arn !== undefined);
+  return { batches, batchNames, failedBatches, ...(mapRunArn ? { mapRunArn } : {}) };
+}
