@@ -8,6 +8,7 @@ import {
   DescribeProjectsCommand,
   type DescribeProjectsCommandOutput,
   DescribeProjectVersionsCommand,
+  type ProjectVersionDescription,
   type ProjectVersionStatus,
   type RekognitionClient,
   StartProjectVersionCommand,
@@ -170,13 +171,7 @@ export interface ModelDescription {
 export async function describeModel(ref: ModelRef): Promise<ModelDescription> {
   const { version } = parseProjectVersionArn(ref.projectVersionArn);
   const projectArn = await resolveProjectArn(ref);
-  let descriptions: {
-    ProjectVersionArn?: string;
-    Status?: string;
-    StatusMessage?: string;
-    MinInferenceUnits?: number;
-    MaxInferenceUnits?: number;
-  }[];
+  let descriptions: ProjectVersionDescription[];
   try {
     const response = await ref.rekognition.send(
       new DescribeProjectVersionsCommand({ ProjectArn: projectArn, VersionNames: [version] }),
