@@ -159,7 +159,8 @@ describe("ListObjectsV2 pagination (the patched continuation tokens)", () => {
       (key) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key })),
       { concurrency: 16 },
     );
-  });
+    // Generous: a thousand uploads on a busy shared machine.
+  }, 180_000);
 
   it("pages through 1,001+ objects, every key exactly once, in key order", async () => {
     const { keys, pages } = await listAllKeys(s3, "many/");
