@@ -1,0 +1,330 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandInput,
+  type ListObjectsV2CommandOutput,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { IMAGE_LIMITS, listBacklog, skipReasonFor } from "../../src/backlog.ts";
+import { InternalError } from "../../src/errors.ts";
+import { readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
+import { newRunId } from "../../src/plan.ts";
+import { resultKeyFor } from "../../src/result-keys.ts";
+import { type Logger, silentLogger } from "../../src/runtime.ts";
+
+const s3Mock = mockClient(S3Client);
+const s3 = new S3Client({ region: "us-east-1" });
+afterEach(() => s3Mock.reset());
+
+const INPUT = {
+  imagesBucket: "images",
+  imagesPrefix: "in/",
+  resultsBucket: "images",
+  resultsPrefix: "out/",
+  imageMode: "S3Object" as const,
+};
+
+const T0 = Date.UTC(2026, 0, 5, 6, 0, 0);
+const at = (secondsAfterT0: number) => new Date(T0 + secondsAfterT0 * 1000);
+
+type Page = Partial<ListObjectsV2CommandOutput>;
+
+/** Serves ListObjectsV2 pages per prefix, chained by continuation tokens "<prefix>#<n>". */
+function servePages(pagesByPrefix: Record<string, Page[]>) {
+  const calls: ListObjectsV2CommandInput[] = [];
+  s3Mock.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+    calls.push({ ...input }); // the paginator reuses one input object
+    const pages = pagesByPrefix[input.Prefix ?? ""] ?? [{}];
+    const index = input.ContinuationToken ? Number(input.ContinuationToken.split("#")[1]) : 0;
+    const page = pages[index] ?? {};
+    const last = index === pages.length - 1;
+    return {
+      ...page,
+      IsTruncated: !last,
+      NextContinuationToken: last ? undefined : `${input.Prefix}#${index + 1}`,
+    };
+  });
+  return calls;
+}
+
+const object = (key: string, size = 1000, modified = at(0)) => ({
+  Key: key,
+  Size: size,
+  ETag: '"etag"',
+  LastModified: modified,
+});
+
+describe("skipReasonFor", () => {
+  it.each([
+    ["in/a.jpg", 1, undefined],
+    ["in/a.JPG", 1, undefined],
+    ["in/a.jpeg", 1, undefined],
+    ["in/a.JpEg", 1, undefined],
+    ["in/a.png", 1, undefined],
+    ["in/a.PNG", 1, undefined],
+    ["in/a.gif", 1, "unsupported-extension"],
+    ["in/a.jpg.txt", 1, "unsupported-extension"],
+    ["in/jpg", 1, "unsupported-extension"],
+    ["in/folder.jpg/", 0, "folder-marker"],
+    ["in/folder/", 10, "folder-marker"],
+    ["in/empty.png", 0, "empty-object"],
+    ["in/limit.png", IMAGE_LIMITS.s3ObjectMaxBytes, undefined],
+    ["in/over.png", IMAGE_LIMITS.s3ObjectMaxBytes + 1, "too-large"],
+  ])("%s (%i bytes) -> %s", (key, size, reason) => {
+    expect(skipReasonFor({ key, size }, "S3Object")?.reason).toBe(reason);
+  });
+
+  it("applies the 4 MB limit in Bytes mode, the limit itself included", () => {
+    expect(
+      skipReasonFor({ key: "a.jpg", size: IMAGE_LIMITS.bytesMaxBytes }, "Bytes"),
+    ).toBeUndefined();
+    expect(skipReasonFor({ key: "a.jpg", size: IMAGE_LIMITS.bytesMaxBytes + 1 }, "Bytes")).toEqual({
+      reason: "too-large",
+      detail: "4.0 MB (4194305 bytes) is over the 4.0 MB Bytes limit (4194304 bytes)",
+    });
+  });
+
+  it("explains each reason", () => {
+    expect(skipReasonFor({ key: "in/x.tiff", size: 5 }, "S3Object")?.detail).toBe(
+      "extension .tiff is not supported; only .jpg, .jpeg and .png are analysed",
+    );
+    expect(skipReasonFor({ key: "in.d/README", size: 5 }, "S3Object")?.detail).toBe(
+      "no file extension; only .jpg, .jpeg and .png are analysed",
+    );
+    expect(skipReasonFor({ key: "in/big.jpg", size: 17_000_000 }, "S3Object")?.detail).toBe(
+      "16.2 MB (17000000 bytes) is over the 15.0 MB S3Object limit (15728640 bytes)",
+    );
+  });
+});
+
+describe("listBacklog with a mocked S3", () => {
+  it("follows continuation tokens on both listings, through empty pages", async () => {
+    const calls = servePages({
+      "in/": [
+        { Contents: [object("in/1.jpg"), object("in/2.jpg")] },
+        {},
+        { Contents: [] },
+        { Contents: [object("in/3.png"), object("in/notes.txt")] },
+      ],
+      "out/results/": [{ Contents: [object("out/results/in/1.jpg.json", 50, at(10))] }, {}],
+    });
+    const backlog = await listBacklog({ s3, input: INPUT });
+    expect(backlog.pending.map((i) => i.key)).toEqual(["in/2.jpg", "in/3.png"]);
+    expect(backlog.skipped).toEqual([
+      {
+        key: "in/notes.txt",
+        size: 1000,
+        reason: "unsupported-extension",
+        detail: "extension .txt is not supported; only .jpg, .jpeg and .png are analysed",
+      },
+    ]);
+    expect(backlog.counts).toEqual({ listed: 4, pending: 2, skipped: 1, alreadyDone: 1 });
+    expect(calls.map((c) => [c.Bucket, c.Prefix, c.ContinuationToken])).toEqual([
+      ["images", "out/results/", undefined],
+      ["images", "out/results/", "out/results/#1"],
+      ["images", "in/", undefined],
+      ["images", "in/", "in/#1"],
+      ["images", "in/", "in/#2"],
+      ["images", "in/", "in/#3"],
+    ]);
+    expect(calls.every((c) => c.EncodingType === undefined)).toBe(true);
+  });
+
+  it("lists the whole bucket when the images prefix is empty", async () => {
+    const calls = servePages({
+      "": [{ Contents: [object("a.jpg")] }],
+      "out/results/": [{}],
+    });
+    const backlog = await listBacklog({
+      s3,
+      input: { ...INPUT, imagesPrefix: "", resultsBucket: "results" },
+    });
+    expect(backlog.pending.map((i) => i.key)).toEqual(["a.jpg"]);
+    const imageCall = calls.find((c) => c.Bucket === "images");
+    expect(imageCall?.Prefix).toBeUndefined();
+    expect(calls.find((c) => c.Bucket === "results")?.Prefix).toBe("out/results/");
+  });
+
+  it("pends an image whose result is older, and not one whose result is as new or newer", async () => {
+    servePages({
+      "in/": [
+        {
+          Contents: [
+            object("in/changed.jpg", 1000, at(20)),
+            object("in/same-second.jpg", 1000, at(10)),
+            object("in/done.jpg", 1000, at(5)),
+          ],
+        },
+      ],
+      "out/results/": [
+        {
+          Contents: [
+            object(resultKeyFor("out/", "in/changed.jpg"), 50, at(10)),
+            object(resultKeyFor("out/", "in/same-second.jpg"), 50, at(10)),
+            object(resultKeyFor("out/", "in/done.jpg"), 50, at(10)),
+          ],
+        },
+      ],
+    });
+    const backlog = await listBacklog({ s3, input: INPUT });
+    expect(backlog.pending).toEqual([
+      { key: "in/changed.jpg", size: 1000, etag: '"etag"', lastModified: at(20).toISOString() },
+    ]);
+    expect(backlog.counts.alreadyDone).toBe(2);
+  });
+
+  it("finds the result of a key too long for a plain result key", async () => {
+    const longKey = `in/${"x".repeat(1_010)}.jpg`;
+    const resultKey = resultKeyFor("out/", longKey);
+    expect(resultKey).toContain("_long-keys/");
+    servePages({
+      "in/": [{ Contents: [object(longKey, 1000, at(0))] }],
+      "out/results/": [{ Contents: [object(resultKey, 50, at(1))] }],
+    });
+    const backlog = await listBacklog({ s3, input: INPUT });
+    expect(backlog.counts).toEqual({ listed: 1, pending: 0, skipped: 0, alreadyDone: 1 });
+  });
+
+  it("counts skips by reason and reconciles", async () => {
+    servePages({
+      "in/": [
+        {
+          Contents: [
+            object("in/"),
+            object("in/sub/", 0),
+            object("in/zero.jpg", 0),
+            object("in/huge.png", IMAGE_LIMITS.s3ObjectMaxBytes + 1),
+            object("in/a.bmp"),
+            object("in/ok.jpg"),
+          ],
+        },
+        { Contents: [{ Size: 3 }] },
+      ],
+      "out/results/": [{}],
+    });
+    const backlog = await listBacklog({ s3, input: INPUT });
+    expect(backlog.skippedByReason).toEqual({
+      "folder-marker": 2,
+      "empty-object": 1,
+      "too-large": 1,
+      "unsupported-extension": 1,
+    });
+    const { counts } = backlog;
+    expect(counts).toEqual({ listed: 6, pending: 1, skipped: 5, alreadyDone: 0 });
+    expect(counts.listed).toBe(counts.pending + counts.skipped + counts.alreadyDone);
+  });
+
+  it("propagates a listing failure", async () => {
+    s3Mock.on(ListObjectsV2Command).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: {},
+        message: "no",
+      }),
+    );
+    await expect(listBacklog({ s3, input: INPUT })).rejects.toMatchObject({ name: "AccessDenied" });
+  });
+});
+
+describe("learned TPS", () => {
+  const ARN = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1";
+  const body = (text: string) => ({ Body: { transformToString: async () => text } as never });
+  const location = { s3, bucket: "images", resultsPrefix: "out/" };
+
+  function capturingLogger() {
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => warnings.push(message) };
+    return { logger, warnings };
+  }
+
+  it("reads the file under state/", async () => {
+    const learned = {
+      tpsPerUnit: 6.2,
+      measuredAt: "2026-01-05T07:00:00.000Z",
+      runId: "r1",
+      projectVersionArn: ARN,
+    };
+    s3Mock
+      .on(GetObjectCommand, { Key: "out/state/learned-tps.json" })
+      .resolves(body(JSON.stringify(learned)));
+    expect(
+      await readLearnedTps({ ...location, logger: silentLogger, projectVersionArn: ARN }),
+    ).toEqual(learned);
+  });
+
+  it("is absent when there is no file", async () => {
+    s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ message: "none", $metadata: {} }));
+    expect(await readLearnedTps({ ...location, logger: silentLogger })).toBeUndefined();
+  });
+
+  it.each([
+    "{ not json",
+    '{"tpsPerUnit":-1,"measuredAt":"x","runId":"r"}',
+    '{"tpsPerUnit":5}',
+    "null",
+  ])("ignores a corrupt file with a warning: %s", async (text) => {
+    s3Mock.on(GetObjectCommand).resolves(body(text));
+    const { logger, warnings } = capturingLogger();
+    expect(await readLearnedTps({ ...location, logger })).toBeUndefined();
+    expect(warnings).toEqual(["ignoring a corrupt learned TPS file"]);
+  });
+
+  it("ignores a figure measured on another model version", async () => {
+    const other = {
+      tpsPerUnit: 9,
+      measuredAt: "2026-01-05T07:00:00.000Z",
+      runId: "r1",
+      projectVersionArn: `${ARN}0`,
+    };
+    s3Mock.on(GetObjectCommand).resolves(body(JSON.stringify(other)));
+    expect(
+      await readLearnedTps({ ...location, logger: silentLogger, projectVersionArn: ARN }),
+    ).toBeUndefined();
+  });
+
+  it("propagates errors other than a missing file", async () => {
+    s3Mock.on(GetObjectCommand).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: {},
+        message: "no",
+      }),
+    );
+    await expect(readLearnedTps({ ...location, logger: silentLogger })).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+  });
+
+  it("writes a valid figure and refuses an invalid one", async () => {
+    s3Mock.on(PutObjectCommand).resolves({});
+    const learned = {
+      tpsPerUnit: 4.8,
+      measuredAt: "2026-01-05T07:00:00.000Z",
+      runId: "r2",
+      accepted: 10,
+    };
+    await writeLearnedTps({ ...location, learned });
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(put?.Key).toBe("out/state/learned-tps.json");
+    expect(JSON.parse(String(put?.Body))).toEqual(learned);
+    await expect(
+      writeLearnedTps({ ...location, learned: { ...learned, tpsPerUnit: 0 } }),
+    ).rejects.toBeInstanceOf(InternalError);
+  });
+});
+
+describe("newRunId", () => {
+  it("is sortable by time and a clean key segment", () => {
+    expect(newRunId(Date.UTC(2026, 10, 25, 12, 0, 0, 999), () => "1f3a")).toBe(
+      "2026-11-25T12-00-00Z-1f3a",
+    );
+    expect(newRunId(T0)).toMatch(/^2026-01-05T06-00-00Z-[0-9a-f]{4}$/);
+  });
+});

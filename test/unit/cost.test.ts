@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { costOption, estimateCost, formatDuration, renderCostTable } from "../../src/cost.ts";
+
+const limits = { minUnits: 1, maxUnits: 5, pricePerUnitHour: 4 };
+
+describe("costOption", () => {
+  it("bills every unit for start-up plus processing", () => {
+    // 36,000 images at 2 units x 5 TPS = 3,600 s, plus 600 s start-up = 4,200 s per unit.
+    expect(
+      costOption({
+        units: 2,
+        pending: 36_000,
+        tpsPerUnit: 5,
+        startupSeconds: 600,
+        pricePerUnitHour: 4,
+      }),
+    ).toEqual({ units: 2, durationSeconds: 4_200, inferenceHours: 2.333, cost: 9.33 });
+  });
+
+  it("costs nothing when there is nothing to do (the model is not started)", () => {
+    expect(
+      costOption({ units: 3, pending: 0, tpsPerUnit: 5, startupSeconds: 600, pricePerUnitHour: 4 }),
+    ).toEqual({ units: 3, durationSeconds: 0, inferenceHours: 0, cost: 0 });
+  });
+});
+
+describe("estimateCost", () => {
+  it("lists neighbours of the chosen unit count plus the smallest and largest, ascending", () => {
+    const cost = estimateCost({
+      sizing: { units: 5, tpsPerUnit: 5, startupSeconds: 600 },
+      pending: 36_000,
+      input: { ...limits, maxUnits: 10 },
+    });
+    expect(cost.options.map((o) => o.units)).toEqual([1, 3, 4, 5, 6, 7, 10]);
+    expect(cost.chosen).toEqual(cost.options.find((o) => o.units === 5));
+    expect(cost.pricePerUnitHour).toBe(4);
+  });
+
+  it("shows the trade-off: more units finish sooner but pay more start-up", () => {
+    const cost = estimateCost({
+      sizing: { units: 3, tpsPerUnit: 5, startupSeconds: 600 },
+      pending: 36_000,
+      input: limits,
+    });
+    const [one, , , , five] = cost.options;
+    expect(cost.options.map((o) => o.units)).toEqual([1, 2, 3, 4, 5]);
+    expect(one).toEqual({ units: 1, durationSeconds: 7_800, inferenceHours: 2.167, cost: 8.67 });
+    expect(five).toEqual({ units: 5, durationSeconds: 2_040, inferenceHours: 2.833, cost: 11.33 });
+    for (let i = 1; i < cost.options.length; i++) {
+      const [before, after] = [cost.options[i - 1], cost.options[i]];
+      expect(after?.durationSeconds).toBeLessThan(before?.durationSeconds ?? 0);
+      expect(after?.cost).toBeGreaterThan(before?.cost ?? 0);
+    }
+  });
+
+  it("keeps options within minUnits and maxInferenceUnits when auto-scaling", () => {
+    const cost = estimateCost({
+      sizing: { units: 2, tpsPerUnit: 5, startupSeconds: 600 },
+      pending: 100,
+      input: { ...limits, minUnits: 2, maxInferenceUnits: 3 },
+    });
+    expect(cost.options.map((o) => o.units)).toEqual([2, 3]);
+  });
+});
+
+describe("renderCostTable", () => {
+  it("renders aligned rows and marks the chosen one", () => {
+    const cost = estimateCost({
+      sizing: { units: 2, tpsPerUnit: 5, startupSeconds: 600 },
+      pending: 36_000,
+      input: { ...limits, maxUnits: 3 },
+    });
+    expect(renderCostTable(cost)).toBe(
+      [
+        "  units  duration    inference hours  cost (USD)",
+        "      1  2 h 10 min            2.167        8.67",
+        ">     2  1 h 10 min            2.333        9.33",
+        "      3  50 min                2.500       10.00",
+        "  at 4.00 USD per inference-unit hour; > = planned",
+      ].join("\n"),
+    );
+  });
+
+  it("formats durations for people", () => {
+    expect(formatDuration(42)).toBe("42 s");
+    expect(formatDuration(600)).toBe("10 min");
+    expect(formatDuration(3_600 * 66 + 50 * 60)).toBe("66 h 50 min");
+    expect(formatDuration(3_600 + 5 * 60)).toBe("1 h 05 min");
+  });
+});

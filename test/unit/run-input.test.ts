@@ -1,0 +1,339 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { InvalidRunInputError } from "../../src/errors.ts";
+import { parseRunInput, RUN_INPUT_ENV, type RunInput } from "../../src/run-input.ts";
+
+const ARN =
+  "arn:aws:rekognition:eu-west-1:123456789012:project/cats/version/cats.2026/1700000000000";
+const VALID = { imagesBucket: "photos", imagesPrefix: "in/", projectVersionArn: ARN };
+
+/** The message of the InvalidRunInputError that `fn` throws (fails the test otherwise). */
+function problemOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRunInputError);
+    expect((error as Error).name).toBe("InvalidRunInput");
+    return (error as Error).message;
+  }
+  throw new Error("expected parseRunInput to throw");
+}
+
+describe("parseRunInput defaults and layering", () => {
+  it("fills every default from a minimal input", () => {
+    expect(parseRunInput(VALID, {})).toEqual<RunInput>({
+      imagesBucket: "photos",
+      imagesPrefix: "in/",
+      resultsBucket: "photos",
+      resultsPrefix: "rekognition-results/",
+      projectVersionArn: ARN,
+      targetWindowMinutes: 60,
+      minUnits: 1,
+      maxUnits: 5,
+      imageMode: "S3Object",
+      pricePerUnitHour: 4,
+      toleratedFailurePercentage: 5,
+      startupMinutes: 10,
+      expectedLatencyMs: 100,
+      lambdaTimeoutSeconds: 900,
+      maxWorkers: 50,
+    });
+  });
+
+  it("takes every field from its env var, coercing numbers", () => {
+    const env = {
+      IMAGES_BUCKET: "env-images",
+      IMAGES_PREFIX: "incoming/",
+      RESULTS_BUCKET: "env-results",
+      RESULTS_PREFIX: "out",
+      PROJECT_VERSION_ARN: ARN,
+      TARGET_WINDOW_MINUTES: "240",
+      TPS_PER_UNIT: "7.5",
+      MIN_UNITS: "2",
+      MAX_UNITS: "8",
+      MAX_INFERENCE_UNITS: "6",
+      MIN_CONFIDENCE: "55.5",
+      MAX_RESULTS: "10",
+      IMAGE_MODE: "Bytes",
+      PRICE_PER_UNIT_HOUR: "4.25",
+      TOLERATED_FAILURE_PERCENTAGE: "0",
+      STARTUP_MINUTES: "20",
+      EXPECTED_LATENCY_MS: "250",
+      LAMBDA_TIMEOUT_SECONDS: "600",
+      MAX_WORKERS: "200",
+    };
+    expect(Object.keys(env).sort()).toEqual(Object.values(RUN_INPUT_ENV).sort());
+    expect(parseRunInput({}, env)).toEqual<RunInput>({
+      imagesBucket: "env-images",
+      imagesPrefix: "incoming/",
+      resultsBucket: "env-results",
+      resultsPrefix: "out/",
+      projectVersionArn: ARN,
+      targetWindowMinutes: 240,
+      tpsPerUnit: 7.5,
+      minUnits: 2,
+      maxUnits: 8,
+      maxInferenceUnits: 6,
+      minConfidence: 55.5,
+      maxResults: 10,
+      imageMode: "Bytes",
+      pricePerUnitHour: 4.25,
+      toleratedFailurePercentage: 0,
+      startupMinutes: 20,
+      expectedLatencyMs: 250,
+      lambdaTimeoutSeconds: 600,
+      maxWorkers: 200,
+    });
+  });
+
+  it("lets the execution input override the environment, field by field", () => {
+    const env = {
+      IMAGES_BUCKET: "env-images",
+      PROJECT_VERSION_ARN: ARN,
+      TARGET_WINDOW_MINUTES: "240",
+    };
+    const input = parseRunInput({ imagesPrefix: "x/", targetWindowMinutes: 30 }, env);
+    expect(input.imagesBucket).toBe("env-images");
+    expect(input.targetWindowMinutes).toBe(30);
+  });
+
+  it("treats an empty env var and a null input field as unset", () => {
+    const input = parseRunInput(
+      { ...VALID, maxWorkers: null },
+      { MAX_WORKERS: "", TPS_PER_UNIT: "" },
+    );
+    expect(input.maxWorkers).toBe(50);
+    expect(input.tpsPerUnit).toBeUndefined();
+  });
+
+  it("accepts numeric strings in the execution input", () => {
+    expect(
+      parseRunInput({ ...VALID, targetWindowMinutes: " 90 ", minConfidence: "1e1" }, {}),
+    ).toMatchObject({
+      targetWindowMinutes: 90,
+      minConfidence: 10,
+    });
+  });
+
+  it("accepts an absent execution input when the environment has the required fields", () => {
+    const env = { IMAGES_BUCKET: "photos", IMAGES_PREFIX: "in/", PROJECT_VERSION_ARN: ARN };
+    expect(parseRunInput(undefined, env).imagesBucket).toBe("photos");
+    expect(parseRunInput(null, env).imagesBucket).toBe("photos");
+  });
+
+  it("accepts ARNs of other partitions", () => {
+    const arn = "arn:aws-cn:rekognition:cn-north-1:123456789012:project/p/version/v/1";
+    expect(parseRunInput({ ...VALID, projectVersionArn: arn }, {}).projectVersionArn).toBe(arn);
+  });
+});
+
+describe("parseRunInput problems name the field and the value", () => {
+  const cases: [string, unknown, string][] = [
+    [
+      "imagesBucket",
+      "My_Bucket",
+      'imagesBucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got "My_Bucket"',
+    ],
+    ["imagesPrefix", 42, "imagesPrefix must be a string of at most 512 bytes, got 42"],
+    [
+      "resultsBucket",
+      "ab",
+      'resultsBucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got "ab"',
+    ],
+    ["resultsPrefix", ["x"], 'resultsPrefix must be a string of at most 512 bytes, got ["x"]'],
+    [
+      "projectVersionArn",
+      "arn:aws:rekognition:us-east-1:123456789012:project/p",
+      'projectVersionArn must be a model version ARN like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>, got "arn:aws:rekognition:us-east-1:123456789012:project/p"',
+    ],
+    [
+      "targetWindowMinutes",
+      0,
+      "targetWindowMinutes must be a positive number of at most 525600, got 0",
+    ],
+    ["tpsPerUnit", -3, "tpsPerUnit must be a positive number, got -3"],
+    ["minUnits", 1.5, "minUnits must be a positive integer, got 1.5"],
+    ["maxUnits", "five", 'maxUnits must be a positive integer, got "five"'],
+    ["maxInferenceUnits", 0, "maxInferenceUnits must be a positive integer, got 0"],
+    ["minConfidence", 101, "minConfidence must be a number from 0 to 100, got 101"],
+    ["maxResults", -1, "maxResults must be a positive integer, got -1"],
+    ["imageMode", "bytes", 'imageMode must be "S3Object" or "Bytes", got "bytes"'],
+    ["pricePerUnitHour", -0.01, "pricePerUnitHour must be a non-negative number, got -0.01"],
+    [
+      "toleratedFailurePercentage",
+      150,
+      "toleratedFailurePercentage must be a number from 0 to 100, got 150",
+    ],
+    ["startupMinutes", true, "startupMinutes must be a non-negative number, got true"],
+    ["expectedLatencyMs", 0, "expectedLatencyMs must be a positive number, got 0"],
+    ["lambdaTimeoutSeconds", 901, "lambdaTimeoutSeconds must be an integer from 1 to 900, got 901"],
+    ["maxWorkers", 10_001, "maxWorkers must be an integer from 1 to 10000, got 10001"],
+  ];
+
+  it.each(cases)("%s = %j", (field, value, message) => {
+    const text = problemOf(() => parseRunInput({ ...VALID, [field]: value }, {}));
+    expect(text.split("\n")).toContain(message);
+  });
+
+  it("covers every field", () => {
+    expect(cases.map(([field]) => field).sort()).toEqual(Object.keys(RUN_INPUT_ENV).sort());
+  });
+
+  it("names the env var when the bad value came from the environment", () => {
+    const text = problemOf(() => parseRunInput(VALID, { TPS_PER_UNIT: "-3", MAX_WORKERS: "lots" }));
+    expect(text).toContain('env var TPS_PER_UNIT (tpsPerUnit) must be a positive number, got "-3"');
+    expect(text).toContain(
+      'env var MAX_WORKERS (maxWorkers) must be an integer from 1 to 10000, got "lots"',
+    );
+  });
+
+  it("says where a missing required field can be set", () => {
+    const text = problemOf(() => parseRunInput({}, {}));
+    expect(text).toContain(
+      "imagesBucket is required: set it in the execution input or the IMAGES_BUCKET env var",
+    );
+    expect(text).toContain(
+      "projectVersionArn is required: set it in the execution input or the PROJECT_VERSION_ARN env var",
+    );
+  });
+
+  it("refuses unknown fields", () => {
+    const text = problemOf(() => parseRunInput({ ...VALID, tpsPerUnits: 5 }, {}));
+    expect(text).toContain('"tpsPerUnits" is not a run input field');
+  });
+
+  it("refuses an execution input that is not an object", () => {
+    expect(problemOf(() => parseRunInput("go", {}))).toBe(
+      'the execution input must be a JSON object, got "go"',
+    );
+    expect(problemOf(() => parseRunInput([VALID], {}))).toContain("must be a JSON object");
+  });
+
+  it("collects every problem, one per line", () => {
+    const text = problemOf(() =>
+      parseRunInput({ ...VALID, tpsPerUnit: 0, minConfidence: -1, extra: 1 }, { MAX_UNITS: "x" }),
+    );
+    const lines = text.split("\n");
+    expect(lines[0]).toBe("Invalid run input:");
+    expect(lines.slice(1)).toHaveLength(4);
+  });
+
+  it("checks minUnits <= maxUnits", () => {
+    expect(problemOf(() => parseRunInput({ ...VALID, minUnits: 6 }, {}))).toContain(
+      "minUnits (6) must not be more than maxUnits (5)",
+    );
+  });
+
+  it("checks maxInferenceUnits against minUnits and the quota", () => {
+    expect(
+      problemOf(() => parseRunInput({ ...VALID, minUnits: 3, maxInferenceUnits: 2 }, {})),
+    ).toContain("maxInferenceUnits (2) must be at least minUnits (3)");
+    expect(problemOf(() => parseRunInput({ ...VALID, maxInferenceUnits: 6 }, {}))).toContain(
+      "maxInferenceUnits (6) must not be more than maxUnits (5, the unit quota)",
+    );
+    expect(
+      parseRunInput({ ...VALID, minUnits: 2, maxInferenceUnits: 4 }, {}).maxInferenceUnits,
+    ).toBe(4);
+  });
+
+  it("refuses a results location inside the images location, and the reverse", () => {
+    expect(problemOf(() => parseRunInput({ ...VALID, imagesPrefix: "" }, {}))).toContain(
+      'resultsPrefix ("rekognition-results/") overlaps imagesPrefix ("") in bucket photos',
+    );
+    expect(
+      problemOf(() =>
+        parseRunInput({ ...VALID, imagesPrefix: "data/images/", resultsPrefix: "data" }, {}),
+      ),
+    ).toContain("overlaps");
+    // Another bucket, or disjoint prefixes, are fine.
+    expect(
+      parseRunInput({ ...VALID, imagesPrefix: "", resultsBucket: "results" }, {}).resultsBucket,
+    ).toBe("results");
+    expect(
+      parseRunInput({ ...VALID, imagesPrefix: "data/images/", resultsPrefix: "data/results/" }, {})
+        .resultsPrefix,
+    ).toBe("data/results/");
+  });
+});
+
+describe("parseRunInput property: one bad field", () => {
+  const notNumber = fc.oneof(
+    fc.boolean(),
+    fc.string().filter((s) => !/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(s)),
+    fc.array(fc.integer(), { maxLength: 2 }),
+    fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }),
+    fc.constant(Number.NaN),
+    fc.constant(Number.POSITIVE_INFINITY),
+  );
+  const notString = fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }));
+  const outside = (min: number, max: number) =>
+    fc.oneof(
+      fc.double({ max: min, maxExcluded: true, noNaN: true }),
+      fc.double({ min: max, minExcluded: true, noNaN: true }),
+    );
+  const notPositive = fc.double({ max: 0, noNaN: true });
+  const notPositiveInteger = fc.oneof(
+    fc.integer({ max: 0 }),
+    fc.double({ min: 0.01, max: 1e6, noNaN: true }).filter((n) => !Number.isInteger(n)),
+  );
+  const badBucket = fc.oneof(
+    notString,
+    fc.string().filter((s) => !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s) || s.includes("..")),
+  );
+
+  const badValues: Record<keyof typeof RUN_INPUT_ENV, fc.Arbitrary<unknown>> = {
+    imagesBucket: badBucket,
+    imagesPrefix: fc.oneof(notString, fc.string({ minLength: 513, maxLength: 600 })),
+    resultsBucket: badBucket,
+    resultsPrefix: fc.oneof(notString, fc.string({ minLength: 513, maxLength: 600 })),
+    projectVersionArn: fc.oneof(notString, fc.string()),
+    targetWindowMinutes: fc.oneof(
+      notNumber,
+      notPositive,
+      fc.double({ min: 525_600, minExcluded: true, noNaN: true }),
+    ),
+    tpsPerUnit: fc.oneof(notNumber, notPositive),
+    minUnits: fc.oneof(notNumber, notPositiveInteger),
+    maxUnits: fc.oneof(notNumber, notPositiveInteger),
+    maxInferenceUnits: fc.oneof(notNumber, notPositiveInteger),
+    minConfidence: fc.oneof(notNumber, outside(0, 100)),
+    maxResults: fc.oneof(notNumber, notPositiveInteger),
+    imageMode: fc.oneof(
+      notString,
+      fc.string().filter((s) => s !== "S3Object" && s !== "Bytes"),
+    ),
+    pricePerUnitHour: fc.oneof(notNumber, fc.double({ max: 0, maxExcluded: true, noNaN: true })),
+    toleratedFailurePercentage: fc.oneof(notNumber, outside(0, 100)),
+    startupMinutes: fc.oneof(notNumber, fc.double({ max: 0, maxExcluded: true, noNaN: true })),
+    expectedLatencyMs: fc.oneof(notNumber, notPositive),
+    lambdaTimeoutSeconds: fc.oneof(notNumber, outside(1, 900), fc.constant(1.5)),
+    maxWorkers: fc.oneof(notNumber, outside(1, 10_000), fc.constant(2.5)),
+  };
+
+  const oneBadField = fc
+    .constantFrom(...(Object.keys(badValues) as (keyof typeof badValues)[]))
+    .chain((field) => badValues[field].map((value) => ({ field, value })));
+
+  it("fails with InvalidRunInputError naming that field", () => {
+    fc.assert(
+      fc.property(oneBadField, ({ field, value }) => {
+        const text = problemOf(() => parseRunInput({ ...VALID, [field]: value }, {}));
+        expect(text.split("\n").some((line) => line.startsWith(`${field} `))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never throws anything but InvalidRunInputError, whatever the input", () => {
+    fc.assert(
+      fc.property(fc.anything(), (input) => {
+        try {
+          parseRunInput(input, {});
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidRunInputError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
