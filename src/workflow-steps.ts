@@ -1,0 +1,275 @@
+/**
+ * One function per state of the workflow: what each Lambda does between
+ * parsing its event and returning. The Lambdas in `functions/` only bind
+ * these to the shared wrapper; the local runner invokes those same Lambdas.
+ */
+import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
+import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
+import type { HandlerTools } from "./lambda-handler.ts";
+import {
+  checkModel,
+  type EnsureModelRunningResult,
+  ensureModelRunning,
+  type ModelCheck,
+  type StopModelResult,
+  stopModelIfOwned,
+} from "./model-lifecycle.ts";
+import { planRun } from "./plan.ts";
+import { processBatch } from "./process-batch.ts";
+import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
+import { type ReportState, type RunReportResult, writeRunReport } from "./report/summary.ts";
+import { normalizePrefix } from "./result-keys.ts";
+import { parseRunInput } from "./run-input.ts";
+import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
+
+/** The Wait state's Seconds in `statemachines/weekly-batch.asl.yml` (a test keeps them equal). */
+export const MODEL_WAIT_SECONDS = 30;
+
+/** Longest we wait for RUNNING: three times the expected start-up, and at least 20 minutes. */
+export function maxStartSeconds(plan: Plan): number {
+  return Math.max(3 * plan.sizing.startupSeconds, 20 * 60);
+}
+
+/**
+ * Longest run the plan allows, for the lease's expiry (after which the reaper
+ * stops the model whatever the execution says): the start-up allowance plus
+ * twice the expected processing time plus an hour of slack.
+ */
+export function maxRunMs(plan: Plan): number {
+  return (maxStartSeconds(plan) + 2 * plan.sizing.expectedProcessingSeconds + 3600) * 1000;
+}
+
+/**
+ * Where the lease lives: the deployment's results location (environment), not
+ * the execution's, so that the safety stop and the reaper, which see no
+ * execution input, always find it.
+ */
+export function leaseHome(env: NodeJS.ProcessEnv = process.env): {
+  resultsBucket: string;
+  resultsPrefix: string;
+} {
+  const resultsBucket = env.RESULTS_BUCKET || env.IMAGES_BUCKET;
+  if (!resultsBucket) {
+    throw new InvalidRunInputError(
+      "env var RESULTS_BUCKET (or IMAGES_BUCKET) must name the results bucket, got nothing",
+    );
+  }
+  return {
+    resultsBucket,
+    resultsPrefix: normalizePrefix(env.RESULTS_PREFIX ?? "rekognition-results/"),
+  };
+}
+
+/**
+ * Refuses to run beside another execution of the same state machine. Enabled
+ * when `STATE_MACHINE_ARN` is set (always, when deployed).
+ */
+export async function assertNoConcurrentExecution(opts: {
+  sfn: SFNClient;
+  stateMachineArn: string;
+  executionId: string;
+}): Promise<void> {
+  let nextToken: string | undefined;
+  do {
+    const page = await opts.sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: opts.stateMachineArn,
+        statusFilter: "RUNNING",
+        nextToken,
+      }),
+    );
+    const other = page.executions?.find((e) => e.executionArn !== opts.executionId);
+    if (other) {
+      throw new ConcurrentExecutionError(
+        `another execution of this workflow is running (${other.executionArn}, started ${other.startDate?.toISOString()}); this one refused to start before touching the model`,
+      );
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+}
+
+export interface PlanEvent {
+  input?: unknown;
+  executionId: string;
+  executionStartTime?: string;
+}
+
+export async function planStep(
+  event: PlanEvent,
+  { clients, clock, logger }: HandlerTools,
+): Promise<{ plan: Plan; execution: { StartTime?: string } }> {
+  const input = parseRunInput(event.input);
+  if (typeof event.executionId !== "string" || event.executionId === "") {
+    throw new InvalidRunInputError("executionId must be the execution's id, got nothing");
+  }
+  const stateMachineArn = process.env.STATE_MACHINE_ARN;
+  if (stateMachineArn) {
+    await assertNoConcurrentExecution({
+      sfn: clients.sfn,
+      stateMachineArn,
+      executionId: event.executionId,
+    });
+  } else {
+    logger.warn("STATE_MACHINE_ARN is not set: the concurrent-execution check is off");
+  }
+  const plan = await planRun({
+    s3: clients.s3,
+    input,
+    executionId: event.executionId,
+    clock,
+    logger,
+  });
+  logger.info("plan", {
+    runId: plan.runId,
+    counts: plan.counts,
+    units: plan.sizing.units,
+    workers: plan.sizing.workers,
+    batchSize: plan.sizing.batchSize,
+    estimatedCost: plan.cost.chosen.cost,
+  });
+  return {
+    plan,
+    execution: event.executionStartTime ? { StartTime: event.executionStartTime } : {},
+  };
+}
+
+export async function ensureModelRunningStep(
+  event: { plan: Plan },
+  { clients, clock, logger, context, signal }: HandlerTools,
+): Promise<EnsureModelRunningResult> {
+  const { plan } = event;
+  const remaining = context.getRemainingTimeInMillis?.();
+  return ensureModelRunning({
+    rekognition: clients.rekognition,
+    s3: clients.s3,
+    ...leaseHome(),
+    projectVersionArn: plan.context.projectVersionArn,
+    units: plan.sizing.units,
+    ...(plan.sizing.maxInferenceUnits !== undefined
+      ? { maxInferenceUnits: plan.sizing.maxInferenceUnits }
+      : {}),
+    executionId: plan.executionId,
+    runId: plan.runId,
+    maxRunMs: maxRunMs(plan),
+    clock,
+    logger,
+    signal,
+    // A STOPPING model is waited out inside this Lambda, within its own time.
+    ...(remaining !== undefined ? { stoppingTimeoutMs: Math.max(0, remaining - 60_000) } : {}),
+  });
+}
+
+export interface CheckModelResult extends ModelCheck {
+  attempt: number;
+  timedOut: boolean;
+  /** Always a string, for the Fail state's Cause. */
+  message: string;
+}
+
+export async function checkModelStep(
+  event: { plan: Plan; attempt?: number },
+  { clients, clock }: HandlerTools,
+): Promise<CheckModelResult> {
+  const { plan } = event;
+  const attempt = (event.attempt ?? 0) + 1;
+  const maxAttempts = Math.ceil(maxStartSeconds(plan) / MODEL_WAIT_SECONDS);
+  const check = await checkModel({
+    rekognition: clients.rekognition,
+    projectVersionArn: plan.context.projectVersionArn,
+    clock,
+  });
+  const timedOut = !check.ready && !check.failed && attempt >= maxAttempts;
+  const message = check.failed
+    ? `model ${plan.context.projectVersionArn} is ${check.status}: ${check.statusMessage ?? "no status message"}`
+    : timedOut
+      ? `model ${plan.context.projectVersionArn} still ${check.status} after ${attempt} checks (${maxStartSeconds(plan)} s allowed)`
+      : `model is ${check.status}`;
+  return { ...check, attempt, timedOut, message };
+}
+
+/** The Distributed Map's ItemBatcher sends `{ BatchInput: { context }, Items }`. */
+export interface ProcessBatchEvent {
+  BatchInput: { context: BatchContext };
+  Items: ImageRef[];
+}
+
+export async function processBatchStep(
+  event: ProcessBatchEvent,
+  { clients, clock, logger, signal, context }: HandlerTools,
+): Promise<BatchOutput> {
+  const remaining = context.getRemainingTimeInMillis?.();
+  return processBatch({
+    event: { BatchInput: event?.BatchInput?.context, Items: event?.Items },
+    rekognition: clients.rekognition,
+    s3: clients.s3,
+    clock,
+    logger,
+    signal,
+    // Backoff never sleeps into the abort grace period.
+    ...(remaining !== undefined ? { deadline: clock.now() + Math.max(0, remaining - 30_000) } : {}),
+  });
+}
+
+export async function stopModelStep(
+  event: { plan: Plan; executionId: string; reason?: string },
+  { clients, clock, logger }: HandlerTools,
+): Promise<StopModelResult> {
+  return stopModelIfOwned({
+    rekognition: clients.rekognition,
+    s3: clients.s3,
+    ...leaseHome(),
+    projectVersionArn: event.plan.context.projectVersionArn,
+    executionId: event.executionId,
+    reason: event.reason ?? "run finished",
+    clock,
+    logger,
+  });
+}
+
+export async function reportStep(
+  state: ReportState,
+  { clients, clock, logger }: HandlerTools,
+): Promise<RunReportResult> {
+  return writeRunReport({ s3: clients.s3, state, clock, logger });
+}
+
+/** The EventBridge "Step Functions Execution Status Change" event (the fields we read). */
+export interface ExecutionStatusChangeEvent {
+  detail?: { executionArn?: string; status?: string; stateMachineArn?: string };
+}
+
+export async function safetyStopStep(
+  event: ExecutionStatusChangeEvent,
+  { clients, clock, logger }: HandlerTools,
+): Promise<SafetyStopResult> {
+  const executionArn = event?.detail?.executionArn;
+  const status = event?.detail?.status;
+  if (!executionArn || !status) {
+    throw new InvalidRunInputError(
+      "the event must be a Step Functions Execution Status Change with detail.executionArn and detail.status",
+    );
+  }
+  return safetyStop({
+    rekognition: clients.rekognition,
+    s3: clients.s3,
+    ...leaseHome(),
+    executionArn,
+    status,
+    clock,
+    logger,
+  });
+}
+
+export async function reaperStep(
+  _event: unknown,
+  { clients, clock, logger }: HandlerTools,
+): Promise<ReapResult> {
+  return reapStaleLease({
+    rekognition: clients.rekognition,
+    s3: clients.s3,
+    sfn: clients.sfn,
+    ...leaseHome(),
+    clock,
+    logger,
+  });
+}
