@@ -61,8 +61,10 @@ afterAll(async () => {
   await rm(s3Dir, { recursive: true, force: true });
 });
 
-const detect = (input: Omit<DetectCustomLabelsCommandInput, "ProjectVersionArn">, arn = classifier) =>
-  client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: arn, ...input }));
+const detect = (
+  input: Omit<DetectCustomLabelsCommandInput, "ProjectVersionArn">,
+  arn = classifier,
+) => client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: arn, ...input }));
 
 /** 100 x 100: 70 % red on the left, 30 % blue on the right. */
 const redBlue = (format: "png" | "jpeg" = "png", size = 100) =>
@@ -200,7 +202,9 @@ describe("image limits", () => {
 describe("Image.S3Object from the embedded S3", () => {
   it("reads the object and labels it; the name does not decide the format", async () => {
     await put("photos/split.jpg", await redBlue("png"));
-    const out = await detect({ Image: { S3Object: { Bucket: "images", Name: "photos/split.jpg" } } });
+    const out = await detect({
+      Image: { S3Object: { Bucket: "images", Name: "photos/split.jpg" } },
+    });
     expect(out.CustomLabels?.map((l) => l.Name)).toEqual(["red", "blue"]);
   });
 

@@ -13,7 +13,11 @@ import {
   waitUntilProjectVersionRunning,
 } from "@aws-sdk/client-rekognition";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
+import {
+  type Emulator,
+  type EmulatorState,
+  startEmulator,
+} from "../../src/local/emulator/index.ts";
 import {
   emulatorClient,
   eventually,
@@ -118,8 +122,10 @@ describe("projects and versions", () => {
         NextToken: first.NextToken,
       }),
     );
-    const names = [...(first.ProjectVersionDescriptions ?? []), ...(second.ProjectVersionDescriptions ?? [])]
-      .map((d) => d.ProjectVersionArn?.split("/")[3]);
+    const names = [
+      ...(first.ProjectVersionDescriptions ?? []),
+      ...(second.ProjectVersionDescriptions ?? []),
+    ].map((d) => d.ProjectVersionArn?.split("/")[3]);
     expect(names).toEqual(["v3", "v2", "v1"]);
     expect(second.NextToken).toBeUndefined();
     const filtered = await client.send(
@@ -130,7 +136,9 @@ describe("projects and versions", () => {
 
   it("refuses duplicates and bad parameters with errors naming the field", async () => {
     const { projectArn } = await newVersion("strict");
-    expect(await sdkError(client.send(new CreateProjectCommand({ ProjectName: "strict" })))).toMatchObject({
+    expect(
+      await sdkError(client.send(new CreateProjectCommand({ ProjectName: "strict" }))),
+    ).toMatchObject({
       name: "ResourceInUseException",
       status: 400,
     });
@@ -167,7 +175,9 @@ describe("lifecycle", () => {
   it("starts, is seen RUNNING by the SDK waiter, serves, stops; wrong transitions are ResourceInUse", async () => {
     const { projectArn, versionArn } = await newVersion("life");
     const detect = () =>
-      client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: versionArn, Image: { Bytes: image } }));
+      client.send(
+        new DetectCustomLabelsCommand({ ProjectVersionArn: versionArn, Image: { Bytes: image } }),
+      );
     expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
     expect(
       await sdkError(client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))),
@@ -183,7 +193,9 @@ describe("lifecycle", () => {
     expect(started.Status).toBe("STARTING");
     expect(
       await sdkError(
-        client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 })),
+        client.send(
+          new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+        ),
       ),
     ).toMatchObject({ name: "ResourceInUseException", status: 400 });
     expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
@@ -201,19 +213,27 @@ describe("lifecycle", () => {
     expect((await detect()).CustomLabels).toEqual([{ Name: "red", Confidence: 100 }]);
     expect(
       await sdkError(
-        client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 })),
+        client.send(
+          new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+        ),
       ),
     ).toMatchObject({ name: "ResourceInUseException" });
 
-    const stopped = await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }));
+    const stopped = await client.send(
+      new StopProjectVersionCommand({ ProjectVersionArn: versionArn }),
+    );
     expect(stopped.Status).toBe("STOPPING");
     expect(
       await sdkError(client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))),
     ).toMatchObject({ name: "ResourceInUseException" });
     expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "STOPPED", {
-      what: "STOPPED",
-    });
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "STOPPED",
+      {
+        what: "STOPPED",
+      },
+    );
     // A stopped model starts again.
     expect(
       (
@@ -222,23 +242,33 @@ describe("lifecycle", () => {
         )
       ).Status,
     ).toBe("STARTING");
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "RUNNING");
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "RUNNING",
+    );
     await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }));
   });
 
   it("can stop a model that is still STARTING", async () => {
     const { projectArn, versionArn } = await newVersion("early-stop");
-    await client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }));
+    await client.send(
+      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+    );
     expect(
       (await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))).Status,
     ).toBe("STOPPING");
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "STOPPED");
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "STOPPED",
+    );
   });
 
   it("validates start parameters and the unit quota", async () => {
     const { versionArn } = await newVersion("params");
     const start = (input: { MinInferenceUnits: number; MaxInferenceUnits?: number }) =>
-      sdkError(client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, ...input })));
+      sdkError(
+        client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, ...input })),
+      );
     const zero = await start({ MinInferenceUnits: 0 });
     expect(zero).toMatchObject({ name: "InvalidParameterException", status: 400 });
     expect(zero.message).toContain("MinInferenceUnits");
@@ -252,7 +282,10 @@ describe("lifecycle", () => {
     expect(
       await sdkError(
         client.send(
-          new StartProjectVersionCommand({ ProjectVersionArn: `${versionArn}9`, MinInferenceUnits: 1 }),
+          new StartProjectVersionCommand({
+            ProjectVersionArn: `${versionArn}9`,
+            MinInferenceUnits: 1,
+          }),
         ),
       ),
     ).toMatchObject({ name: "ResourceNotFoundException", status: 400 });
@@ -261,7 +294,9 @@ describe("lifecycle", () => {
   it("ends an injected failed start in FAILED with a StatusMessage; the waiter fails; it can start again", async () => {
     const { projectArn, versionArn } = await newVersion("flaky");
     emulator.admin.failNextStart(versionArn, "Injected: no capacity in the Region.");
-    await client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }));
+    await client.send(
+      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+    );
     await expect(
       waitUntilProjectVersionRunning(
         { client, maxWaitTime: 20, minDelay: 1, maxDelay: 1 },
@@ -272,22 +307,35 @@ describe("lifecycle", () => {
       Status: "FAILED",
       StatusMessage: "Injected: no capacity in the Region.",
     });
-    await client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }));
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "RUNNING");
+    await client.send(
+      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+    );
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "RUNNING",
+    );
     await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }));
   });
 
   it("force-stops a running model through the admin HTTP endpoint", async () => {
     const { projectArn, versionArn } = await newVersion("stolen");
-    await client.send(new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }));
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "RUNNING");
+    await client.send(
+      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
+    );
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "RUNNING",
+    );
     const response = await fetch(`${emulator.endpoint}/_emulator/faults`, {
       method: "POST",
       body: JSON.stringify({ type: "force-stop", arn: versionArn }),
     });
     expect(response.status).toBe(200);
     expect((await statusOf(projectArn, "v1"))?.Status).toBe("STOPPING");
-    await eventually(() => statusOf(projectArn, "v1"), (d) => d?.Status === "STOPPED");
+    await eventually(
+      () => statusOf(projectArn, "v1"),
+      (d) => d?.Status === "STOPPED",
+    );
   });
 });
 
@@ -308,7 +356,7 @@ describe("protocol", () => {
     expect(await response.json()).toMatchObject({ __type: "UnknownOperationException" });
     const missing = await call(undefined, "{}");
     expect(missing.status).toBe(400);
-    expect((await missing.json()).__type).toBe("UnknownOperationException");
+    expect(((await missing.json()) as { __type: string }).__type).toBe("UnknownOperationException");
   });
 
   it("answers malformed JSON with SerializationException", async () => {
@@ -358,12 +406,19 @@ describe("declared models", () => {
       minInferenceUnits: 2,
     });
     const out = await client.send(
-      new DetectCustomLabelsCommand({ ProjectVersionArn: projectVersionArn, Image: { Bytes: image } }),
+      new DetectCustomLabelsCommand({
+        ProjectVersionArn: projectVersionArn,
+        Image: { Bytes: image },
+      }),
     );
     expect(out.CustomLabels?.[0]?.Name).toBe("red");
-    const state = await (await fetch(`${emulator.endpoint}/_emulator/state`)).json();
-    expect(
-      state.models.find((m: { arn: string }) => m.arn === projectVersionArn),
-    ).toMatchObject({ status: "RUNNING", inServiceUnits: 2, capacityTps: 100 });
+    const state = (await (
+      await fetch(`${emulator.endpoint}/_emulator/state`)
+    ).json()) as EmulatorState;
+    expect(state.models.find((m) => m.arn === projectVersionArn)).toMatchObject({
+      status: "RUNNING",
+      inServiceUnits: 2,
+      capacityTps: 100,
+    });
   });
 });

@@ -5,7 +5,7 @@ import {
   StopProjectVersionCommand,
 } from "@aws-sdk/client-rekognition";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
+import { type BillingView, type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
 import { emulatorClient, eventually, paintedImage, RED } from "../support/emulator/fixtures.ts";
 import { ManualClock } from "../support/emulator/manual-clock.ts";
 
@@ -18,7 +18,9 @@ beforeAll(async () => {
 async function burst(client: RekognitionClient, arn: string, count: number) {
   const outcomes = await Promise.allSettled(
     Array.from({ length: count }, () =>
-      client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } })),
+      client.send(
+        new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } }),
+      ),
     ),
   );
   const tally = { accepted: 0, throttled: 0, other: [] as string[] };
@@ -74,7 +76,10 @@ describe("throughput with a manual clock (exact)", () => {
   async function runningModel(project: string, units: number) {
     const { projectVersionArn } = emulator.admin.declareModel({ project, version: "v1" });
     await client.send(
-      new StartProjectVersionCommand({ ProjectVersionArn: projectVersionArn, MinInferenceUnits: units }),
+      new StartProjectVersionCommand({
+        ProjectVersionArn: projectVersionArn,
+        MinInferenceUnits: units,
+      }),
     );
     await clock.advance(1000);
     expect(modelState(projectVersionArn)?.status).toBe("RUNNING");
@@ -101,7 +106,11 @@ describe("throughput with a manual clock (exact)", () => {
 
   it("a failed unit lowers capacity at once and is replaced in the same zone", async () => {
     const arn = await runningModel("unit-failure", 3);
-    expect(modelState(arn)?.units.map((u) => u.zone)).toEqual(["us-east-1a", "us-east-1b", "us-east-1c"]);
+    expect(modelState(arn)?.units.map((u) => u.zone)).toEqual([
+      "us-east-1a",
+      "us-east-1b",
+      "us-east-1c",
+    ]);
     const failed = emulator.admin.failUnit(arn);
     expect(modelState(arn)).toMatchObject({ inServiceUnits: 2, capacityTps: 10 });
     expect(await burst(client, arn, 40)).toMatchObject({ accepted: 10, throttled: 30 });
@@ -121,7 +130,10 @@ describe("throughput with a manual clock (exact)", () => {
   it("a zone outage takes its units out until the zone is restored (admin HTTP endpoint)", async () => {
     const arn = await runningModel("zone-failure", 3);
     const fault = (body: object) =>
-      fetch(`${emulator.endpoint}/_emulator/faults`, { method: "POST", body: JSON.stringify(body) });
+      fetch(`${emulator.endpoint}/_emulator/faults`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
     expect((await fault({ type: "fail-zone", zone: "us-east-1b" })).status).toBe(200);
     expect(modelState(arn)).toMatchObject({ inServiceUnits: 2, capacityTps: 10 });
     await clock.advance(10_000);
@@ -143,7 +155,9 @@ describe("throughput with a manual clock (exact)", () => {
     const arn = await runningModel("faulty", 2);
     emulator.admin.setErrorRate(arn, 1);
     const errors = await Promise.allSettled([
-      client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } })),
+      client.send(
+        new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } }),
+      ),
     ]);
     expect(errors[0]).toMatchObject({
       status: "rejected",
@@ -152,7 +166,9 @@ describe("throughput with a manual clock (exact)", () => {
     emulator.admin.setErrorRate(arn, 0);
     emulator.admin.setDropRate(arn, 1);
     const dropped = await Promise.allSettled([
-      client.send(new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } })),
+      client.send(
+        new DetectCustomLabelsCommand({ ProjectVersionArn: arn, Image: { Bytes: image } }),
+      ),
     ]);
     expect(dropped[0]?.status).toBe("rejected");
     const reason = (dropped[0] as PromiseRejectedResult).reason as {
@@ -193,8 +209,13 @@ describe("throughput with a manual clock (exact)", () => {
   });
 
   it("meters unit-seconds from the start request until STOPPED, following unit changes", async () => {
-    const { projectVersionArn: arn } = emulator.admin.declareModel({ project: "billed", version: "v1" });
-    await client.send(new StartProjectVersionCommand({ ProjectVersionArn: arn, MinInferenceUnits: 2 }));
+    const { projectVersionArn: arn } = emulator.admin.declareModel({
+      project: "billed",
+      version: "v1",
+    });
+    await client.send(
+      new StartProjectVersionCommand({ ProjectVersionArn: arn, MinInferenceUnits: 2 }),
+    );
     await clock.advance(1000); // STARTING, 2 units billed: 2 unit-s
     await clock.advance(9000); // RUNNING, 2 units: 18 unit-s
     emulator.admin.failUnit(arn);
@@ -207,7 +228,7 @@ describe("throughput with a manual clock (exact)", () => {
     const response = await fetch(
       `${emulator.endpoint}/_emulator/billing?arn=${encodeURIComponent(arn)}`,
     );
-    const billing = await response.json();
+    const billing = (await response.json()) as BillingView;
     expect(billing.unitSeconds).toBeCloseTo(28, 9);
     expect(billing.inferenceHours).toBeCloseTo(28 / 3600, 12);
     expect(billing.cost).toBeCloseTo((28 / 3600) * 4, 12);
@@ -216,10 +237,18 @@ describe("throughput with a manual clock (exact)", () => {
   });
 
   it("with billFrom=running, STARTING time is not billed", async () => {
-    const running = await startEmulator({ clock, billFrom: "running", startDelayMs: 1000, stopDelayMs: 0 });
+    const running = await startEmulator({
+      clock,
+      billFrom: "running",
+      startDelayMs: 1000,
+      stopDelayMs: 0,
+    });
     const runningClient = emulatorClient(running.endpoint);
     try {
-      const { projectVersionArn: arn } = running.admin.declareModel({ project: "p", version: "v1" });
+      const { projectVersionArn: arn } = running.admin.declareModel({
+        project: "p",
+        version: "v1",
+      });
       await runningClient.send(
         new StartProjectVersionCommand({ ProjectVersionArn: arn, MinInferenceUnits: 3 }),
       );

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { labelImage, nearestColour, PALETTE, type RawImage } from "../../src/local/emulator/labeler.ts";
+import {
+  labelImage,
+  nearestColour,
+  PALETTE,
+  type RawImage,
+} from "../../src/local/emulator/labeler.ts";
 
 /** A raw RGB image painted by a function of (x, y). */
 function raw(width: number, height: number, paint: (x: number, y: number) => number[]): RawImage {
@@ -64,7 +69,14 @@ describe("labelImage", () => {
   });
 
   it("reads one-channel grey images", () => {
-    const grey: RawImage = { data: new Uint8Array(64 * 64).fill(10), width: 64, height: 64, channels: 1 };
-    expect(labelImage(grey, { withBoundingBoxes: false })).toEqual([{ Name: "black", Confidence: 100 }]);
+    const grey: RawImage = {
+      data: new Uint8Array(64 * 64).fill(10),
+      width: 64,
+      height: 64,
+      channels: 1,
+    };
+    expect(labelImage(grey, { withBoundingBoxes: false })).toEqual([
+      { Name: "black", Confidence: 100 },
+    ]);
   });
 });
