@@ -85,7 +85,7 @@ beforeAll(async () => {
   await put("photos/at-limit.png", Buffer.alloc(IMAGE_LIMITS.s3ObjectMaxBytes, 1));
   await put("photos/over-limit.png", Buffer.alloc(IMAGE_LIMITS.s3ObjectMaxBytes + 1, 1));
   await put("elsewhere/outside.jpg", "not under the prefix");
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   s3?.destroy();

@@ -288,6 +288,19 @@ describe("learned TPS", () => {
     ).toBeUndefined();
   });
 
+  it("does not size on a figure that is only a lower bound", async () => {
+    const lowerBound = {
+      tpsPerUnit: 9,
+      measuredAt: "2026-01-05T07:00:00.000Z",
+      runId: "r1",
+      measured: false,
+    };
+    s3Mock.on(GetObjectCommand).resolves(body(JSON.stringify(lowerBound)));
+    expect(await readLearnedTps({ ...location, logger: silentLogger })).toBeUndefined();
+    s3Mock.on(GetObjectCommand).resolves(body(JSON.stringify({ ...lowerBound, measured: true })));
+    expect((await readLearnedTps({ ...location, logger: silentLogger }))?.tpsPerUnit).toBe(9);
+  });
+
   it("propagates errors other than a missing file", async () => {
     s3Mock.on(GetObjectCommand).rejects(
       new S3ServiceException({
