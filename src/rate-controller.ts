@@ -8,8 +8,10 @@ import type { Clock } from "./runtime.ts";
  * (ProvisionedThroughputExceededException) cuts it multiplicatively, at most
  * once per cut window, so a burst of throttles from one congestion event cuts
  * once. After a quiet period without throttles, and only while callers are
- * actually waiting for tokens, it probes upward additively, up to a ceiling:
- * so it follows auto-scaling up and recovers when lost units come back.
+ * actually waiting for tokens, it probes upward: quickly back to just below the
+ * rate that was throttled (the capacity is about there), then additively, up
+ * to a ceiling, so it follows auto-scaling up and recovers when lost units
+ * come back.
  *
  * Everything is computed from the injected clock, so with a fake clock the
  * number of tokens granted in a span of time is exact.
@@ -21,11 +23,11 @@ export interface RateControllerOptions {
   clock: Clock;
   /** Tokens the bucket holds at most. Default: a tenth of a second's worth, at least 1. */
   burst?: number;
-  /** Factor applied to the rate on a throttle. Default 0.7. */
+  /** Factor applied to the rate on a throttle. Default 0.8. */
   cutFactor?: number;
   /** At most one cut per this many ms. Default 1000. */
   cutWindowMs?: number;
-  /** No probing until this long after the last throttle. Default 2000 ms. */
+  /** No probing until this long after the last throttle. Default 1000 ms. */
   quietMs?: number;
   /** One probe step per this many ms. Default 1000. */
   probeIntervalMs?: number;
@@ -35,6 +37,13 @@ export interface RateControllerOptions {
   ceilingFactor?: number;
   /** The rate never goes below plannedTps x this. Default 0.05. */
   floorFactor?: number;
+  /**
+   * After a cut, probes climb fast (halfway per step) back to this fraction of
+   * the rate that was throttled. Default 0.95.
+   */
+  recoverFraction?: number;
+  /** From there up to the throttled rate, probe steps are this fraction of a full step. Default 0.05. */
+  nearLimitFactor?: number;
 }
 
 export interface RateControllerStats {
@@ -51,6 +60,8 @@ export interface RateControllerStats {
   cuts: number;
   /** Times the rate was raised. */
   probes: number;
+  /** The rate at the last cut, if any. */
+  throttledAtTps?: number;
 }
 
 interface Waiter {
@@ -70,6 +81,8 @@ export class RateController {
   private readonly probeStep: number;
   private readonly ceilingTps: number;
   private readonly floorTps: number;
+  private readonly recoverFraction: number;
+  private readonly nearLimitFactor: number;
 
   private rate: number;
   private tokens: number;
@@ -77,6 +90,8 @@ export class RateController {
   private lastThrottleAt: number;
   private lastCutAt = Number.NEGATIVE_INFINITY;
   private lastProbeAt: number;
+  /** The rate of the last cut: the model's capacity is just below it. */
+  private throttledAtTps: number | undefined;
   private counters = { granted: 0, throttles: 0, cuts: 0, probes: 0 };
 
   private readonly queue: Waiter[] = [];
@@ -93,13 +108,15 @@ export class RateController {
     this.clock = clock;
     this.burst = options.burst ?? Math.max(1, Math.floor(plannedTps / 10));
     if (!(this.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${this.burst}`);
-    this.cutFactor = options.cutFactor ?? 0.7;
+    this.cutFactor = options.cutFactor ?? 0.8;
     this.cutWindowMs = options.cutWindowMs ?? 1000;
-    this.quietMs = options.quietMs ?? 2000;
+    this.quietMs = options.quietMs ?? 1000;
     this.probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.probeStep = plannedTps * (options.probeStepFraction ?? 0.05);
     this.ceilingTps = plannedTps * (options.ceilingFactor ?? 2);
     this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
+    this.recoverFraction = options.recoverFraction ?? 0.95;
+    this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
@@ -142,10 +159,11 @@ export class RateController {
   onThrottle(grantedAt?: number): void {
     const now = this.clock.now();
     this.counters.throttles += 1;
-    this.lastThrottleAt = now;
     if (grantedAt !== undefined && grantedAt < this.lastCutAt) return;
+    this.lastThrottleAt = now;
     if (now - this.lastCutAt < this.cutWindowMs) return;
     this.refill(now);
+    this.throttledAtTps = this.rate;
     this.rate = Math.max(this.floorTps, this.rate * this.cutFactor);
     // Whatever burst was saved up belongs to the rate that was just too high.
     this.tokens = 0;
@@ -161,6 +179,7 @@ export class RateController {
       rateTps: this.rate,
       ceilingTps: this.ceilingTps,
       floorTps: this.floorTps,
+      throttledAtTps: this.throttledAtTps,
       ...this.counters,
     };
   }
@@ -176,12 +195,35 @@ export class RateController {
   /** Raises the rate by one step when it has been quiet long enough; called only when a caller must wait. */
   private maybeProbe(now: number): void {
     if (this.rate >= this.ceilingTps) return;
-    if (now - this.lastThrottleAt < this.quietMs) return;
-    if (now - this.lastProbeAt < this.probeIntervalMs) return;
+    const due = Math.max(
+      this.lastThrottleAt + this.quietMs,
+      this.lastProbeAt + this.probeIntervalMs,
+    );
+    if (now < due) return;
     this.refill(now);
-    this.rate = Math.min(this.ceilingTps, this.rate + this.probeStep);
-    this.lastProbeAt = now;
+    this.rate = Math.min(this.ceilingTps, this.rate + this.probeIncrement());
+    // Keep to the schedule (no drift from waiting for a check), but never
+    // bank probes for a spell without demand.
+    this.lastProbeAt = now - due < this.probeIntervalMs ? due : now;
     this.counters.probes += 1;
+  }
+
+  /**
+   * How far one probe goes, CUBIC-like: fast back to just below the rate that
+   * was throttled (the capacity is known to be about there), slowly through
+   * the band where the last congestion happened, and in full steps beyond it
+   * (new ground: the model may have scaled up).
+   */
+  private probeIncrement(): number {
+    if (this.throttledAtTps === undefined) return this.probeStep;
+    const recovered = this.throttledAtTps * this.recoverFraction;
+    if (this.rate < recovered) {
+      return Math.min(recovered - this.rate, Math.max(this.probeStep, (recovered - this.rate) / 2));
+    }
+    if (this.rate < this.throttledAtTps) {
+      return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
+    }
+    return this.probeStep;
   }
 
   private async pump(): Promise<void> {

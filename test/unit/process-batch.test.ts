@@ -216,7 +216,7 @@ describe("processBatch", () => {
     expect(output.timeline.reduce((sum, p) => sum + p.throttled, 0)).toBe(1);
     expect(output.timeline.reduce((sum, p) => sum + p.accepted, 0)).toBe(3);
     expect(writtenRecords().get(resultKeyFor("out/", "red-1.jpg"))?.attempts).toBe(4);
-    expect(rate.stats()).toMatchObject({ throttles: 1, cuts: 1, rateTps: 14 });
+    expect(rate.stats()).toMatchObject({ throttles: 1, cuts: 1, rateTps: 16 });
   });
 
   it("fails fast with ModelNotReady on a stopped model, after writing what it finished", async () => {

@@ -44,18 +44,19 @@ describe("RateController", () => {
 
   it("cuts the rate on a throttle and paces the waiters at the new rate", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    // No probing in this test: pacing only.
+    const rate = new RateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
     const { grants } = queueAcquirers(rate, 100);
     await clock.advance(1000);
     expect(grants).toHaveLength(11);
     rate.onThrottle(grants.at(-1));
-    expect(rate.stats()).toMatchObject({ rateTps: 7, cuts: 1, throttles: 1 });
+    expect(rate.stats()).toMatchObject({ rateTps: 8, cuts: 1, throttles: 1 });
     const before = grants.length;
     await clock.advance(1000);
-    // Saved tokens are dropped at a cut; 7 per second afterwards (one every 143 ms).
-    expect(grants.length - before).toBe(6);
+    // Saved tokens are dropped at a cut; 8 per second afterwards (one every 125 ms).
+    expect(grants.length - before).toBe(8);
     await clock.advance(1000);
-    expect(grants.length - before).toBe(13);
+    expect(grants.length - before).toBe(16);
   });
 
   it("cuts at most once per window, and not for calls sent before the last cut", async () => {
@@ -64,7 +65,7 @@ describe("RateController", () => {
     const sentEarly = clock.now();
     await clock.advance(500);
     for (let i = 0; i < 5; i += 1) rate.onThrottle();
-    expect(rate.stats()).toMatchObject({ cuts: 1, throttles: 5, rateTps: 7 });
+    expect(rate.stats()).toMatchObject({ cuts: 1, throttles: 5, rateTps: 8 });
     await clock.advance(400);
     rate.onThrottle();
     expect(rate.stats().cuts).toBe(1);
@@ -74,7 +75,7 @@ describe("RateController", () => {
     expect(rate.stats().cuts).toBe(1);
     rate.onThrottle(clock.now());
     expect(rate.stats()).toMatchObject({ cuts: 2, throttles: 8 });
-    expect(rate.stats().rateTps).toBeCloseTo(4.9, 10);
+    expect(rate.stats().rateTps).toBeCloseTo(6.4, 10);
   });
 
   it("never cuts below the floor", () => {
@@ -90,18 +91,36 @@ describe("RateController", () => {
     queueAcquirers(rate, 10_000);
     await clock.advance(100);
     rate.onThrottle();
-    expect(rate.stats().rateTps).toBe(7);
-    await clock.advance(1900);
-    expect(rate.stats()).toMatchObject({ rateTps: 7, probes: 0 });
-    await clock.advance(200); // 2 s after the throttle: first probe
-    expect(rate.stats()).toMatchObject({ rateTps: 7.5, probes: 1 });
-    await clock.advance(1000);
-    expect(rate.stats()).toMatchObject({ rateTps: 8, probes: 2 });
+    expect(rate.stats()).toMatchObject({ rateTps: 8, throttledAtTps: 10 });
+    await clock.advance(900);
+    expect(rate.stats()).toMatchObject({ rateTps: 8, probes: 0 });
+    // From 1 s after the throttle, one probe per second: halfway (but at least
+    // 5 % of planned) back to 95 % of the throttled rate, then 5 % of a step
+    // at a time up to the throttled rate, then full steps.
+    const rates: number[] = [];
+    for (let second = 0; second < 5; second += 1) {
+      // Sampled half a second after each probe is due.
+      await clock.advance(second === 0 ? 600 : 1000);
+      rates.push(rate.stats().rateTps);
+    }
+    expect(rates.map((r) => r.toFixed(3))).toEqual(["8.750", "9.250", "9.500", "9.525", "9.550"]);
+    await clock.advance(18_000); // through the band below the throttled rate
+    expect(rate.stats().rateTps).toBeCloseTo(10, 6);
+    await clock.advance(2000);
+    expect(rate.stats().rateTps).toBeCloseTo(11, 6);
     await clock.advance(60_000);
     expect(rate.stats().rateTps).toBe(20);
     const { probes } = rate.stats();
     await clock.advance(10_000);
     expect(rate.stats()).toMatchObject({ rateTps: 20, probes });
+  });
+
+  it("probes in full steps when it has never been throttled", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    queueAcquirers(rate, 10_000);
+    await clock.advance(3500);
+    expect(rate.stats()).toMatchObject({ rateTps: 11.5, probes: 3 });
   });
 
   it("does not probe while nobody waits for a token", async () => {
@@ -117,11 +136,12 @@ describe("RateController", () => {
     const rate = new RateController({ plannedTps: 10, clock });
     queueAcquirers(rate, 10_000);
     for (let i = 0; i < 5; i += 1) {
-      await clock.advance(1500);
+      await clock.advance(900);
       rate.onThrottle(clock.now());
     }
     expect(rate.stats().probes).toBe(0);
-    expect(rate.stats().cuts).toBe(5);
+    // Cuts at 0.9 s, 2.7 s and 4.5 s; the throttles between fell inside a cut window.
+    expect(rate.stats().cuts).toBe(3);
   });
 
   it("an aborted acquire rejects with the reason and takes no token", async () => {
@@ -141,6 +161,55 @@ describe("RateController", () => {
     await expect(rate.acquire(controller.signal)).rejects.toBe(reason);
     expect(rate.stats().granted).toBe(2);
   });
+
+  it.each([
+    { model: "strict (no burst)", burst: 1, planned: 1 },
+    { model: "strict (no burst)", burst: 1, planned: 2 },
+    { model: "one second of burst", burst: 5, planned: 1 },
+    { model: "one second of burst", burst: 5, planned: 2 },
+  ])(
+    "settles just under the capacity of a $model model when planned at x$planned: most of its throughput, few throttles",
+    async ({ burst, planned }) => {
+      // The model: a token bucket of `capacity` calls per second holding `burst` tokens.
+      const clock = new FakeClock();
+      const capacity = 5;
+      let modelTokens = burst;
+      let modelAt = clock.now();
+      const modelAdmits = () => {
+        const now = clock.now();
+        modelTokens = Math.min(burst, modelTokens + ((now - modelAt) / 1000) * capacity);
+        modelAt = now;
+        if (modelTokens < 1) return false;
+        modelTokens -= 1;
+        return true;
+      };
+      const rate = new RateController({ plannedTps: planned * capacity, clock });
+      let accepted = 0;
+      let throttled = 0;
+      let running = true;
+      const worker = async () => {
+        while (running) {
+          const grantedAt = await rate.acquire();
+          if (modelAdmits()) accepted += 1;
+          else {
+            throttled += 1;
+            rate.onThrottle(grantedAt);
+          }
+        }
+      };
+      const workers = [worker(), worker(), worker(), worker()];
+      const seconds = 600;
+      await clock.advance(seconds * 1000);
+      running = false;
+      await clock.advance(2000);
+      await Promise.all(workers);
+
+      const throughput = accepted / seconds / capacity;
+      const throttleRatio = throttled / (accepted + throttled);
+      expect(throughput).toBeGreaterThan(0.93);
+      expect(throttleRatio).toBeLessThan(0.02);
+    },
+  );
 
   it("rejects a rate that is not positive", () => {
     expect(() => new RateController({ plannedTps: 0, clock: new FakeClock() })).toThrow(
