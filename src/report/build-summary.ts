@@ -344,6 +344,7 @@ function billingOf(
   if (!model) {
     return {
       ...base,
+      units: 0,
       owned: false,
       billedSeconds: 0,
       inferenceHours: 0,
@@ -383,8 +384,16 @@ function billingOf(
     to = now;
   }
   const billedSeconds = Math.max(0, (to - from) / 1000);
-  const hours = unitSeconds(timeline, from / 1000, to / 1000, units) / 3600;
   const max = plan.sizing.maxInferenceUnits;
+  // The units billed are the ones asked for, not only those in service: a
+  // unit being started or replaced still counts. So never fewer than the
+  // units the model was started with, and more only when the timeline shows
+  // auto-scaling asked for (desired) or ran (in service) more.
+  const billedUnits = timeline.map((p) => ({
+    t: p.t,
+    units: Math.max(p.units, p.desired ?? 0, units),
+  }));
+  const hours = unitSeconds(billedUnits, from / 1000, to / 1000, units) / 3600;
   const upper =
     max !== undefined && timeline.length === 0 ? (billedSeconds * max) / 3600 : undefined;
   return {
@@ -397,7 +406,10 @@ function billingOf(
     ...(upper !== undefined ? { upperBoundInferenceHours: upper } : {}),
     cost: hours * price,
     note:
-      "Estimate: units x time from the StartProjectVersion request to the StopProjectVersion request. " +
+      "Estimate: units x time from the StartProjectVersion request to the StopProjectVersion request" +
+      (timeline.length > 0
+        ? " (units above the starting count taken from the units timeline). "
+        : ". ") +
       "AWS's meter decides the bill (its granularity and whether start-up time is billed are not confirmed)." +
       (upper !== undefined
         ? ` Auto-scaling could use up to ${max} units: at most ${upper.toFixed(3)} inference hours.`

@@ -23,21 +23,13 @@ export function formatUsd(value: number): string {
 /** "850 ms", "42.5 s", "3 min 20 s", "2 h 05 min". */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
+  if (seconds === 0) return "0 s";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${formatNumber(seconds, 1)} s`;
   const total = Math.round(seconds);
   if (total < 3600) return `${Math.floor(total / 60)} min ${String(total % 60).padStart(2, "0")} s`;
   const minutes = Math.floor((total % 3600) / 60);
   return `${Math.floor(total / 3600)} h ${String(minutes).padStart(2, "0")} min`;
-}
-
-/** Elapsed seconds as a clock offset: "0:42", "12:05", "1:02:03". */
-export function formatElapsed(seconds: number): string {
-  const total = Math.max(0, Math.round(seconds));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = String(total % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
 /** ISO time as "2025-11-24 03:00:12 UTC"; "–" when absent. */

@@ -37,15 +37,15 @@ h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:0 0 12px}h3{font-size:
 .badge.succeeded{background:var(--ok)}.badge.succeeded-with-failures{background:var(--warn)}.badge.incomplete,.badge.failed{background:var(--bad)}
 .note{margin:6px 0 14px;font-size:15px}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0;font-size:13px}
-dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:anywhere}dl.mono dd{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:18px 24px;margin-bottom:20px}
-.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin-bottom:14px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px;margin-bottom:14px}
 .tile{border:1px solid var(--line);border-radius:6px;padding:10px 12px}
 .tile .v{font-size:20px;font-weight:600}.tile .k{color:var(--muted);font-size:12px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600;background:#fafbfc}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.time{white-space:nowrap}
 td.key{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 tr.chosen td{background:#eef5fc;font-weight:600}
 .ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}
@@ -83,7 +83,7 @@ function header(summary: RunSummary): SafeHtml {
   return html`<header class="run ${o}">
 <h1>Batch run report <span class="badge ${o}">${OUTCOME_TITLES[o]}</span></h1>
 <p class="note">${summary.outcomeNote}</p>
-<dl class="meta">
+<dl class="meta mono">
 <dt>Run</dt><dd>${summary.runId}</dd>
 <dt>Execution</dt><dd>${summary.executionId}</dd>
 <dt>Model version</dt><dd>${summary.projectVersionArn}</dd>
@@ -175,7 +175,7 @@ function phasesSection(summary: RunSummary): SafeHtml {
 <table class="bars"><thead><tr><th>Phase</th><th class="num">Duration</th><th>From</th><th>To</th><th></th></tr></thead><tbody>
 ${summary.phases.map(
   (p) =>
-    html`<tr><td>${p.label}${p.note ? html`<div class="muted">${p.note}</div>` : ""}</td><td class="num">${formatDuration(p.seconds)}</td><td>${formatTime(p.startedAt)}</td><td>${formatTime(p.endedAt)}</td><td class="bar" style="width:30%">${
+    html`<tr><td>${p.label}${p.note ? html`<div class="muted">${p.note}</div>` : ""}</td><td class="num">${formatDuration(p.seconds)}</td><td class="time">${formatTime(p.startedAt)}</td><td class="time">${formatTime(p.endedAt)}</td><td class="bar" style="width:30%">${
       p.seconds !== null
         ? html`<div style="width:${formatNumber((p.seconds / longest) * 100, 1)}%"></div>`
         : ""
@@ -193,7 +193,7 @@ ${tile(`${formatNumber(o.meanTps, 2)} /s`, "achieved (mean, first to last call)"
 ${tile(`${formatNumber(t.provisionedTps, 2)} /s`, "provisioned limit (planned)")}
 ${tile(formatPercent(o.shareOfLimit), "of the limit achieved")}
 ${tile(formatNumber(o.tpsPerUnit, 3), "TPS per unit observed", "achieved mean rate / mean units in service")}
-${tile(`${formatInt(t.throttled)} (${formatPercent(t.throttledRatio, 2)})`, "throttled calls")}
+${tile(formatInt(t.throttled), `throttled calls (${formatPercent(t.throttledRatio, 2)})`)}
 ${tile(formatInt(t.retried), "retried calls")}
 </div>
 <div class="legend"><span class="l-accepted">accepted / s</span><span class="l-throttled">throttled / s</span><span class="l-limit">provisioned limit</span></div>

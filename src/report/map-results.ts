@@ -206,7 +206,7 @@ export async function loadBatchOutputs(
       const name = childName(child, `${status.toLowerCase()}-${position++}`);
       if (succeededNames.has(name) || failedNames.has(name)) continue;
       failedNames.add(name);
-      const error = child.Error ?? (status === "PENDING" ? "Pending" : "Unknown");
+      const error = child.Error || (status === "PENDING" ? "Pending" : "UnknownError");
       const cause =
         readableCause(child.Cause) ||
         (status === "PENDING" ? "the child execution had not finished when the map ended" : "");

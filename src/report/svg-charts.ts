@@ -1,5 +1,5 @@
 import type { ChartPoint } from "./build-summary.ts";
-import { formatElapsed, formatNumber } from "./format.ts";
+import { formatDuration, formatNumber } from "./format.ts";
 import { html, type SafeHtml } from "./html-escape.ts";
 import type { UnitsPoint } from "./throughput.ts";
 
@@ -36,16 +36,28 @@ function yAxis(scale: { max: number; step: number }, y: (v: number) => number, u
   )}<text x="14" y="${MARGIN.top + PLOT_H / 2}" transform="rotate(-90 14 ${MARGIN.top + PLOT_H / 2})" text-anchor="middle">${unit}</text></g>`;
 }
 
+/** Tick spacings that read as round clock times. */
+const TIME_STEPS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+];
+
+/** Epoch seconds as a UTC clock time: "06:05" on minute ticks, else "06:05:30". */
+function clockLabel(epochSeconds: number, withSeconds: boolean): string {
+  const text = new Date(epochSeconds * 1000).toISOString().slice(11, 19);
+  return withSeconds ? text : text.slice(0, 5);
+}
+
+/** A time axis with ticks on round UTC clock times, so both charts read alike. */
 function xAxis(fromSec: number, toSec: number) {
   const span = Math.max(1, toSec - fromSec);
-  const { step } = niceScale(span, 6);
+  const step = TIME_STEPS.find((s) => s >= span / 7) ?? 86400;
   const ticks: number[] = [];
-  for (let s = 0; s <= span + 1e-9; s += step) ticks.push(s);
-  const x = (s: number) => MARGIN.left + (s / span) * PLOT_W;
+  for (let t = Math.ceil(fromSec / step) * step; t <= toSec; t += step) ticks.push(t);
+  const x = (t: number) => MARGIN.left + ((t - fromSec) / span) * PLOT_W;
   return html`<g class="axis"><line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${MARGIN.top + PLOT_H}" y2="${MARGIN.top + PLOT_H}"/>${ticks.map(
-    (s) =>
-      html`<text x="${r(x(s))}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle">${formatElapsed(s)}</text>`,
-  )}<text x="${WIDTH - MARGIN.right}" y="${HEIGHT - 4}" text-anchor="end">elapsed (min:s)</text></g>`;
+    (t) =>
+      html`<line x1="${r(x(t))}" x2="${r(x(t))}" y1="${MARGIN.top + PLOT_H}" y2="${MARGIN.top + PLOT_H + 4}"/><text x="${r(x(t))}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle">${clockLabel(t, step < 60)}</text>`,
+  )}<text x="${WIDTH - MARGIN.right}" y="${HEIGHT - 2}" text-anchor="end">time (UTC)</text></g>`;
 }
 
 interface Bucket {
@@ -103,7 +115,7 @@ export function throughputChart(points: readonly ChartPoint[]): SafeHtml {
   for (const b of buckets) {
     limitPath += `${limitPath === "" ? "M" : "L"}${r(x(b.t))} ${r(y(b.limit))}H${r(x(b.t + b.seconds))}`;
   }
-  const label = `Calls per second over ${formatElapsed(last - first)}: accepted, throttled and the provisioned limit`;
+  const label = `Calls per second over ${formatDuration(last - first)}: accepted, throttled and the provisioned limit`;
   return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${label}"><title>${label}</title>${yAxis(scale, y, "calls / s")}${bars}<path class="limit" d="${limitPath}"/>${xAxis(first, last)}</svg>`;
 }
 

@@ -168,6 +168,7 @@ describe("reconciliation", () => {
     expect(summary.reconciled).toBe(true);
     expect(summary.billing.inferenceHours).toBe(0);
     expect(summary.billing.cost).toBe(0);
+    expect(summary.billing.units).toBe(0);
     expect(summary.capacity).toBeUndefined();
   });
 });
