@@ -25,6 +25,7 @@ import {
   RED,
   sdkError,
 } from "../support/emulator/fixtures.ts";
+import { ManualClock } from "../support/emulator/manual-clock.ts";
 
 let emulator: Emulator;
 let client: RekognitionClient;
@@ -172,17 +173,8 @@ describe("projects and versions", () => {
 });
 
 describe("lifecycle", () => {
-  it("starts, is seen RUNNING by the SDK waiter, serves, stops; wrong transitions are ResourceInUse", async () => {
+  it("starts, is seen RUNNING by the SDK waiter, serves and stops", async () => {
     const { projectArn, versionArn } = await newVersion("life");
-    const detect = () =>
-      client.send(
-        new DetectCustomLabelsCommand({ ProjectVersionArn: versionArn, Image: { Bytes: image } }),
-      );
-    expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
-    expect(
-      await sdkError(client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))),
-    ).toMatchObject({ name: "ResourceInUseException", status: 400 });
-
     const started = await client.send(
       new StartProjectVersionCommand({
         ProjectVersionArn: versionArn,
@@ -191,15 +183,6 @@ describe("lifecycle", () => {
       }),
     );
     expect(started.Status).toBe("STARTING");
-    expect(
-      await sdkError(
-        client.send(
-          new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
-        ),
-      ),
-    ).toMatchObject({ name: "ResourceInUseException", status: 400 });
-    expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
-
     const waited = await waitUntilProjectVersionRunning(
       { client, maxWaitTime: 20, minDelay: 1, maxDelay: 1 },
       { ProjectArn: projectArn, VersionNames: ["v1"] },
@@ -210,56 +193,18 @@ describe("lifecycle", () => {
       MinInferenceUnits: 1,
       MaxInferenceUnits: 2,
     });
-    expect((await detect()).CustomLabels).toEqual([{ Name: "red", Confidence: 100 }]);
-    expect(
-      await sdkError(
-        client.send(
-          new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
-        ),
-      ),
-    ).toMatchObject({ name: "ResourceInUseException" });
-
+    const out = await client.send(
+      new DetectCustomLabelsCommand({ ProjectVersionArn: versionArn, Image: { Bytes: image } }),
+    );
+    expect(out.CustomLabels).toEqual([{ Name: "red", Confidence: 100 }]);
     const stopped = await client.send(
       new StopProjectVersionCommand({ ProjectVersionArn: versionArn }),
     );
     expect(stopped.Status).toBe("STOPPING");
-    expect(
-      await sdkError(client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))),
-    ).toMatchObject({ name: "ResourceInUseException" });
-    expect((await sdkError(detect())).name).toBe("ResourceNotReadyException");
     await eventually(
       () => statusOf(projectArn, "v1"),
       (d) => d?.Status === "STOPPED",
-      {
-        what: "STOPPED",
-      },
-    );
-    // A stopped model starts again.
-    expect(
-      (
-        await client.send(
-          new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 2 }),
-        )
-      ).Status,
-    ).toBe("STARTING");
-    await eventually(
-      () => statusOf(projectArn, "v1"),
-      (d) => d?.Status === "RUNNING",
-    );
-    await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }));
-  });
-
-  it("can stop a model that is still STARTING", async () => {
-    const { projectArn, versionArn } = await newVersion("early-stop");
-    await client.send(
-      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
-    );
-    expect(
-      (await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }))).Status,
-    ).toBe("STOPPING");
-    await eventually(
-      () => statusOf(projectArn, "v1"),
-      (d) => d?.Status === "STOPPED",
+      { what: "STOPPED" },
     );
   });
 
@@ -315,27 +260,6 @@ describe("lifecycle", () => {
       (d) => d?.Status === "RUNNING",
     );
     await client.send(new StopProjectVersionCommand({ ProjectVersionArn: versionArn }));
-  });
-
-  it("force-stops a running model through the admin HTTP endpoint", async () => {
-    const { projectArn, versionArn } = await newVersion("stolen");
-    await client.send(
-      new StartProjectVersionCommand({ ProjectVersionArn: versionArn, MinInferenceUnits: 1 }),
-    );
-    await eventually(
-      () => statusOf(projectArn, "v1"),
-      (d) => d?.Status === "RUNNING",
-    );
-    const response = await fetch(`${emulator.endpoint}/_emulator/faults`, {
-      method: "POST",
-      body: JSON.stringify({ type: "force-stop", arn: versionArn }),
-    });
-    expect(response.status).toBe(200);
-    expect((await statusOf(projectArn, "v1"))?.Status).toBe("STOPPING");
-    await eventually(
-      () => statusOf(projectArn, "v1"),
-      (d) => d?.Status === "STOPPED",
-    );
   });
 });
 
@@ -420,5 +344,121 @@ describe("declared models", () => {
       inServiceUnits: 2,
       capacityTps: 100,
     });
+  });
+});
+
+/**
+ * Transitions checked in states that last only a moment: under a manual clock
+ * STARTING and STOPPING last until the test moves time on.
+ */
+describe("transitions (manual clock)", () => {
+  let clock: ManualClock;
+  let stepped: Emulator;
+  let steppedClient: RekognitionClient;
+
+  beforeAll(async () => {
+    clock = new ManualClock();
+    stepped = await startEmulator({
+      clock,
+      startDelayMs: 1000,
+      stopDelayMs: 500,
+      latencyMs: 0,
+      latencyJitterMs: 0,
+    });
+    steppedClient = emulatorClient(stepped.endpoint);
+  });
+
+  afterAll(async () => {
+    steppedClient?.destroy();
+    await stepped?.close();
+  });
+
+  const model = (project: string) => {
+    const { projectArn, projectVersionArn } = stepped.admin.declareModel({
+      project,
+      version: "v1",
+    });
+    const status = async () =>
+      (
+        await steppedClient.send(
+          new DescribeProjectVersionsCommand({ ProjectArn: projectArn, VersionNames: ["v1"] }),
+        )
+      ).ProjectVersionDescriptions?.[0]?.Status;
+    const start = (units = 1) =>
+      steppedClient.send(
+        new StartProjectVersionCommand({
+          ProjectVersionArn: projectVersionArn,
+          MinInferenceUnits: units,
+        }),
+      );
+    const stop = () =>
+      steppedClient.send(new StopProjectVersionCommand({ ProjectVersionArn: projectVersionArn }));
+    const detect = () =>
+      steppedClient.send(
+        new DetectCustomLabelsCommand({
+          ProjectVersionArn: projectVersionArn,
+          Image: { Bytes: image },
+        }),
+      );
+    return { arn: projectVersionArn, status, start, stop, detect };
+  };
+
+  it("allows only the transitions AWS allows; DetectCustomLabels needs RUNNING", async () => {
+    const m = model("steps");
+    const inUse = { name: "ResourceInUseException", status: 400 };
+    const notReady = { name: "ResourceNotReadyException", status: 400 };
+    expect(await sdkError(m.detect())).toMatchObject(notReady);
+    expect(await sdkError(m.stop())).toMatchObject(inUse);
+
+    expect((await m.start()).Status).toBe("STARTING");
+    expect(await sdkError(m.start())).toMatchObject(inUse);
+    expect(await sdkError(m.detect())).toMatchObject(notReady);
+    await clock.advance(999);
+    expect(await m.status()).toBe("STARTING");
+    await clock.advance(1);
+    expect(await m.status()).toBe("RUNNING");
+    expect((await m.detect()).CustomLabels?.[0]?.Name).toBe("red");
+    expect(await sdkError(m.start())).toMatchObject(inUse);
+
+    expect((await m.stop()).Status).toBe("STOPPING");
+    expect(await sdkError(m.stop())).toMatchObject(inUse);
+    expect(await sdkError(m.start())).toMatchObject(inUse);
+    expect(await sdkError(m.detect())).toMatchObject(notReady);
+    await clock.advance(500);
+    expect(await m.status()).toBe("STOPPED");
+    expect(await sdkError(m.stop())).toMatchObject(inUse);
+
+    // A stopped model starts again.
+    expect((await m.start(2)).Status).toBe("STARTING");
+    await clock.advance(1000);
+    expect(await m.status()).toBe("RUNNING");
+  });
+
+  it("can stop a model that is still STARTING; it never becomes RUNNING", async () => {
+    const m = model("early-stop");
+    await m.start();
+    await clock.advance(500);
+    expect((await m.stop()).Status).toBe("STOPPING");
+    await clock.advance(2000);
+    expect(await m.status()).toBe("STOPPED");
+  });
+
+  it("force-stops a running model through the admin HTTP endpoint", async () => {
+    const m = model("stolen");
+    await m.start();
+    await clock.advance(1000);
+    const response = await fetch(`${stepped.endpoint}/_emulator/faults`, {
+      method: "POST",
+      body: JSON.stringify({ type: "force-stop", arn: m.arn }),
+    });
+    expect(response.status).toBe(200);
+    expect(await m.status()).toBe("STOPPING");
+    await clock.advance(500);
+    expect(await m.status()).toBe("STOPPED");
+    const again = await fetch(`${stepped.endpoint}/_emulator/faults`, {
+      method: "POST",
+      body: JSON.stringify({ type: "force-stop", arn: m.arn }),
+    });
+    expect(again.status).toBe(400);
   });
 });
