@@ -8,6 +8,8 @@ export interface LambdaContext {
   awsRequestId?: string;
   functionName?: string;
   getRemainingTimeInMillis?: () => number;
+  /** Set by the local engine: aborted when the execution is aborted. */
+  signal?: AbortSignal;
 }
 
 /** What every handler body receives besides its event. */
@@ -77,6 +79,10 @@ export function createHandler<TEvent, TResult>(
             () => controller.abort(new Error("Lambda timeout approaching")),
             Math.max(0, remaining - abortGraceMs),
           );
+    const upstream = context?.signal;
+    const forward = () => controller.abort(upstream?.reason);
+    if (upstream?.aborted) forward();
+    else upstream?.addEventListener("abort", forward, { once: true });
     try {
       return await body(event, {
         clients: clients(),
@@ -95,6 +101,7 @@ export function createHandler<TEvent, TResult>(
       throw named;
     } finally {
       if (timer) clearTimeout(timer);
+      upstream?.removeEventListener("abort", forward);
     }
   };
   return middy(run, { timeoutEarlyInMillis: 0 });

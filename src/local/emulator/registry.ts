@@ -29,9 +29,8 @@ export class ModelRegistry {
   constructor(private readonly env: ModelEnvironment) {}
 
   /** CreateProject; a second project of the same name is a ResourceInUseException. */
-  createProject(name: string): ProjectRecord {
+  createProject(name: string, createdAt = this.env.clock.now()): ProjectRecord {
     if (this.projects.has(name)) throw resourceInUse(`Project ${name} already exists.`);
-    const createdAt = this.env.clock.now();
     const { region, accountId } = this.env.settings;
     const project: ProjectRecord = {
       name,
@@ -60,11 +59,11 @@ export class ModelRegistry {
     feature: ModelFeature,
     extra: Pick<ModelVersionIdentity, "outputConfig" | "versionDescription"> = {},
     status: VersionStatus = "TRAINING_COMPLETED",
+    createdAt = this.env.clock.now(),
   ): ModelVersion {
     if (project.versions.has(versionName)) {
       throw resourceInUse(`Version ${versionName} of project ${project.name} already exists.`);
     }
-    const createdAt = this.env.clock.now();
     const identity: ModelVersionIdentity = {
       arn: `${project.arn.replace(/\/\d+$/, "")}/version/${versionName}/${this.digits(createdAt)}`,
       projectArn: project.arn,
@@ -96,7 +95,8 @@ export class ModelRegistry {
    */
   declare(declaration: ModelDeclaration): DeclaredModel {
     const project =
-      this.projects.get(declaration.project) ?? this.createProject(declaration.project);
+      this.projects.get(declaration.project) ??
+      this.createProject(declaration.project, declaration.createdAt);
     const existing = project.versions.get(declaration.version);
     if (existing) return { projectArn: project.arn, projectVersionArn: existing.arn };
     const status = declaration.status ?? "TRAINING_COMPLETED";
@@ -106,6 +106,7 @@ export class ModelRegistry {
       declaration.feature ?? "CLASSIFICATION",
       { outputConfig: { S3Bucket: "emulator-declared", S3KeyPrefix: `${declaration.project}/` } },
       status === "RUNNING" ? "TRAINING_COMPLETED" : status,
+      declaration.createdAt,
     );
     if (status === "RUNNING") {
       version.startRunningNow(declaration.minInferenceUnits ?? 1, declaration.maxInferenceUnits);

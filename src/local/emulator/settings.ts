@@ -28,6 +28,11 @@ export const modelDeclarationSchema = z.strictObject({
   /** Units when declared RUNNING (default 1). */
   minInferenceUnits: z.number().int().min(1).optional(),
   maxInferenceUnits: z.number().int().min(1).optional(),
+  /**
+   * Creation time (epoch ms), which the ARNs end in. Fixed, it keeps the ARNs
+   * the same across emulator restarts (the local runner relies on it).
+   */
+  createdAt: z.number().int().min(0).optional(),
 });
 
 /** A model version that exists without any API call (config file, options, admin API). */

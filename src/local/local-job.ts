@@ -1,0 +1,171 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { parse as parseYaml } from "yaml";
+import * as checkModel from "../../functions/check-model.ts";
+import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
+import * as plan from "../../functions/plan.ts";
+import * as processBatch from "../../functions/process-batch.ts";
+import * as report from "../../functions/report.ts";
+import * as safetyStop from "../../functions/safety-stop.ts";
+import * as stopModel from "../../functions/stop-model.ts";
+import type { SafetyStopResult } from "../reaper.ts";
+import type { RunReportResult, RunSummary } from "../report/summary.ts";
+import type { Plan } from "../shapes.ts";
+import type { LocalStack } from "./local-stack.ts";
+import { PROJECT_ROOT } from "./s3-server.ts";
+import {
+  type HandlerMap,
+  type JsonValue,
+  type LocalHandler,
+  loadDefinition,
+  runWorkflow,
+  type WorkflowEventListener,
+  type WorkflowResult,
+} from "./workflow/index.ts";
+
+/**
+ * Runs the deployed state machine definition locally, end to end: the very
+ * Lambda handlers of `functions/` bound to its Tasks, against the local stack.
+ * When the execution ends FAILED, TIMED_OUT or ABORTED, the safety-stop
+ * Lambda is invoked with the event EventBridge would send, as on AWS.
+ */
+
+export const DEFINITION_PATH = resolve(PROJECT_ROOT, "statemachines/weekly-batch.asl.yml");
+const SERVERLESS_PATH = resolve(PROJECT_ROOT, "serverless.yml");
+export const LOCAL_STATE_MACHINE_NAME = "rekognition-weekly-batch-local";
+
+/** The Lambdas of the workflow, by their name in serverless.yml. */
+export const WORKFLOW_HANDLERS: Record<string, LocalHandler> = {
+  plan: plan.handler as LocalHandler,
+  ensureModelRunning: ensureModelRunning.handler as LocalHandler,
+  checkModel: checkModel.handler as LocalHandler,
+  processBatch: processBatch.handler as LocalHandler,
+  stopModel: stopModel.handler as LocalHandler,
+  report: report.handler as LocalHandler,
+};
+
+/**
+ * Each function's timeout as serverless.yml deploys it, so that the local
+ * abort signal fires when it would on AWS. Only `${self:custom.*}` references
+ * are resolved: that is all the timeouts use.
+ */
+export async function deployedTimeouts(): Promise<Record<string, number>> {
+  const config = parseYaml(await readFile(SERVERLESS_PATH, "utf8")) as {
+    provider: { timeout?: number };
+    custom: Record<string, unknown>;
+    functions: Record<string, { timeout?: number | string }>;
+  };
+  const resolveValue = (value: number | string | undefined): number => {
+    if (typeof value === "number") return value;
+    const reference = /^\$\{self:custom\.(\w+)\}$/.exec(value ?? "");
+    const resolved = reference ? config.custom[reference[1] as string] : undefined;
+    return typeof resolved === "number" ? resolved : (config.provider.timeout ?? 6);
+  };
+  return Object.fromEntries(
+    Object.entries(config.functions).map(([name, fn]) => [name, resolveValue(fn.timeout)]),
+  );
+}
+
+export interface LocalJobOptions {
+  stack: LocalStack;
+  /** The execution input (overrides of the deployment's defaults). */
+  input?: Record<string, JsonValue>;
+  /** Deployment parameters as the Lambdas' environment (IMAGES_PREFIX, TPS_PER_UNIT, ...). */
+  environment?: Record<string, string>;
+  /** Each Wait state lasts this long (default 500 ms instead of 30 s). */
+  waitMs?: number;
+  /** Scales Retry intervals (default 0.05). */
+  retryScale?: number;
+  /** Replace or wrap Lambdas (fault injection in tests); keyed like `WORKFLOW_HANDLERS`. */
+  handlers?: Partial<Record<string, LocalHandler>>;
+  /** Timeouts to use instead of serverless.yml's, in seconds. */
+  timeouts?: Partial<Record<string, number>>;
+  executionName?: string;
+  onEvent?: WorkflowEventListener;
+  signal?: AbortSignal;
+}
+
+export interface LocalJobResult {
+  execution: WorkflowResult;
+  plan?: Plan;
+  report?: RunReportResult;
+  summary?: RunSummary;
+  /** Present when the execution did not succeed: what the safety stop did. */
+  safetyStop?: SafetyStopResult;
+}
+
+/** The deployment parameters the local stack implies, as serverless.yml turns them into env vars. */
+export function localDeploymentEnvironment(stack: LocalStack): Record<string, string> {
+  const { settings } = stack.emulator;
+  return {
+    PROJECT_VERSION_ARN: stack.projectVersionArn,
+    IMAGES_BUCKET: stack.imagesBucket,
+    IMAGES_PREFIX: "incoming/",
+    RESULTS_BUCKET: stack.resultsBucket,
+    RESULTS_PREFIX: "rekognition-results/",
+    STARTUP_MINUTES: String(Math.max(settings.startDelayMs, 1000) / 60_000),
+    EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
+  };
+}
+
+export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobResult> {
+  const { stack } = options;
+  const restore = stack.applyEnvironment({
+    ...localDeploymentEnvironment(stack),
+    ...options.environment,
+  });
+  try {
+    const timeouts = { ...(await deployedTimeouts()), ...options.timeouts };
+    const handlers: HandlerMap = {};
+    for (const [name, handler] of Object.entries({ ...WORKFLOW_HANDLERS, ...options.handlers })) {
+      if (handler) handlers[name] = { handler, timeoutSeconds: timeouts[name] };
+    }
+    const execution = await runWorkflow({
+      definition: await loadDefinition(DEFINITION_PATH),
+      input: options.input ?? {},
+      handlers,
+      s3: stack.s3,
+      waitMs: options.waitMs ?? 500,
+      retryScale: options.retryScale ?? 0.05,
+      stateMachineName: LOCAL_STATE_MACHINE_NAME,
+      ...(options.executionName ? { executionName: options.executionName } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const output = (execution.output ?? {}) as { plan?: Plan; report?: RunReportResult };
+    const result: LocalJobResult = { execution };
+    if (output.plan) result.plan = output.plan;
+    if (output.report) {
+      result.report = output.report;
+      result.summary = await readSummary(stack, output.report);
+    }
+    if (execution.status !== "SUCCEEDED") {
+      result.safetyStop = (await safetyStop.handler(
+        {
+          source: "aws.states",
+          "detail-type": "Step Functions Execution Status Change",
+          detail: {
+            executionArn: execution.executionArn,
+            status: execution.status,
+            stateMachineArn: execution.executionArn.replace(
+              /:execution:([^:]+):[^:]+$/,
+              ":stateMachine:$1",
+            ),
+          },
+        },
+        {} as never,
+      )) as SafetyStopResult;
+    }
+    return result;
+  } finally {
+    restore();
+  }
+}
+
+async function readSummary(stack: LocalStack, report: RunReportResult): Promise<RunSummary> {
+  const object = await stack.s3.send(
+    new GetObjectCommand({ Bucket: report.bucket, Key: report.summaryKey }),
+  );
+  return JSON.parse(await (object.Body?.transformToString() ?? "{}")) as RunSummary;
+}

@@ -1,0 +1,130 @@
+import { mkdir, rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { resetHandlerClients } from "../lambda-handler.ts";
+import { type Emulator, type EmulatorOptions, startEmulator } from "./emulator/index.ts";
+import {
+  type EmbeddedS3,
+  localAwsEnvironment,
+  localS3ClientConfig,
+  PROJECT_ROOT,
+  startS3Server,
+} from "./s3-server.ts";
+
+/**
+ * The local AWS: the embedded S3 and the Rekognition emulator in this
+ * process, on 127.0.0.1, with one declared model version. The code under test
+ * reaches them only through the standard environment variables
+ * (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_REKOGNITION`, ...).
+ */
+
+/** Where `npm run local` keeps its data between runs (git-ignored). */
+export const LOCAL_DATA_DIRECTORY = resolve(PROJECT_ROOT, ".local-data");
+
+export const LOCAL_DEFAULTS = {
+  imagesBucket: "local-images",
+  imagesPrefix: "incoming/",
+  resultsBucket: "local-results",
+  resultsPrefix: "rekognition-results/",
+  project: "local-demo",
+  version: "v1",
+  /**
+   * The version ARN's trailing digits are its creation time; fixed so the
+   * ARN, and with it the ledger, the lease and the learned TPS, stays the same
+   * from one local run to the next.
+   */
+  createdAt: Date.UTC(2026, 0, 1),
+} as const;
+
+export interface LocalStackOptions {
+  /** Data folder (default `.local-data` under the project). */
+  dataDirectory?: string;
+  /** Delete the data folder first. */
+  fresh?: boolean;
+  imagesBucket?: string;
+  resultsBucket?: string;
+  feature?: "CLASSIFICATION" | "OBJECT_DETECTION";
+  /** Emulator settings (delays, TPS per unit, latency, ...). */
+  emulator?: Omit<EmulatorOptions, "models" | "s3Endpoint" | "port">;
+}
+
+export interface LocalStack {
+  s3Server: EmbeddedS3;
+  emulator: Emulator;
+  /** An S3 client for the embedded S3 (seeding, reading results). */
+  s3: S3Client;
+  projectVersionArn: string;
+  projectArn: string;
+  imagesBucket: string;
+  resultsBucket: string;
+  /** The variables that point the AWS SDK (and the AWS CLI) at this stack. */
+  environment: Record<string, string>;
+  /** Sets `environment` on `process.env` (and drops cached clients); returns an undo. */
+  applyEnvironment(extra?: Record<string, string>): () => void;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const dataDirectory = options.dataDirectory ?? LOCAL_DATA_DIRECTORY;
+  if (options.fresh) await rm(dataDirectory, { recursive: true, force: true });
+  await mkdir(dataDirectory, { recursive: true });
+  const imagesBucket = options.imagesBucket ?? LOCAL_DEFAULTS.imagesBucket;
+  const resultsBucket = options.resultsBucket ?? LOCAL_DEFAULTS.resultsBucket;
+
+  const s3Server = await startS3Server({
+    directory: resolve(dataDirectory, "s3"),
+    buckets: [...new Set([imagesBucket, resultsBucket])],
+  });
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({
+      ...options.emulator,
+      s3Endpoint: s3Server.endpoint,
+    });
+  } catch (error) {
+    await s3Server.close();
+    throw error;
+  }
+  const declared = emulator.admin.declareModel({
+    project: LOCAL_DEFAULTS.project,
+    version: LOCAL_DEFAULTS.version,
+    feature: options.feature ?? "CLASSIFICATION",
+    createdAt: LOCAL_DEFAULTS.createdAt,
+  });
+  const environment = localAwsEnvironment({
+    s3: s3Server.endpoint,
+    rekognition: emulator.endpoint,
+  });
+  const s3 = new S3Client(localS3ClientConfig(s3Server.endpoint));
+
+  return {
+    s3Server,
+    emulator,
+    s3,
+    projectVersionArn: declared.projectVersionArn,
+    projectArn: declared.projectArn,
+    imagesBucket,
+    resultsBucket,
+    environment,
+    applyEnvironment(extra = {}) {
+      const values = { ...environment, ...extra };
+      const previous = Object.fromEntries(
+        Object.keys(values).map((name) => [name, process.env[name]]),
+      );
+      Object.assign(process.env, values);
+      resetHandlerClients();
+      return () => {
+        for (const [name, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+        resetHandlerClients();
+      };
+    },
+    async close() {
+      s3.destroy();
+      await emulator.close();
+      await s3Server.close();
+    },
+  };
+}
