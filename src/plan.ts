@@ -1,8 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { awsErrorName } from "./aws-errors.ts";
 import { BacklogTally, scanBacklog } from "./backlog.ts";
 import { estimateCost } from "./cost.ts";
-import { InvalidRunInputError } from "./errors.ts";
+import {
+  AccessDeniedError,
+  InvalidRunInputError,
+  ResourceNotFoundError,
+  RunnerError,
+} from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { runFiles } from "./result-keys.ts";
@@ -53,14 +59,49 @@ export async function resolveTpsPerUnit(opts: {
  * its cost and writes `plan.json`. Returns the plan, which carries counts and
  * locations, never lists. Starts nothing and bills nothing.
  */
-export async function planRun(opts: {
+export async function planRun(opts: PlanRunOptions): Promise<Plan> {
+  try {
+    return await planRunUnmapped(opts);
+  } catch (error) {
+    throw asRunnerError(error, opts.input);
+  }
+}
+
+export interface PlanRunOptions {
   s3: S3Client;
   input: RunInput;
   executionId: string;
   runId?: string;
   clock: Clock;
   logger: Logger;
-}): Promise<Plan> {
+}
+
+/**
+ * Missing buckets and denied access become the workflow's error names, so
+ * the state machine can tell a configuration problem from a glitch.
+ */
+function asRunnerError(error: unknown, input: RunInput): unknown {
+  if (error instanceof RunnerError) return error;
+  const name = awsErrorName(error);
+  const where = `images s3://${input.imagesBucket}/${input.imagesPrefix}, results s3://${input.resultsBucket}/${input.resultsPrefix}`;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (name === "NoSuchBucket") {
+    return new ResourceNotFoundError(`a bucket of the run does not exist (${where}): ${detail}`, {
+      cause: error,
+    });
+  }
+  if (name === "AccessDenied" || name === "Forbidden") {
+    return new AccessDeniedError(
+      `the job may not read or write S3 as planned (${where}): ${detail}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return error;
+}
+
+async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const { s3, input, clock, logger } = opts;
   const runId = opts.runId ?? newRunId(clock.now());
   if (!RUN_ID.test(runId)) {

@@ -260,6 +260,27 @@ describe("listBacklog against a real S3 server", () => {
     expect(await readManifest(location)).toEqual([]);
   });
 
+  it("fails with ResourceNotFound on a missing images bucket and leaves no run files", async () => {
+    const input = inputFor({ imagesBucket: "no-such-bucket", resultsBucket: BUCKET });
+    await expect(
+      planRun({
+        s3,
+        input,
+        executionId: "local:test",
+        runId: "missing-bucket-run",
+        clock: systemClock,
+        logger: silentLogger,
+      }),
+    ).rejects.toMatchObject({ name: "ResourceNotFound" });
+    const location = {
+      s3,
+      bucket: BUCKET,
+      resultsPrefix: input.resultsPrefix,
+      runId: "missing-bucket-run",
+    };
+    await expect(readManifest(location)).rejects.toMatchObject({ name: "NoSuchKey" });
+  });
+
   it("sizes with the learned TPS of the last run, and ignores a corrupt file with a warning", async () => {
     const input = inputFor({ imagesPrefix: "done/" });
     const learned: LearnedTps = {
