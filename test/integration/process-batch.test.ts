@@ -299,6 +299,34 @@ describe("processBatch against the emulator and the embedded S3", () => {
     client.destroy();
   });
 
+  it("retries server errors and dropped connections until every image is done", async () => {
+    const arn = await runningModel("flaky", 2);
+    for (let i = 0; i < 20; i += 1) await putImage(`flaky/red-${i}.png`, "red");
+    emulator.admin.setErrorRate(arn, 0.2);
+    emulator.admin.setDropRate(arn, 0.15);
+    const { client, counter } = countingRekognition();
+    try {
+      const output = await processBatch({
+        event: {
+          BatchInput: context(arn, { resultsPrefix: "flaky-out/" }),
+          Items: await listImages("flaky/"),
+        },
+        rekognition: client,
+        s3,
+        clock: systemClock,
+        logger: silentLogger,
+        rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+      });
+      expect(output).toMatchObject({ items: 20, succeeded: 20, failed: 0, labels: { red: 20 } });
+      expect(output.retried).toBeGreaterThan(0);
+      expect(output.calls).toBe(20 + output.retried);
+      expect(counter.detectCalls).toBe(output.calls);
+    } finally {
+      emulator.admin.clearFaults(arn);
+      client.destroy();
+    }
+  });
+
   it("fails fast with ModelNotReady when the model is stopped mid-batch", async () => {
     const arn = await runningModel("stopped-mid-batch", 2);
     for (let i = 0; i < 30; i += 1) await putImage(`stop/blue-${i}.png`, "blue");
