@@ -47,9 +47,19 @@ export const silentLogger: Logger = {
   error: () => {},
 };
 
+type LogLevel = keyof Logger | "silent";
+
+/** `LOG_LEVEL` (debug, info, warn, error, silent); info when unset or unknown. */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const level = env.LOG_LEVEL?.toLowerCase();
+  return level === "debug" || level === "warn" || level === "error" || level === "silent"
+    ? level
+    : "info";
+}
+
 /** One JSON object per line on stdout/stderr: what CloudWatch Logs Insights queries best. */
-export function jsonLogger(base: LogFields = {}, minLevel: keyof Logger = "info"): Logger {
-  const order: (keyof Logger)[] = ["debug", "info", "warn", "error"];
+export function jsonLogger(base: LogFields = {}, minLevel: LogLevel = logLevelFromEnv()): Logger {
+  const order: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
   const min = order.indexOf(minLevel);
   const write = (level: keyof Logger) => (message: string, fields?: LogFields) => {
     if (order.indexOf(level) < min) return;

@@ -104,6 +104,8 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     IMAGES_PREFIX: "incoming/",
     RESULTS_BUCKET: stack.resultsBucket,
     RESULTS_PREFIX: "rekognition-results/",
+    // The deployment parameter a user would set after measuring: what a unit serves.
+    TPS_PER_UNIT: String(settings.tpsPerUnit),
     STARTUP_MINUTES: String(Math.max(settings.startDelayMs, 1000) / 60_000),
     EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
   };

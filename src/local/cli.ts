@@ -1,0 +1,317 @@
+// Must be first: silences the SDK's Node 20 notice before the SDK loads.
+import "./quiet-sdk-notice.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { type LocalJobResult, runLocalJob } from "./local-job.ts";
+import {
+  LOCAL_DATA_DIRECTORY,
+  LOCAL_DEFAULTS,
+  type LocalStack,
+  startLocalStack,
+} from "./local-stack.ts";
+import { LocalProgress } from "./progress.ts";
+import { writeSampleImages } from "./sample-images.ts";
+import type { JsonValue } from "./workflow/index.ts";
+
+const HELP = `Run the weekly Rekognition Custom Labels job locally: the real state machine
+and Lambdas against an embedded S3 server and the Custom Labels emulator.
+No AWS account, no Docker, no network.
+
+Usage: npm run local -- [options]
+
+Images
+  --images <n>             sample images to seed when the images prefix is empty (default 200)
+  --add-images <n>         seed <n> more new images before this run (shows incremental runs)
+  --images-prefix <p>      where the images are (default incoming/)
+  --results-prefix <p>     where results and reports go (default rekognition-results/)
+  --data <dir>             data folder (default .local-data)
+  --fresh                  delete the data folder first
+
+Model and sizing
+  --tps-per-unit <n>       what one inference unit serves in the emulator, and the deployment's
+                           TPS_PER_UNIT parameter (default 20)
+  --plan-tps <n>           TPS per unit the plan assumes, if not the above
+  --window <minutes>       target processing window (default 60)
+  --min-units <n>          fewest inference units (default 1)
+  --max-units <n>          the unit quota (default 5)
+  --max-inference-units <n> turn on auto-scaling up to <n> units
+  --start-delay <ms>       model start-up time (default 3000)
+  --latency <ms>           mean DetectCustomLabels latency (default 100)
+  --feature <f>            CLASSIFICATION (default) or OBJECT_DETECTION
+
+Fault injection (seconds after processing starts)
+  --fail-start             the model fails to start (ends FAILED)
+  --lose-unit <s>          one inference unit fails (replaced after a few seconds)
+  --lose-zone <s>          a whole Availability Zone fails (restored 5 s later)
+  --throttle-storm <s>     capacity drops to 30 % for 5 s
+  --abort <s>              abort the execution (the safety stop must stop the model)
+
+Output
+  --verbose                the Lambdas' JSON logs on stderr
+  -h, --help               this text
+
+Exit code: 0 when the execution succeeded, 1 otherwise, 2 for bad options.`;
+
+const options = {
+  images: { type: "string" },
+  "add-images": { type: "string" },
+  "images-prefix": { type: "string" },
+  "results-prefix": { type: "string" },
+  data: { type: "string" },
+  fresh: { type: "boolean" },
+  "tps-per-unit": { type: "string" },
+  "plan-tps": { type: "string" },
+  window: { type: "string" },
+  "min-units": { type: "string" },
+  "max-units": { type: "string" },
+  "max-inference-units": { type: "string" },
+  "start-delay": { type: "string" },
+  latency: { type: "string" },
+  feature: { type: "string" },
+  "fail-start": { type: "boolean" },
+  "lose-unit": { type: "string" },
+  "lose-zone": { type: "string" },
+  "throttle-storm": { type: "string" },
+  abort: { type: "string" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+class UsageError extends Error {}
+
+function number(values: Record<string, unknown>, name: string, fallback?: number) {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+async function countObjects(stack: LocalStack, prefix: string): Promise<number> {
+  const page = await stack.s3.send(
+    new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
+  );
+  return page.KeyCount ?? 0;
+}
+
+function scheduleFaults(
+  stack: LocalStack,
+  values: Record<string, unknown>,
+  abort: AbortController,
+): (event: { type: string }) => void {
+  const arn = stack.projectVersionArn;
+  const admin = stack.emulator.admin;
+  const timers: NodeJS.Timeout[] = [];
+  const at = (name: string, action: () => void) => {
+    const seconds = number(values, name);
+    if (seconds !== undefined) timers.push(setTimeout(action, seconds * 1000).unref());
+  };
+  let started = false;
+  return (event) => {
+    if (event.type !== "MapRunStarted" || started) return;
+    started = true;
+    at("lose-unit", () => admin.failUnit(arn));
+    at("lose-zone", () => {
+      const zone = admin.state().availabilityZones[0]?.name;
+      if (!zone) return;
+      admin.failZone(zone);
+      setTimeout(() => admin.restoreZone(zone), 5000).unref();
+    });
+    at("throttle-storm", () => {
+      admin.setCapacityFactor(arn, 0.3);
+      setTimeout(() => admin.setCapacityFactor(arn, 1), 5000).unref();
+    });
+    at("abort", () => abort.abort(new Error("aborted by --abort")));
+  };
+}
+
+async function saveReport(stack: LocalStack, dataDirectory: string, result: LocalJobResult) {
+  if (!result.report) return undefined;
+  const object = await stack.s3.send(
+    new GetObjectCommand({ Bucket: result.report.bucket, Key: result.report.reportKey }),
+  );
+  const path = resolve(dataDirectory, "reports", `${result.plan?.runId ?? "run"}.html`);
+  await mkdir(resolve(dataDirectory, "reports"), { recursive: true });
+  await writeFile(path, (await object.Body?.transformToString()) ?? "");
+  return path;
+}
+
+/** Waits briefly for the model to finish STOPPING, so the summary shows where it ended. */
+async function settledModelStatus(stack: LocalStack): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const model = stack.emulator.admin
+      .state()
+      .models.find((candidate) => candidate.arn === stack.projectVersionArn);
+    const status = model?.status ?? "unknown";
+    if (status !== "STOPPING" && status !== "STARTING") return status;
+    if (Date.now() > deadline) return status;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function printSummary(
+  stack: LocalStack,
+  result: LocalJobResult,
+  modelStatus: string,
+  reportPath: string | undefined,
+  elapsedMs: number,
+) {
+  const { execution, summary } = result;
+  const billing = stack.emulator.admin.billing(stack.projectVersionArn);
+  const lines: string[] = [""];
+  lines.push(`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`);
+  if (execution.cause) lines.push(`Cause       ${execution.cause}`);
+  if (summary) {
+    const c = summary.counts;
+    lines.push(
+      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done`,
+      `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`,
+    );
+    const labels = summary.labels
+      .slice(0, 8)
+      .map((l) => `${l.label} ${l.images}`)
+      .join(", ");
+    if (labels) lines.push(`Labels      ${labels}`);
+    for (const failure of summary.failures.images.slice(0, 5)) {
+      lines.push(`Failed      ${failure.key}: ${failure.error}`);
+    }
+    lines.push(
+      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${summary.throughput.provisionedTps} provisioned, ${summary.throughput.throttled} throttled calls`,
+    );
+    lines.push(
+      `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
+    );
+  }
+  lines.push(
+    `Billed      ${billing.inferenceHours.toFixed(4)} inference hours = USD ${billing.cost.toFixed(4)} (emulator meter)`,
+    `Model       ${modelStatus}`,
+    `Duration    ${(elapsedMs / 1000).toFixed(1)} s`,
+  );
+  if (result.safetyStop)
+    lines.push(
+      `Safety stop ${result.safetyStop.stopped ? "stopped the model" : result.safetyStop.reason}`,
+    );
+  if (reportPath) lines.push(`Report      ${reportPath}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\nRun with --help for the options.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const feature = (values.feature as string | undefined) ?? "CLASSIFICATION";
+  if (feature !== "CLASSIFICATION" && feature !== "OBJECT_DETECTION") {
+    throw new UsageError(`--feature must be CLASSIFICATION or OBJECT_DETECTION, got ${feature}`);
+  }
+  if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
+  const dataDirectory = resolve((values.data as string | undefined) ?? LOCAL_DATA_DIRECTORY);
+  const imagesPrefix =
+    (values["images-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.imagesPrefix;
+  const resultsPrefix =
+    (values["results-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.resultsPrefix;
+
+  const stack = await startLocalStack({
+    dataDirectory,
+    fresh: Boolean(values.fresh),
+    feature,
+    emulator: {
+      tpsPerUnit: number(values, "tps-per-unit", 20),
+      startDelayMs: number(values, "start-delay", 3000),
+      latencyMs: number(values, "latency", 100),
+    },
+  });
+  try {
+    if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
+    const existing = await countObjects(stack, imagesPrefix);
+    const seed = existing === 0 ? number(values, "images", 200) : 0;
+    const more = number(values, "add-images", 0) ?? 0;
+    if (seed || more) {
+      const count = (seed ?? 0) + more;
+      process.stdout.write(
+        `Seeding ${count} sample images into s3://${stack.imagesBucket}/${imagesPrefix} ...\n`,
+      );
+      await writeSampleImages({
+        s3: stack.s3,
+        bucket: stack.imagesBucket,
+        prefix: imagesPrefix,
+        count,
+        // A new seed per addition, so added images are new keys, not rewrites.
+        seed: existing === 0 ? 1 : Date.now(),
+        badObjects: existing === 0,
+        oddKeys: existing === 0,
+      });
+    }
+
+    const input: Record<string, JsonValue> = {};
+    const map: [string, string][] = [
+      ["plan-tps", "tpsPerUnit"],
+      ["window", "targetWindowMinutes"],
+      ["min-units", "minUnits"],
+      ["max-units", "maxUnits"],
+      ["max-inference-units", "maxInferenceUnits"],
+    ];
+    for (const [flag, field] of map) {
+      const value = number(values, flag);
+      if (value !== undefined) input[field] = value;
+    }
+    const abort = new AbortController();
+    const onFault = scheduleFaults(stack, values, abort);
+    const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);
+    process.stdout.write(
+      `Embedded S3 ${stack.s3Server.endpoint}, Rekognition emulator ${stack.emulator.endpoint}\nModel ${stack.projectVersionArn}\n`,
+    );
+    const startedAt = Date.now();
+    progress.start();
+    let result: LocalJobResult;
+    try {
+      result = await runLocalJob({
+        stack,
+        input,
+        environment: { IMAGES_PREFIX: imagesPrefix, RESULTS_PREFIX: resultsPrefix },
+        signal: abort.signal,
+        onEvent: (event) => {
+          progress.onEvent(event);
+          onFault(event);
+        },
+      });
+    } finally {
+      progress.stop();
+    }
+    const modelStatus = await settledModelStatus(stack);
+    const reportPath = await saveReport(stack, dataDirectory, result);
+    printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt);
+    return result.execution.status === "SUCCEEDED" ? 0 : 1;
+  } finally {
+    await stack.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(
+      `npm run local failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
