@@ -128,7 +128,11 @@ export class LocalInvoker {
     // be running, and an aborted run must wait for it.
     const handlerRun = this.track(
       Promise.resolve()
-        .then(() => binding.handler(structuredClone(event) as never, context))
+        .then(() => {
+          // Aborted between the call and this tick: the handler never starts.
+          if (controller.signal.aborted) throw toTaskFailure(controller.signal.reason);
+          return binding.handler(structuredClone(event) as never, context);
+        })
         .finally(() => {
           this.handlersRunning -= 1;
         }),
