@@ -236,22 +236,33 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
-    const seed = existing === 0 ? number(values, "images", 200) : 0;
+    const first = existing === 0 ? (number(values, "images", 200) ?? 0) : 0;
     const more = number(values, "add-images", 0) ?? 0;
-    if (seed || more) {
-      const count = (seed ?? 0) + more;
+    if (first > 0) {
       process.stdout.write(
-        `Seeding ${count} sample images into s3://${stack.imagesBucket}/${imagesPrefix} ...\n`,
+        `Seeding ${first} sample images into s3://${stack.imagesBucket}/${imagesPrefix} ...\n`,
       );
       await writeSampleImages({
         s3: stack.s3,
         bucket: stack.imagesBucket,
         prefix: imagesPrefix,
-        count,
-        // A new seed per addition, so added images are new keys, not rewrites.
-        seed: existing === 0 ? 1 : Date.now(),
-        badObjects: existing === 0,
-        oddKeys: existing === 0,
+        count: first,
+        badObjects: true,
+        oddKeys: true,
+      });
+    }
+    if (more > 0) {
+      // A folder of their own, so added images are new keys rather than rewrites.
+      const folder = `${imagesPrefix}added-${new Date().toISOString().replaceAll(":", "-")}/`;
+      process.stdout.write(
+        `Adding ${more} sample images under s3://${stack.imagesBucket}/${folder} ...\n`,
+      );
+      await writeSampleImages({
+        s3: stack.s3,
+        bucket: stack.imagesBucket,
+        prefix: folder,
+        count: more,
+        seed: Date.now() % 1_000_000,
       });
     }
 
