@@ -7,6 +7,7 @@ import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { RUNNER_ERROR_NAMES } from "../../src/errors.ts";
+import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
 
 /**
  * `osls package` builds the real CloudFormation template offline; we assert on
@@ -226,6 +227,11 @@ describe("the state machine definition", () => {
     );
     const { isValid, errorsText } = aslValidator(resolved);
     expect(isValid, errorsText?.("\n")).toBe(true);
+  });
+
+  it("waits between model checks as long as the check step counts on", async () => {
+    const definition = parseYaml(await readFile(definitionPath, "utf8"));
+    expect(definition.States.WaitForModel.Seconds).toBe(MODEL_WAIT_SECONDS);
   });
 
   it("matches only error names the code can throw", async () => {
