@@ -6,6 +6,7 @@
 import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
+import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
 import {
   checkModel,
   type EnsureModelRunningResult,
@@ -127,6 +128,7 @@ export async function planStep(
     batchSize: plan.sizing.batchSize,
     estimatedCost: plan.cost.chosen.cost,
   });
+  publishPlanMetrics(plan, logger);
   return {
     plan,
     execution: event.executionStartTime ? { StartTime: event.executionStartTime } : {},
@@ -198,7 +200,7 @@ export async function processBatchStep(
   { clients, clock, logger, signal, context }: HandlerTools,
 ): Promise<BatchOutput> {
   const remaining = context.getRemainingTimeInMillis?.();
-  return processBatch({
+  const output = await processBatch({
     event: { BatchInput: event?.BatchInput?.context, Items: event?.Items },
     rekognition: clients.rekognition,
     s3: clients.s3,
@@ -208,6 +210,8 @@ export async function processBatchStep(
     // Backoff never sleeps into the abort grace period.
     ...(remaining !== undefined ? { deadline: clock.now() + Math.max(0, remaining - 30_000) } : {}),
   });
+  publishBatchMetrics(output, event.BatchInput.context, logger);
+  return output;
 }
 
 export async function stopModelStep(
@@ -230,7 +234,13 @@ export async function reportStep(
   state: ReportState,
   { clients, clock, logger }: HandlerTools,
 ): Promise<RunReportResult> {
-  return writeRunReport({ s3: clients.s3, state, clock, logger });
+  return writeRunReport({
+    s3: clients.s3,
+    state,
+    clock,
+    logger,
+    onSummary: (summary) => publishReportMetrics(summary, logger),
+  });
 }
 
 /** The EventBridge "Step Functions Execution Status Change" event (the fields we read). */

@@ -108,6 +108,8 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     TPS_PER_UNIT: String(settings.tpsPerUnit),
     STARTUP_MINUTES: String(Math.max(settings.startDelayMs, 1000) / 60_000),
     EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
+    // EMF lines are for CloudWatch; locally the report shows the same figures.
+    POWERTOOLS_METRICS_DISABLED: "true",
   };
 }
 

@@ -69,6 +69,8 @@ export async function writeRunReport(opts: {
   clock: Clock;
   logger: Logger;
   unitsTimeline?: readonly UnitsPoint[];
+  /** Called with the summary once it is written (metrics are published from it). */
+  onSummary?: (summary: RunSummary) => void;
 }): Promise<RunReportResult> {
   const { s3, state, clock, logger } = opts;
   const { plan } = state;
@@ -112,6 +114,7 @@ export async function writeRunReport(opts: {
     }),
   );
 
+  opts.onSummary?.(summary);
   const learned = await recordLearnedTps(s3, summary, logger);
   logger.info("run report written", {
     bucket,
