@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  assertRunInvariants,
+  beforeEachBatch,
+  type FaultStack,
+  runFaultJob,
+  seedImages,
+  startFaultStack,
+  timed,
+  waitFor,
+} from "../../support/fault-harness.ts";
+
+/**
+ * Capacity and transport faults while images are analysed: every image still
+ * ends in the ledger exactly once, the run succeeds, and the model it started
+ * is stopped with nothing billed afterwards.
+ */
+
+const IMAGES = 40;
+let fixture: FaultStack | undefined;
+
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+/** Runs a job whose first batch switches `fault` on, then checks the invariants of a clean finish. */
+async function runWithFaultAtFirstBatch(
+  fault: (current: FaultStack) => void,
+  options: {
+    emulator?: Parameters<typeof startFaultStack>[0];
+    input?: Record<string, number>;
+    beforeBatch?: (current: FaultStack, invocation: number) => Promise<void>;
+  } = {},
+) {
+  fixture = await startFaultStack({ tpsPerUnit: 20, ...options.emulator });
+  const current = fixture;
+  await seedImages(current.stack, IMAGES);
+  const processBatch = beforeEachBatch(async (invocation) => {
+    if (invocation === 1) fault(current);
+    await options.beforeBatch?.(current, invocation);
+  });
+  const { value: result, elapsedMs } = await timed(() =>
+    runFaultJob(current, { handlers: { processBatch }, input: { minUnits: 2, ...options.input } }),
+  );
+  const units = Math.max(
+    result.plan?.sizing.units ?? 1,
+    result.plan?.sizing.maxInferenceUnits ?? 0,
+  );
+  const report = await assertRunInvariants(current, result, {
+    status: "SUCCEEDED",
+    modelStatus: "STOPPED",
+    complete: true,
+    elapsedMs,
+    maxUnits: units,
+  });
+  expect(report.succeeded).toBe(IMAGES);
+  expect(result.summary?.counts.succeeded).toBe(IMAGES);
+  return { result, current };
+}
+
+describe("capacity faults mid-run", () => {
+  it("a throttling storm (capacity cut to a quarter) slows the run but loses nothing", async () => {
+    const { current } = await runWithFaultAtFirstBatch((stack) =>
+      stack.stack.emulator.admin.setCapacityFactor(stack.arn, 0.25),
+    );
+    const throttled = current.stack.emulator.admin
+      .timeline(current.arn)
+      .reduce((sum, second) => sum + second.throttled, 0);
+    expect(throttled).toBeGreaterThan(0);
+  });
+
+  it("one unit lost and replaced", async () => {
+    await runWithFaultAtFirstBatch((stack) => {
+      stack.stack.emulator.admin.failUnit(stack.arn);
+    });
+  });
+
+  it("a whole Availability Zone lost and restored", async () => {
+    let restored = false;
+    fixture = await startFaultStack({ tpsPerUnit: 20 });
+    const current = fixture;
+    await seedImages(current.stack, IMAGES);
+    const zone = current.stack.emulator.admin.state().availabilityZones[0]?.name ?? "";
+    const processBatch = beforeEachBatch((invocation) => {
+      if (invocation === 1) current.stack.emulator.admin.failZone(zone);
+      if (invocation === 2 && !restored) {
+        restored = true;
+        current.stack.emulator.admin.restoreZone(zone);
+      }
+    });
+    const { value: result, elapsedMs } = await timed(() =>
+      runFaultJob(current, { handlers: { processBatch }, input: { minUnits: 2, maxWorkers: 1 } }),
+    );
+    const report = await assertRunInvariants(current, result, {
+      status: "SUCCEEDED",
+      modelStatus: "STOPPED",
+      complete: true,
+      elapsedMs,
+      maxUnits: result.plan?.sizing.units ?? 2,
+    });
+    expect(report.succeeded).toBe(IMAGES);
+    expect(restored).toBe(true);
+  });
+
+  it("auto-scaling up and down during the run", async () => {
+    let scaledDown = false;
+    const { result, current } = await runWithFaultAtFirstBatch(() => {}, {
+      emulator: {
+        scaleUpDelayMs: 100,
+        scaleDownDelayMs: 100,
+        unitStartupMs: 100,
+        demandWindowMs: 300,
+      },
+      input: { minUnits: 1, maxInferenceUnits: 3, maxUnits: 3, tpsPerUnit: 40, maxWorkers: 1 },
+      beforeBatch: async (stack, invocation) => {
+        // Once units were added, a pause between batches lets demand fall and units go.
+        const desired = () =>
+          stack.stack.emulator.admin.timeline(stack.arn).map((s) => s.desiredUnits);
+        if (invocation < 2 || scaledDown || Math.max(...desired()) <= 1) return;
+        await waitFor(() => (desired().at(-1) ?? 0) < Math.max(...desired()), "a scale-down");
+        scaledDown = true;
+      },
+    });
+    expect(result.plan?.sizing.maxInferenceUnits).toBe(3);
+    const desired = current.stack.emulator.admin.timeline(current.arn).map((s) => s.desiredUnits);
+    expect(Math.max(...desired)).toBeGreaterThan(1);
+    expect(scaledDown).toBe(true);
+  });
+
+  it("5 % InternalServerError and dropped connections are retried until every image is done", async () => {
+    const { result } = await runWithFaultAtFirstBatch((stack) => {
+      stack.stack.emulator.admin.setErrorRate(stack.arn, 0.05);
+      stack.stack.emulator.admin.setDropRate(stack.arn, 0.05);
+    });
+    expect(result.summary?.counts.failed).toBe(0);
+  });
+});
