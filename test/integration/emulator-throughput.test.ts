@@ -327,7 +327,10 @@ describe("auto-scaling (real clock, small delays)", () => {
     const firstInService3 = timeline.findIndex((s) => s.inServiceUnits === 3);
     expect(firstDesired3).toBeGreaterThanOrEqual(0);
     // In-service units follow desired ones (after the unit start-up), never lead.
-    expect(firstInService3).toBeGreaterThanOrEqual(firstDesired3);
+    // The timeline keeps one sample per second, so on a starved machine the
+    // short stretch at 3 in-service units may fall between samples; the state
+    // polled above has already shown it.
+    if (firstInService3 !== -1) expect(firstInService3).toBeGreaterThanOrEqual(firstDesired3);
     expect(timeline.reduce((n, s) => n + s.throttled, 0)).toBeGreaterThan(0);
     expect(timeline.at(-1)).toMatchObject({ desiredUnits: 1, inServiceUnits: 1 });
   });
