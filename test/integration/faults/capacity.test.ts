@@ -115,10 +115,14 @@ describe("capacity faults mid-run", () => {
       input: { minUnits: 1, maxInferenceUnits: 3, maxUnits: 3, tpsPerUnit: 40, maxWorkers: 1 },
       beforeBatch: async (stack, invocation) => {
         // Once units were added, a pause between batches lets demand fall and units go.
-        const desired = () =>
-          stack.stack.emulator.admin.timeline(stack.arn).map((s) => s.desiredUnits);
-        if (invocation < 2 || scaledDown || Math.max(...desired()) <= 1) return;
-        await waitFor(() => (desired().at(-1) ?? 0) < Math.max(...desired()), "a scale-down");
+        const peak = Math.max(
+          ...stack.stack.emulator.admin.timeline(stack.arn).map((s) => s.desiredUnits),
+        );
+        if (invocation < 2 || scaledDown || peak <= 1) return;
+        const desiredNow = () =>
+          stack.stack.emulator.admin.state().models.find((m) => m.arn === stack.arn)
+            ?.desiredUnits ?? 0;
+        await waitFor(() => desiredNow() < peak, "a scale-down");
         scaledDown = true;
       },
     });
