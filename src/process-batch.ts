@@ -8,7 +8,7 @@ import {
   shouldRetryDetectionError,
 } from "./detection-errors.ts";
 import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
-import { type RateController, sharedRateController } from "./rate-controller.ts";
+import { checkOutRateController, type RateController } from "./rate-controller.ts";
 import { failureRecord, readCurrentResult, successRecord, writeImageResult } from "./results.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";
 import type { Clock, Logger } from "./runtime.ts";
@@ -31,7 +31,7 @@ export interface ProcessBatchOptions {
   signal?: AbortSignal;
   /** Uniform in [0, 1), for the retry jitter. */
   random?: () => number;
-  /** Defaults to the process-wide controller of this run and model version. */
+  /** Defaults to a controller of this run and model version checked out for this batch. */
   rateController?: RateController;
   retryPolicy?: Partial<RetryPolicy>;
   /** Epoch ms: no retry backoff sleeps past it. */
@@ -117,16 +117,17 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   const context = validateContext(event?.BatchInput, event?.Items);
   const items = event.Items;
   const startedAt = clock.now();
-  const rate =
-    options.rateController ??
-    sharedRateController(
-      {
-        runId: context.runId,
-        projectVersionArn: context.projectVersionArn,
-        plannedTps: context.perWorkerTps,
-      },
-      clock,
-    );
+  const lease = options.rateController
+    ? { controller: options.rateController, release: () => {} }
+    : checkOutRateController(
+        {
+          runId: context.runId,
+          projectVersionArn: context.projectVersionArn,
+          plannedTps: context.perWorkerTps,
+        },
+        clock,
+      );
+  const rate = lease.controller;
   const tally = new CallTally();
 
   // One signal for "take no new work": the caller's abort or a fatal error.
@@ -259,6 +260,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     await Promise.allSettled([...inFlight]);
   } finally {
     options.signal?.removeEventListener("abort", stopNow);
+    lease.release();
   }
 
   const output = summarize(context, items, outcomes, tally, startedAt, clock.now());

@@ -254,23 +254,40 @@ export class RateController {
   }
 }
 
-const shared = new Map<string, RateController>();
+/** Controllers not in use right now, per run and model version. */
+const idle = new Map<string, RateController[]>();
+
+/** A controller checked out for one invocation; `release` hands it back. */
+export interface RateControllerLease {
+  controller: RateController;
+  release(): void;
+}
 
 /**
- * The process-wide controller for one run and model version: a warm Lambda
- * keeps what it learned about the model's real throughput across the batches
- * of a run. Controllers of other runs are dropped.
+ * A controller for one batch invocation: a warm Lambda gets back the one its
+ * previous batch of the run used, keeping what it learned about the model's
+ * real throughput. Invocations running at the same time in one process (the
+ * local engine runs every worker in one process) each get their own, as
+ * separate Lambdas would: sharing one would cap them all at one worker's rate.
+ * Controllers of other runs are dropped.
  */
-export function sharedRateController(
+export function checkOutRateController(
   key: { runId: string; projectVersionArn: string; plannedTps: number },
   clock: Clock,
-): RateController {
+): RateControllerLease {
   const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}`;
-  let controller = shared.get(id);
-  if (!controller) {
-    shared.clear();
-    controller = new RateController({ plannedTps: key.plannedTps, clock });
-    shared.set(id, controller);
-  }
-  return controller;
+  for (const other of idle.keys()) if (other !== id) idle.delete(other);
+  const controller =
+    idle.get(id)?.pop() ?? new RateController({ plannedTps: key.plannedTps, clock });
+  let released = false;
+  return {
+    controller,
+    release() {
+      if (released) return;
+      released = true;
+      const list = idle.get(id) ?? [];
+      list.push(controller);
+      idle.set(id, list);
+    },
+  };
 }

@@ -11,8 +11,17 @@ export const SIZING_RULES = {
   maxBatchBytes: 256 * 1024,
   /** Room for the batch envelope (`{"BatchInput":...,"Items":[...]}`) beyond the items and the context. */
   batchEnvelopeBytes: 1024,
-  /** In-flight calls per worker = rate x latency x this. */
-  concurrencyHeadroom: 1.5,
+  /**
+   * What an image holds its slot for besides the call: the ledger read before
+   * it and the result write after it (two S3 requests).
+   */
+  perImageS3Ms: 150,
+  /**
+   * In-flight images per worker = rate x (latency + perImageS3Ms) x this.
+   * Generous on purpose: the rate controller, not the slot count, sets the
+   * pace, and too few slots silently cap the rate below the plan.
+   */
+  concurrencyHeadroom: 2,
 } as const;
 
 /** What sizing needs to know about the pending list, gathered while it is written. */
@@ -174,7 +183,8 @@ export function sizeRun(opts: {
   };
 }
 
-/** In-flight calls that keep `tps` going at `latencyMs` per call, with headroom. */
+/** In-flight images that keep `tps` going at `latencyMs` per call plus the S3 work, with headroom. */
 export function concurrencyFor(tps: number, latencyMs: number): number {
-  return Math.max(1, Math.ceil(tps * (latencyMs / 1000) * SIZING_RULES.concurrencyHeadroom));
+  const slotSeconds = (latencyMs + SIZING_RULES.perImageS3Ms) / 1000;
+  return Math.max(1, Math.ceil(tps * slotSeconds * SIZING_RULES.concurrencyHeadroom));
 }

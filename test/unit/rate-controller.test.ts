@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RateController, sharedRateController } from "../../src/rate-controller.ts";
+import { checkOutRateController, RateController } from "../../src/rate-controller.ts";
 import { FakeClock, settle } from "../support/fake-clock.ts";
 
 /** Queues `count` acquirers and records when each was granted. */
@@ -217,11 +217,21 @@ describe("RateController", () => {
     );
   });
 
-  it("shares one controller per run and model version in the process", () => {
+  it("hands a warm process's controller to its next batch, but a separate one to a concurrent batch", () => {
     const clock = new FakeClock();
     const key = { runId: "r1", projectVersionArn: "arn:a", plannedTps: 5 };
-    const first = sharedRateController(key, clock);
-    expect(sharedRateController({ ...key }, clock)).toBe(first);
-    expect(sharedRateController({ ...key, runId: "r2" }, clock)).not.toBe(first);
+    const first = checkOutRateController(key, clock);
+    const concurrent = checkOutRateController({ ...key }, clock);
+    expect(concurrent.controller).not.toBe(first.controller);
+    first.release();
+    first.release();
+    const next = checkOutRateController({ ...key }, clock);
+    expect(next.controller).toBe(first.controller);
+    expect(checkOutRateController({ ...key }, clock).controller).not.toBe(first.controller);
+    next.release();
+    concurrent.release();
+    expect(checkOutRateController({ ...key, runId: "r2" }, clock).controller).not.toBe(
+      first.controller,
+    );
   });
 });

@@ -82,7 +82,7 @@ describe("sizeRun", () => {
       workers: 1,
       perWorkerTps: 5,
       batchSize: 10,
-      concurrency: 1,
+      concurrency: 3,
       startupSeconds: 600,
     });
     expect(s.windowNote).toBeUndefined();
@@ -100,7 +100,7 @@ describe("sizeRun", () => {
       workers: 10,
       perWorkerTps: 10,
       batchSize: 600,
-      concurrency: 2,
+      concurrency: 5,
     });
     expectConsistent(s, 6_000);
   });
@@ -187,9 +187,10 @@ describe("sizeRun", () => {
     expectConsistent(s, 3);
   });
 
-  it("scales in-flight calls with latency", () => {
-    expect(concurrencyFor(10, 100)).toBe(2);
-    expect(concurrencyFor(10, 1_000)).toBe(15);
+  it("scales in-flight images with latency plus the S3 work each image holds a slot for", () => {
+    // 10 TPS x (0.1 s + 0.15 s) x 2 = 5; 10 x (1 s + 0.15 s) x 2 = 23.
+    expect(concurrencyFor(10, 100)).toBe(5);
+    expect(concurrencyFor(10, 1_000)).toBe(23);
     expect(concurrencyFor(0.5, 10)).toBe(1);
   });
 
