@@ -4,6 +4,7 @@
  * these to the shared wrapper; the local runner invokes those same Lambdas.
  */
 import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
+import { alertTopicFromEnv, type RunNotification, runNotification } from "./alerts.ts";
 import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
 import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
@@ -18,7 +19,12 @@ import {
 import { planRun } from "./plan.ts";
 import { processBatch } from "./process-batch.ts";
 import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
-import { type ReportState, type RunReportResult, writeRunReport } from "./report/summary.ts";
+import {
+  type ReportState,
+  type RunReportResult,
+  type RunSummary,
+  writeRunReport,
+} from "./report/summary.ts";
 import { normalizePrefix } from "./result-keys.ts";
 import { parseRunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
@@ -230,17 +236,35 @@ export async function stopModelStep(
   });
 }
 
+/** The report's result, plus the message the workflow publishes when an alert topic is set. */
+export interface ReportStepResult extends RunReportResult {
+  notification?: RunNotification;
+}
+
 export async function reportStep(
   state: ReportState,
   { clients, clock, logger }: HandlerTools,
-): Promise<RunReportResult> {
-  return writeRunReport({
+): Promise<ReportStepResult> {
+  let summary: RunSummary | undefined;
+  const result = await writeRunReport({
     s3: clients.s3,
     state,
     clock,
     logger,
-    onSummary: (summary) => publishReportMetrics(summary, logger),
+    onSummary: (written) => {
+      summary = written;
+      publishReportMetrics(written, logger);
+    },
   });
+  const topicArn = alertTopicFromEnv();
+  if (!topicArn) return result;
+  const notification = runNotification({
+    topicArn,
+    result,
+    ...(summary ? { summary } : {}),
+    ...(state.error ? { failure: state.error } : {}),
+  });
+  return { ...result, notification };
 }
 
 /** The EventBridge "Step Functions Execution Status Change" event (the fields we read). */

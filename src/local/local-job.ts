@@ -12,6 +12,7 @@ import * as stopModel from "../../functions/stop-model.ts";
 import type { SafetyStopResult } from "../reaper.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import type { Plan } from "../shapes.ts";
+import { createLocalTopic, type PublishedMessage, SNS_PUBLISH_RESOURCE } from "./local-sns.ts";
 import type { LocalStack } from "./local-stack.ts";
 import { PROJECT_ROOT } from "./s3-server.ts";
 import {
@@ -93,6 +94,8 @@ export interface LocalJobResult {
   summary?: RunSummary;
   /** Present when the execution did not succeed: what the safety stop did. */
   safetyStop?: SafetyStopResult;
+  /** What the Notify states published (only when ALERT_TOPIC_ARN is set). */
+  notifications: PublishedMessage[];
 }
 
 /** The deployment parameters the local stack implies, as serverless.yml turns them into env vars. */
@@ -125,10 +128,12 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
     for (const [name, handler] of Object.entries({ ...WORKFLOW_HANDLERS, ...options.handlers })) {
       if (handler) handlers[name] = { handler, timeoutSeconds: timeouts[name] };
     }
+    const topic = createLocalTopic();
     const execution = await runWorkflow({
       definition: await loadDefinition(DEFINITION_PATH),
       input: options.input ?? {},
       handlers,
+      resources: { [SNS_PUBLISH_RESOURCE]: topic.publish as LocalHandler },
       s3: stack.s3,
       waitMs: options.waitMs ?? 500,
       retryScale: options.retryScale ?? 0.05,
@@ -138,7 +143,7 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const output = (execution.output ?? {}) as { plan?: Plan; report?: RunReportResult };
-    const result: LocalJobResult = { execution };
+    const result: LocalJobResult = { execution, notifications: topic.messages };
     if (output.plan) result.plan = output.plan;
     if (output.report) {
       result.report = output.report;

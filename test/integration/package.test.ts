@@ -15,6 +15,7 @@ import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
  */
 
 const run = promisify(execFile);
+const alertTopicArn = "arn:aws:sns:eu-west-1:111122223333:shelf-alerts";
 const projectVersionArn =
   "arn:aws:rekognition:eu-west-1:111122223333:project/shelf-audit/version/shelf-audit.2026-01-01/1767225600000";
 
@@ -33,10 +34,15 @@ function resourcesOfType(type: string) {
   return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 }
 
+/** A conditional statement (`Fn::If: [condition, statement, AWS::NoValue]`) as its "true" branch. */
+function whenConditionHolds(statement: Statement | { "Fn::If": [string, Statement, unknown] }) {
+  return "Fn::If" in statement ? statement["Fn::If"][1] : statement;
+}
+
 function statementsOf(roleProperties: Record<string, any>): Statement[] {
   return roleProperties.Policies.flatMap(
     (policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement,
-  );
+  ).map(whenConditionHolds);
 }
 
 function actions(statement: Statement): string[] {
@@ -68,6 +74,8 @@ beforeAll(async () => {
       "resultsBucket=acme-shelf-results",
       "--param",
       "resultsPrefix=labels/",
+      "--param",
+      `alertTopicArn=${alertTopicArn}`,
     ],
     {
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
@@ -192,6 +200,29 @@ describe("the packaged CloudFormation template", () => {
     expect(s3.flatMap(resources)).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
     const start = statements.find((s) => actions(s).includes("states:StartExecution"));
     expect(JSON.stringify(start?.Resource)).toContain("stateMachine");
+  });
+
+  it("lets only the state machine publish, only to the alert topic, only when one is set", () => {
+    const role = template.Resources.WeeklyBatchStateMachineRole;
+    const raw = role?.Properties.Policies.flatMap(
+      (policy: { PolicyDocument: { Statement: unknown[] } }) => policy.PolicyDocument.Statement,
+    );
+    const conditional = raw.find((s: Record<string, unknown>) => "Fn::If" in s);
+    expect(conditional).toEqual({
+      "Fn::If": [
+        "AlertTopicSet",
+        { Effect: "Allow", Action: "sns:Publish", Resource: alertTopicArn },
+        { Ref: "AWS::NoValue" },
+      ],
+    });
+    // An empty alertTopicArn makes the condition false, which drops the statement.
+    expect((template as { Conditions?: unknown }).Conditions).toEqual({
+      AlertTopicSet: { "Fn::Not": [{ "Fn::Equals": [alertTopicArn, ""] }] },
+    });
+    const lambdaStatements = statementsOf(
+      template.Resources.IamRoleLambdaExecution?.Properties ?? {},
+    );
+    expect(lambdaStatements.flatMap(actions).filter((a) => a.startsWith("sns:"))).toEqual([]);
   });
 });
 
