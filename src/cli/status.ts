@@ -1,0 +1,126 @@
+/**
+ * `status`: the model version's status and units, how long this job's run
+ * has kept it running and what that cost so far, and the workflow's running
+ * executions.
+ */
+import { formatDuration } from "../cost.ts";
+import { isLeaseActive, type LeaseRecord, readLease } from "../lease.ts";
+import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
+import { normalizePrefix } from "../result-keys.ts";
+import { UsageError } from "./args.ts";
+import { type CliContext, type CommandOutcome, settingOf, stateMachineArnOf } from "./context.ts";
+import { runningExecutions } from "./start.ts";
+
+export const STATUS_OPTIONS = { "state-machine-arn": { type: "string" } } as const;
+
+/** The model version ARN from `--project-version-arn` or `PROJECT_VERSION_ARN`. */
+export function requireProjectVersionArn(ctx: CliContext): string {
+  const arn = settingOf(ctx, "projectVersionArn", "PROJECT_VERSION_ARN");
+  if (!arn) {
+    throw new UsageError("no model: pass --project-version-arn or set PROJECT_VERSION_ARN");
+  }
+  return arn;
+}
+
+/** Where the workflow keeps its lease, from flags or environment; undefined when no bucket is known. */
+export function leaseLocationOf(ctx: CliContext) {
+  const resultsBucket =
+    settingOf(ctx, "resultsBucket", "RESULTS_BUCKET") ??
+    settingOf(ctx, "imagesBucket", "IMAGES_BUCKET");
+  if (!resultsBucket) return undefined;
+  return {
+    resultsBucket,
+    resultsPrefix: normalizePrefix(
+      settingOf(ctx, "resultsPrefix", "RESULTS_PREFIX") ?? "rekognition-results/",
+    ),
+  };
+}
+
+export interface StatusReport {
+  projectVersionArn: string;
+  model: ModelDescription;
+  /** The run that started the model, when a workflow run holds it (from the lease). */
+  run?: {
+    executionId: string;
+    startedAt: string;
+    runningSeconds: number;
+    units: number;
+    maxInferenceUnits?: number;
+    costSoFar: number;
+    pricePerUnitHour: number;
+  };
+  runningExecutions?: { executionArn: string; name?: string; startDate?: string }[];
+}
+
+export async function statusCommand(ctx: CliContext): Promise<CommandOutcome> {
+  const projectVersionArn = requireProjectVersionArn(ctx);
+  const model = await describeModel({ rekognition: ctx.clients.rekognition, projectVersionArn });
+  const report: StatusReport = { projectVersionArn, model };
+  const location = leaseLocationOf(ctx);
+  const lease = location
+    ? await readLease({ s3: ctx.clients.s3, ...location, logger: ctx.logger })
+    : undefined;
+  const billed = model.status === "RUNNING" || model.status === "STARTING";
+  if (lease && isLeaseActive(lease) && lease.projectVersionArn === projectVersionArn && billed) {
+    report.run = runOf(lease, ctx.clock.now(), pricePerUnitHourOf(ctx));
+  }
+  const stateMachineArn = stateMachineArnOf(ctx);
+  if (stateMachineArn) report.runningExecutions = await runningExecutions(ctx, stateMachineArn);
+  return { exitCode: 0, data: report, text: renderStatus(report) };
+}
+
+function pricePerUnitHourOf(ctx: CliContext): number {
+  const price = Number(settingOf(ctx, "pricePerUnitHour", "PRICE_PER_UNIT_HOUR") ?? 4);
+  if (!Number.isFinite(price) || price < 0) {
+    throw new UsageError(`--price-per-unit-hour must be a non-negative number, got ${price}`);
+  }
+  return price;
+}
+
+function runOf(lease: LeaseRecord, nowMs: number, pricePerUnitHour: number): StatusReport["run"] {
+  const runningSeconds = Math.max(0, (nowMs - Date.parse(lease.startedAt)) / 1000);
+  return {
+    executionId: lease.executionId,
+    startedAt: lease.startedAt,
+    runningSeconds: Math.round(runningSeconds),
+    units: lease.units,
+    ...(lease.maxInferenceUnits ? { maxInferenceUnits: lease.maxInferenceUnits } : {}),
+    // Started units are billed from the start; auto-scaled extra units are not known here.
+    costSoFar: Math.round(((lease.units * runningSeconds) / 3600) * pricePerUnitHour * 100) / 100,
+    pricePerUnitHour,
+  };
+}
+
+function renderStatus(report: StatusReport): string {
+  const { model } = report;
+  const units =
+    model.minInferenceUnits !== undefined
+      ? `${model.minInferenceUnits} min / ${model.maxInferenceUnits ?? model.minInferenceUnits} max`
+      : "none";
+  const lines = [
+    `Model       ${report.projectVersionArn}`,
+    `Status      ${model.status}${model.statusMessage ? ` (${model.statusMessage})` : ""}`,
+    `Units       ${units} (in service: see CloudWatch InServiceInferenceUnits)`,
+  ];
+  if (report.run) {
+    lines.push(
+      `Running     ${formatDuration(report.run.runningSeconds)}, started by ${report.run.executionId}`,
+      `Cost so far USD ${report.run.costSoFar.toFixed(2)} (${report.run.units} unit(s) x USD ${report.run.pricePerUnitHour}/hour)`,
+    );
+  } else if (model.status === "RUNNING" || model.status === "STARTING") {
+    lines.push("Running     not started by this job (no active lease): running time unknown here");
+  }
+  if (report.runningExecutions) {
+    lines.push(
+      report.runningExecutions.length === 0
+        ? "Executions  none running"
+        : report.runningExecutions
+            .map(
+              (e, i) =>
+                `${i === 0 ? "Executions " : "           "} ${e.executionArn} (since ${e.startDate})`,
+            )
+            .join("\n"),
+    );
+  }
+  return lines.join("\n");
+}
