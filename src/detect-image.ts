@@ -4,10 +4,11 @@ import {
   type RekognitionClient,
 } from "@aws-sdk/client-rekognition";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { IMAGE_LIMITS } from "./backlog.ts";
 import type { BatchContext, DetectedLabel, ImageRef } from "./shapes.ts";
 
 /** DetectCustomLabels accepts at most this many bytes in `Image.Bytes`. */
-export const MAX_IMAGE_BYTES = 4 * 1024 * 1024;
+export const MAX_IMAGE_BYTES = IMAGE_LIMITS.bytesMaxBytes;
 
 /**
  * A Bytes-mode image over the 4 MB limit. Named like Rekognition's own error
