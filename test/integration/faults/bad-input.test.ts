@@ -1,0 +1,141 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as checkModel from "../../../functions/check-model.ts";
+import * as ensureModelRunning from "../../../functions/ensure-model-running.ts";
+import * as plan from "../../../functions/plan.ts";
+import * as processBatch from "../../../functions/process-batch.ts";
+import * as reaper from "../../../functions/reaper.ts";
+import * as report from "../../../functions/report.ts";
+import * as safetyStop from "../../../functions/safety-stop.ts";
+import * as stopModel from "../../../functions/stop-model.ts";
+import { RUNNER_ERROR_NAMES } from "../../../src/errors.ts";
+import { localDeploymentEnvironment } from "../../../src/local/local-job.ts";
+import { RUN_INPUT_ENV } from "../../../src/run-input.ts";
+import { type FaultStack, modelStatus, startFaultStack } from "../../support/fault-harness.ts";
+
+/**
+ * Bad input, property-based: every invalid execution input is refused by the
+ * Plan Lambda with InvalidRunInput naming the field, before the model is
+ * touched; and no garbage event makes any Lambda throw an unnamed error.
+ */
+
+let fixture: FaultStack;
+let restore: () => void;
+let initialStatus: string;
+
+beforeAll(async () => {
+  fixture = await startFaultStack();
+  restore = fixture.stack.applyEnvironment({
+    ...localDeploymentEnvironment(fixture.stack),
+    LOG_LEVEL: "silent",
+  });
+  initialStatus = modelStatus(fixture);
+});
+
+afterAll(async () => {
+  restore?.();
+  await fixture?.close();
+});
+
+const FIELDS = Object.keys(RUN_INPUT_ENV);
+const NUMERIC_FIELDS = [
+  "targetWindowMinutes",
+  "tpsPerUnit",
+  "minUnits",
+  "maxUnits",
+  "maxInferenceUnits",
+  "maxResults",
+  "expectedLatencyMs",
+  "lambdaTimeoutSeconds",
+  "maxWorkers",
+];
+
+/** Values no field accepts (null is "not given", so never generated). */
+const neverValid = fc.oneof(
+  fc.boolean(),
+  fc.array(fc.anything()),
+  fc.dictionary(fc.string(), fc.anything()),
+);
+
+/** Values every numeric field refuses: zero or negative, non-finite, or text that is no number. */
+const badNumber = fc.oneof(
+  fc.double({ max: 0, noNaN: true }),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, "", "ten", "1e", "0x10"),
+  fc.string().filter((text) => !/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(text)),
+);
+
+/** One invalid field (name and value) of the execution input. */
+const invalidField: fc.Arbitrary<[string, unknown]> = fc.oneof(
+  fc.tuple(fc.constantFrom(...FIELDS), neverValid),
+  fc.tuple(fc.constantFrom(...NUMERIC_FIELDS), badNumber),
+  fc.tuple(
+    fc.constantFrom("imagesBucket", "resultsBucket"),
+    fc.oneof(fc.constantFrom("A", "ab", "-bucket", "bucket_", "1.2.3.4"), fc.integer()),
+  ),
+  fc.tuple(
+    fc.constant("projectVersionArn"),
+    fc.string().filter((text) => !text.startsWith("arn:aws")),
+  ),
+  fc.tuple(
+    fc.constant("imageMode"),
+    fc.string().filter((text) => text !== "S3Object" && text !== "Bytes"),
+  ),
+  fc.tuple(fc.constantFrom("imagesPrefix", "resultsPrefix"), fc.constant("x".repeat(513))),
+  fc.tuple(
+    fc.string({ minLength: 1 }).filter((name) => !FIELDS.includes(name) && name !== "__proto__"),
+    fc.anything().filter((value) => value !== null),
+  ),
+);
+
+async function errorOf(run: () => unknown): Promise<Error | undefined> {
+  try {
+    await run();
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+describe("bad input", () => {
+  it("every invalid execution input is refused with InvalidRunInput naming the field, before anything is started", async () => {
+    await fc.assert(
+      fc.asyncProperty(invalidField, async ([field, value]) => {
+        const error = await errorOf(() =>
+          plan.handler({ input: { [field]: value }, executionId: "property-test" }, {} as never),
+        );
+        expect(error?.name).toBe("InvalidRunInput");
+        expect(error?.message).toContain(FIELDS.includes(field) ? field : JSON.stringify(field));
+      }),
+      { numRuns: 150 },
+    );
+    expect(modelStatus(fixture)).toBe(initialStatus);
+    expect(fixture.stack.emulator.admin.billing(fixture.arn).sessions).toHaveLength(0);
+  });
+
+  it("no Lambda throws anything but a named workflow error, whatever the event", async () => {
+    const handlers = [
+      plan,
+      ensureModelRunning,
+      checkModel,
+      processBatch,
+      stopModel,
+      report,
+      safetyStop,
+      reaper,
+    ].map((module) => module.handler as (event: unknown, context: never) => Promise<unknown>);
+    const names = new Set<string>(RUNNER_ERROR_NAMES);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...handlers),
+        fc.oneof(fc.anything(), fc.record({ plan: fc.anything(), Items: fc.anything() })),
+        async (handler, event) => {
+          const error = await errorOf(() => handler(event, {} as never));
+          if (error) expect(names.has(error.name), `${error.name}: ${error.message}`).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(modelStatus(fixture)).toBe(initialStatus);
+    expect(fixture.stack.emulator.admin.billing(fixture.arn).sessions).toHaveLength(0);
+  });
+});
