@@ -3,6 +3,7 @@ import pMap from "p-map";
 import sharp from "sharp";
 import { normalizePrefix } from "../result-keys.ts";
 import type { SkipReason } from "../shapes.ts";
+import { PALETTE as MODEL_PALETTE, nearestColour } from "./emulator/labeler.ts";
 
 /**
  * Synthetic images whose Custom Labels result is known in advance. Each image
@@ -13,33 +14,21 @@ import type { SkipReason } from "../shapes.ts";
 
 export type Rgb = readonly [number, number, number];
 
-/** The colours the stand-in model knows, by label name. */
-export const PALETTE = {
-  red: [255, 0, 0],
-  green: [0, 255, 0],
-  blue: [0, 0, 255],
-  yellow: [255, 255, 0],
-  black: [0, 0, 0],
-  white: [255, 255, 255],
-} as const satisfies Record<string, Rgb>;
+export type PaletteColour = "red" | "green" | "blue" | "yellow" | "black" | "white";
 
-export type PaletteColour = keyof typeof PALETTE;
+/**
+ * The colours the stand-in model knows, by label name: the emulator's own
+ * palette (one definition), keyed for the generator's specs.
+ */
+export const PALETTE = Object.fromEntries(
+  MODEL_PALETTE.map((colour) => [colour.name, colour.rgb]),
+) as Record<PaletteColour, Rgb>;
 
-export const PALETTE_COLOURS = Object.keys(PALETTE) as PaletteColour[];
+export const PALETTE_COLOURS = MODEL_PALETTE.map((colour) => colour.name) as PaletteColour[];
 
-/** The palette colour nearest to a pixel (squared RGB distance; ties go to the earlier colour). */
+/** The palette colour nearest to a pixel, exactly as the emulator decides it. */
 export function nearestPaletteColour(r: number, g: number, b: number): PaletteColour {
-  let best: PaletteColour = "red";
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const name of PALETTE_COLOURS) {
-    const [pr, pg, pb] = PALETTE[name];
-    const distance = (r - pr) ** 2 + (g - pg) ** 2 + (b - pb) ** 2;
-    if (distance < bestDistance) {
-      best = name;
-      bestDistance = distance;
-    }
-  }
-  return best;
+  return PALETTE_COLOURS[nearestColour(r, g, b)] as PaletteColour;
 }
 
 export type ImageFormat = "jpeg" | "png";
