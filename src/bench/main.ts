@@ -1,0 +1,122 @@
+// Must be first: silences the SDK's Node 20 notice before the SDK loads.
+import "../local/quiet-sdk-notice.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT } from "../local/s3-server.ts";
+import { type BenchResults, renderHtml, renderText } from "./render.ts";
+import { PAPER_SIZES, paperRun } from "./scale-on-paper.ts";
+import {
+  autoScaling,
+  type BenchSettings,
+  FULL_SETTINGS,
+  orchestrationCeiling,
+  QUICK_SETTINGS,
+  saturation,
+  zoneLoss,
+} from "./scenarios.ts";
+
+const SCENARIOS = ["saturation", "capacity", "ceiling", "paper"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const HELP = `Benchmark the local pipeline against the Custom Labels emulator.
+
+Usage: npm run bench -- [options]
+
+  --scenario <name>   run only one: ${SCENARIOS.join(", ")} (default: all)
+                      saturation = ours at full rate, then the naive loop and the
+                      fixed-concurrency baseline on the same settings and images
+  --quick             smaller counts (1,200 images instead of 6,000)
+  --tps-per-unit <n>  what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})
+  --data <dir>        where the seeded images live (default bench-results/data; reused)
+  -h, --help          this text
+
+Writes bench-results/latest.json and bench-results/latest.html.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: "string" },
+      quick: { type: "boolean" },
+      "tps-per-unit": { type: "string" },
+      data: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const chosen = values.scenario as Scenario | undefined;
+  if (chosen !== undefined && !SCENARIOS.includes(chosen)) {
+    process.stderr.write(`--scenario must be one of ${SCENARIOS.join(", ")}, got ${chosen}\n`);
+    return 2;
+  }
+  const tpsPerUnit =
+    values["tps-per-unit"] === undefined ? undefined : Number(values["tps-per-unit"]);
+  if (tpsPerUnit !== undefined && !(tpsPerUnit > 0)) {
+    process.stderr.write("--tps-per-unit must be a positive number\n");
+    return 2;
+  }
+  process.env.LOG_LEVEL ??= "silent";
+  const outputDirectory = resolve(PROJECT_ROOT, "bench-results");
+  const settings: BenchSettings = {
+    ...(values.quick ? QUICK_SETTINGS : FULL_SETTINGS),
+    ...(tpsPerUnit ? { tpsPerUnit } : {}),
+    dataDirectory: resolve(values.data ?? resolve(outputDirectory, "data")),
+  };
+  const runs = (scenario: Scenario) => chosen === undefined || chosen === scenario;
+  const results: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench -- ${argv.join(" ")}`.trim(),
+    machine: {
+      cpus: cpus().length,
+      loadAverageBefore: loadavg(),
+      loadAverageAfter: [],
+      node: process.version,
+    },
+    settings: { ...settings, dataDirectory: undefined },
+  };
+  const step = (name: string) => process.stderr.write(`bench: ${name} ...\n`);
+  if (runs("paper")) results.paper = PAPER_SIZES.map((images) => paperRun(images));
+  if (runs("saturation")) {
+    step("saturation (ours, naive loop, fixed concurrency)");
+    results.saturation = await saturation(settings);
+  }
+  if (runs("capacity")) {
+    step("capacity: zone loss");
+    const zone = await zoneLoss(settings);
+    step("capacity: auto-scaling");
+    results.capacity = [zone, await autoScaling(settings)];
+  }
+  if (runs("ceiling")) {
+    step("orchestration ceiling");
+    results.ceiling = await orchestrationCeiling(settings);
+  }
+  results.machine.loadAverageAfter = loadavg();
+
+  await mkdir(outputDirectory, { recursive: true });
+  await writeFile(resolve(outputDirectory, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(
+    resolve(outputDirectory, "latest.html"),
+    renderHtml(results, settings.tpsPerUnit),
+  );
+  process.stdout.write(renderText(results));
+  process.stdout.write("\nWrote bench-results/latest.json and bench-results/latest.html\n");
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `npm run bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
