@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import {
+  availableUtilization,
+  callCounts,
+  idleTailSeconds,
+  minimumUnitSeconds,
+  ratio,
+  settleSeconds,
+  utilization,
+} from "../../src/bench/figures.ts";
+import { textTable } from "../../src/bench/render.ts";
+import { PAPER_SIZES, paperRun, SERVICE_LIMITS } from "../../src/bench/scale-on-paper.ts";
+import type { TimelineSecond } from "../../src/local/emulator/index.ts";
+
+/** Seconds from epoch second 1000 on, each `[accepted, throttled, inServiceUnits]`. */
+function timeline(seconds: [number, number, number][]): TimelineSecond[] {
+  return seconds.map(([accepted, throttled, units], i) => ({
+    t: 1000 + i,
+    accepted,
+    throttled,
+    desiredUnits: units,
+    inServiceUnits: units,
+  }));
+}
+
+describe("benchmark figures", () => {
+  const steady = timeline([
+    [5, 0, 4],
+    [100, 2, 4],
+    [98, 0, 4],
+    [100, 1, 4],
+    [40, 0, 4],
+  ]);
+
+  it("counts calls and the throttle ratio over the whole timeline", () => {
+    expect(callCounts(steady)).toEqual({
+      accepted: 343,
+      throttled: 3,
+      calls: 346,
+      throttleRatio: 3 / 346,
+    });
+    expect(callCounts([]).throttleRatio).toBe(0);
+  });
+
+  it("measures utilization over whole seconds only, ignoring partial edge seconds", () => {
+    // Span 1000.5 s .. 1004.2 s: whole seconds 1001, 1002, 1003.
+    const used = utilization(steady, { from: 1_000_500, to: 1_004_200 }, 100);
+    expect(used.seconds).toBe(3);
+    expect(used.acceptedPerSecond).toBeCloseTo(298 / 3, 10);
+    expect(used.ratio).toBeCloseTo(298 / 300, 10);
+  });
+
+  it("measures utilization of the capacity available each second", () => {
+    const halved = timeline([
+      [100, 0, 4],
+      [50, 5, 2],
+      [45, 0, 2],
+    ]);
+    const used = availableUtilization(
+      halved,
+      { from: 1_000_000, to: 1_003_000 },
+      (s) => s.inServiceUnits * 25,
+    );
+    expect(used.ratio).toBeCloseTo(195 / 200, 10);
+  });
+
+  it("finds when the accepted rate settles after a change, or that it never does", () => {
+    const recovering = timeline([
+      [100, 0, 4],
+      [20, 30, 2],
+      [30, 10, 2],
+      [46, 1, 2],
+      [48, 0, 2],
+      [49, 0, 2],
+      [50, 0, 2],
+    ]);
+    const capacity = (s: TimelineSecond) => s.inServiceUnits * 25;
+    // Change at 1001.0 s; seconds 1003-1005 are the first three in a row >= 90 %.
+    expect(settleSeconds(recovering, 1_001_000, capacity)).toBe(2);
+    expect(settleSeconds(recovering, 1_001_000, capacity, { until: 1_004_000 })).toBeUndefined();
+  });
+
+  it("bounds the idle tail by the last second with an accepted call", () => {
+    expect(idleTailSeconds(steady, 1_004_800)).toBeCloseTo(0.8, 10);
+    expect(idleTailSeconds(timeline([[0, 3, 1]]), 1_000_000)).toBeUndefined();
+  });
+
+  it("prices the minimum: every unit through start-up, exact-rate processing and the stop", () => {
+    // 6,000 images at 4 x 25 TPS = 60 s; 4 units x (3 + 60 + 1) s.
+    expect(
+      minimumUnitSeconds({
+        images: 6000,
+        units: 4,
+        tpsPerUnit: 25,
+        startupSeconds: 3,
+        stopSeconds: 1,
+      }),
+    ).toBe(256);
+    expect(ratio(269, 256)).toBeCloseTo(1.0508, 3);
+    expect(ratio(1, 0)).toBeUndefined();
+  });
+
+  it("lays out a text table with aligned columns", () => {
+    expect(
+      textTable(
+        ["name", "n"],
+        [
+          ["a", "10"],
+          ["bb", "2"],
+        ],
+      ).split("\n"),
+    ).toEqual(["name   n", "----  --", "a     10", "bb     2"]);
+  });
+});
+
+describe("scale on paper", () => {
+  const runs = PAPER_SIZES.map((images) => paperRun(images));
+
+  it("sizes every backlog within the quota and the service limits", () => {
+    for (const run of runs) {
+      expect(run.units).toBe(5);
+      expect(run.provisionedTps).toBe(25);
+      expect(run.batches * run.batchSize).toBeGreaterThanOrEqual(run.images);
+      expect(run.batchBytes).toBeLessThanOrEqual(SERVICE_LIMITS.batchBytes);
+      expect(run.batchSeconds).toBeLessThan(SERVICE_LIMITS.lambdaTimeoutSeconds);
+      expect(run.limits.every((limit) => limit.ok)).toBe(true);
+    }
+  });
+
+  it("takes start-up plus images / provisioned TPS, and bills Rekognition for it", () => {
+    const [hundredThousand] = runs;
+    // 100,000 / 25 TPS = 4,000 s, plus 15 min start-up.
+    expect(hundredThousand?.durationSeconds).toBe(4900);
+    // 5 units x 4,900 s = 6.806 inference hours x USD 4.
+    expect(hundredThousand?.cost.rekognition).toBeCloseTo(27.22, 2);
+  });
+
+  it("counts one Lambda per batch plus the fixed ones, and S3 requests per image", () => {
+    const run = paperRun(1_000_000);
+    // plan + start + 30 checks (15 min / 30 s) + batches + stop + report.
+    expect(run.lambda.invocations).toBe(2 + 30 + run.batches + 2);
+    expect(run.s3.reads).toBe(2 * 1_000_000 + run.batches);
+    expect(run.s3.writes).toBeGreaterThanOrEqual(1_000_000);
+    expect(run.cost.total).toBeCloseTo(
+      run.cost.rekognition + run.cost.lambda + run.cost.s3 + run.cost.stepFunctions,
+      10,
+    );
+  });
+
+  it("keeps the parent's history constant while map children grow with the backlog", () => {
+    const [small, , large] = runs;
+    expect(large?.stepFunctions.parentHistoryEvents).toBe(small?.stepFunctions.parentHistoryEvents);
+    expect(large?.stepFunctions.transitions).toBeGreaterThan(small?.stepFunctions.transitions ?? 0);
+  });
+});
