@@ -5,15 +5,8 @@
  * time; every call is one DetectCustomLabels on an S3 object.
  */
 import { DetectCustomLabelsCommand, type RekognitionClient } from "@aws-sdk/client-rekognition";
-import { awsErrorName } from "./aws-errors.ts";
+import { classifyDetectionError } from "./detection-errors.ts";
 import type { Clock } from "./runtime.ts";
-
-/** The answers that mean "over the provisioned rate". */
-const THROTTLE_ERRORS = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "LimitExceededException",
-]);
 
 export interface StepLoadOptions {
   rekognition: RekognitionClient;
@@ -47,7 +40,9 @@ export interface LoadStep {
   calls: number;
   accepted: number;
   throttled: number;
-  /** Calls that failed for another reason (a bad image, a network error). */
+  /** Calls refused for their image (bad format, too small...): the image is not used again. */
+  rejectedImages: number;
+  /** Calls that failed for another reason (a network error, the model stopping). */
   otherErrors: number;
   throttledShare: number;
   /**
@@ -93,6 +88,8 @@ export async function stepLoadProbe(options: StepLoadOptions): Promise<Calibrati
     maxCalls = 5000,
   } = options;
   if (options.images.keys.length === 0) throw new Error("the probe needs at least one image");
+  // Images the model refuses as such are dropped, so they neither skew a step nor fail the probe.
+  const pool = { keys: [...options.images.keys], rejected: new Set<string>() };
   const startedAt = clock.now();
   const steps: LoadStep[] = [];
   let lastClean: number | undefined;
@@ -107,8 +104,14 @@ export async function stepLoadProbe(options: StepLoadOptions): Promise<Calibrati
       stoppedBecause = `the next step (${tps} TPS per unit) would pass the ${maxCalls}-call bound`;
       break;
     }
-    const step = await runStep(options, tps, offeredTps, calls, callsSoFar);
+    const step = await runStep(options, pool, tps, offeredTps, calls, callsSoFar);
     callsSoFar += calls;
+    pool.keys = pool.keys.filter((key) => !pool.rejected.has(key));
+    if (pool.keys.length === 0) {
+      throw new Error(
+        "the model refused every image given as an image (format, size): nothing to probe with",
+      );
+    }
     steps.push(step);
     options.onStep?.(step);
     if (step.otherErrors > step.calls * MAX_OTHER_ERROR_SHARE) {
@@ -145,42 +148,48 @@ export async function stepLoadProbe(options: StepLoadOptions): Promise<Calibrati
 /** One step: `calls` calls at evenly spaced times (open loop: a slow answer never delays the next call). */
 async function runStep(
   options: StepLoadOptions,
+  pool: { keys: string[]; rejected: Set<string> },
   tpsPerUnit: number,
   offeredTps: number,
   calls: number,
   firstImage: number,
 ): Promise<LoadStep> {
-  const { clock, images } = options;
+  const { clock } = options;
+  const bucket = options.images.bucket;
   const stepStart = clock.now();
-  const answers: Promise<{ outcome: "accepted" | "throttled" | "other"; at: number }>[] = [];
+  type Outcome = "accepted" | "throttled" | "rejectedImage" | "other";
+  const answers: Promise<Outcome>[] = [];
   for (let i = 0; i < calls; i++) {
     const due = stepStart + (i * 1000) / offeredTps;
     const wait = due - clock.now();
     if (wait > 0) await clock.sleep(wait, options.signal);
-    const key = images.keys[(firstImage + i) % images.keys.length] as string;
+    const key = pool.keys[(firstImage + i) % pool.keys.length] as string;
     answers.push(
       options.rekognition
         .send(
           new DetectCustomLabelsCommand({
             ProjectVersionArn: options.projectVersionArn,
-            Image: { S3Object: { Bucket: images.bucket, Name: key } },
+            Image: { S3Object: { Bucket: bucket, Name: key } },
           }),
           options.signal ? { abortSignal: options.signal } : {},
         )
         .then(
-          () => ({ outcome: "accepted" as const, at: clock.now() }),
-          (error: unknown) => ({
-            outcome: THROTTLE_ERRORS.has(awsErrorName(error))
-              ? ("throttled" as const)
-              : ("other" as const),
-            at: clock.now(),
-          }),
+          (): Outcome => "accepted",
+          (error: unknown): Outcome => {
+            const classified = classifyDetectionError(error);
+            if (classified.throttle) return "throttled";
+            if (classified.kind === "permanent") {
+              pool.rejected.add(key);
+              return "rejectedImage";
+            }
+            return "other";
+          },
         ),
     );
   }
   const results = await Promise.all(answers);
   const stepEnd = stepStart + (calls * 1000) / offeredTps;
-  const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+  const count = (outcome: Outcome) => results.filter((r) => r === outcome).length;
   const throttled = count("throttled");
   const step: LoadStep = {
     tpsPerUnit,
@@ -188,17 +197,16 @@ async function runStep(
     calls,
     accepted: count("accepted"),
     throttled,
+    rejectedImages: count("rejectedImage"),
     otherErrors: count("other"),
-    throttledShare: throttled / calls,
+    throttledShare: throttled / Math.max(1, calls - count("rejectedImage")),
   };
   // Calls are issued in order, so the answers' array order is the order of issue.
-  const firstThrottled = results.findIndex((r) => r.outcome === "throttled");
+  const firstThrottled = results.indexOf("throttled");
   if (firstThrottled >= 0) {
     const issuedAt = stepStart + (firstThrottled * 1000) / offeredTps;
     const seconds = (stepEnd - issuedAt) / 1000;
-    const acceptedAfter = results
-      .slice(firstThrottled)
-      .filter((r) => r.outcome === "accepted").length;
+    const acceptedAfter = results.slice(firstThrottled).filter((r) => r === "accepted").length;
     // Too short a window says nothing reliable.
     if (seconds >= 1) step.acceptedTpsWhileThrottled = acceptedAfter / seconds;
   }

@@ -78,7 +78,7 @@ export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome>
       onStep: (step) => {
         if (ctx.json) return;
         ctx.io.stderr.write(
-          `  ${step.tpsPerUnit} TPS/unit: ${step.accepted}/${step.calls} accepted, ${step.throttled} throttled (${(step.throttledShare * 100).toFixed(1)} %)\n`,
+          `  ${step.tpsPerUnit} TPS/unit: ${step.accepted}/${step.calls} accepted, ${step.throttled} throttled (${(step.throttledShare * 100).toFixed(1)} %)${step.rejectedImages ? `, ${step.rejectedImages} refused for their image` : ""}\n`,
         );
       },
     });
