@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { expect } from "vitest";
 import * as processBatchLambda from "../../functions/process-batch.ts";
 import {
@@ -10,11 +10,11 @@ import {
   runLocalJob,
 } from "../../src/local/local-job.ts";
 import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { reconcile } from "../../src/local/reconcile.ts";
 import { type SampleSet, writeSampleImages } from "../../src/local/sample-images.ts";
 import type { LocalHandler } from "../../src/local/workflow/index.ts";
-import { resultsFolder, runFiles } from "../../src/result-keys.ts";
 import { listObjects } from "../../src/s3-listing.ts";
-import type { ImageResultRecord, SkippedObject } from "../../src/shapes.ts";
+import type { ImageResultRecord } from "../../src/shapes.ts";
 
 /**
  * The fault-injection fixture: a local stack in a throw-away folder with a
@@ -122,48 +122,21 @@ export async function listAll(
   return objects;
 }
 
-async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await object.Body?.transformToString("utf-8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every ledger record under the results prefix, by image key. */
 export async function readLedger(stack: LocalStack): Promise<Map<string, ImageResultRecord>> {
-  const keys = await listAll(stack.s3, stack.resultsBucket, resultsFolder(RESULTS_PREFIX));
-  const ledger = new Map<string, ImageResultRecord>();
-  for (const { key } of keys) {
-    const record = JSON.parse(
-      (await readText(stack.s3, stack.resultsBucket, key)) ?? "{}",
-    ) as ImageResultRecord;
-    expect(ledger.has(record.image.key), `two ledger entries for ${record.image.key}`).toBe(false);
-    ledger.set(record.image.key, record);
-  }
-  return ledger;
+  return (await reconcileStack(stack, [])).ledger;
 }
 
-/** The skipped objects the given runs recorded, by key. */
-export async function readSkipped(
-  stack: LocalStack,
-  runIds: readonly string[],
-): Promise<Map<string, SkippedObject>> {
-  const skipped = new Map<string, SkippedObject>();
-  for (const runId of runIds) {
-    const text = await readText(
-      stack.s3,
-      stack.resultsBucket,
-      runFiles.skipped(RESULTS_PREFIX, runId),
-    );
-    for (const line of (text ?? "").split("\n")) {
-      if (line.trim() === "") continue;
-      const entry = JSON.parse(line) as SkippedObject;
-      skipped.set(entry.key, entry);
-    }
-  }
-  return skipped;
+/** Reconciles the stack's images against its ledger and the given runs' skipped lists. */
+export function reconcileStack(stack: LocalStack, runIds: readonly string[]) {
+  return reconcile({
+    s3: stack.s3,
+    imagesBucket: stack.imagesBucket,
+    imagesPrefix: IMAGES_PREFIX,
+    resultsBucket: stack.resultsBucket,
+    resultsPrefix: RESULTS_PREFIX,
+    runIds,
+  });
 }
 
 export interface InvariantExpectations {
@@ -220,39 +193,22 @@ export async function assertRunInvariants(
   const bound = expected.maxUnits * (expected.elapsedMs / 1000 + BILLING_MARGIN_SECONDS);
   expect(billing.unitSeconds).toBeLessThanOrEqual(bound);
 
-  const listed = await listAll(stack.s3, stack.imagesBucket, IMAGES_PREFIX);
-  const ledger = await readLedger(stack);
   const runIds = expected.runIds ?? (result.plan ? [result.plan.runId] : []);
-  const skipped = await readSkipped(stack, runIds);
-  let succeeded = 0;
-  let failed = 0;
-  for (const { key } of listed) {
-    const record = ledger.get(key);
-    const skip = skipped.get(key);
-    expect(record && skip, `${key} is both analysed and skipped`).toBeFalsy();
-    if (skip) expect(skip.reason, `skip of ${key} has a reason`).toBeTruthy();
-    if (record?.status === "failed") {
-      expect(record.error?.name, `failure of ${key} has a reason`).toBeTruthy();
-      failed += 1;
-    }
-    if (record?.status === "succeeded") succeeded += 1;
-    if (expected.complete) expect(record ?? skip, `${key} is accounted for`).toBeTruthy();
-  }
-  for (const key of ledger.keys()) {
-    expect(
-      listed.some((object) => object.key === key),
-      `ledger entry for unlisted ${key}`,
-    ).toBe(true);
-  }
-  if (expected.complete && result.summary) {
-    const { counts } = result.summary;
-    expect(counts.listed).toBe(listed.length);
+  const books = await reconcileStack(stack, runIds);
+  expect(books.duplicateEntries, "images with two ledger entries").toEqual([]);
+  expect(books.doubleCounted, "objects both analysed and skipped").toEqual([]);
+  expect(books.unlisted, "ledger entries for unlisted objects").toEqual([]);
+  expect(books.unexplained, "failures or skips without a reason").toEqual([]);
+  if (expected.complete) {
+    expect(books.missing, "listed objects not accounted for").toEqual([]);
+    expect(books.exact).toBe(true);
+    if (result.summary) expect(result.summary.counts.listed).toBe(books.listed);
   }
   return {
-    listed: listed.length,
-    succeeded,
-    failed,
-    skipped: skipped.size,
+    listed: books.listed,
+    succeeded: books.succeeded,
+    failed: books.failed,
+    skipped: books.skipped,
     unitSeconds: billing.unitSeconds,
   };
 }

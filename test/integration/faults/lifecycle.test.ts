@@ -1,15 +1,11 @@
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterEach, describe, expect, it } from "vitest";
 import * as reaper from "../../../functions/reaper.ts";
 import { readLease } from "../../../src/lease.ts";
 import { startEmulator } from "../../../src/local/emulator/index.ts";
-import { LOCAL_STATE_MACHINE_NAME } from "../../../src/local/local-job.ts";
+import type { LocalJobOptions, LocalJobResult } from "../../../src/local/local-job.ts";
 import { LOCAL_DEFAULTS } from "../../../src/local/local-stack.ts";
-import {
-  LocalExecutionRegistry,
-  type LocalSfnServer,
-  startSfnServer,
-} from "../../../src/local/sfn-server.ts";
-import { localArn } from "../../../src/local/workflow/asl.ts";
+import { type LocalSfnApi, startLocalSfnApi } from "../../../src/local/sfn-api.ts";
 import type { ReapResult } from "../../../src/reaper.ts";
 import {
   assertRunInvariants,
@@ -32,7 +28,7 @@ import {
  */
 
 let fixture: FaultStack | undefined;
-let sfn: LocalSfnServer | undefined;
+let sfn: LocalSfnApi | undefined;
 
 afterEach(async () => {
   await sfn?.close();
@@ -41,17 +37,46 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-/** A stack plus the local Step Functions API, so the concurrency check and the reaper see real executions. */
-async function startWithExecutions(images: number) {
+/**
+ * A stack plus the local Step Functions API, so executions are started the
+ * AWS way and the concurrency check and the reaper see them.
+ */
+async function startWithExecutions(
+  images: number,
+  handlers: LocalJobOptions["handlers"],
+): Promise<{ current: FaultStack; api: LocalSfnApi }> {
   fixture = await startFaultStack({ tpsPerUnit: 20, latencyMs: 30 });
-  const executions = new LocalExecutionRegistry();
-  sfn = await startSfnServer(executions);
   await seedImages(fixture.stack, images);
-  const environment = {
-    AWS_ENDPOINT_URL_SFN: sfn.endpoint,
-    STATE_MACHINE_ARN: localArn.stateMachine(LOCAL_STATE_MACHINE_NAME),
-  };
-  return { current: fixture, executions, environment };
+  sfn = await startLocalSfnApi({
+    stack: fixture.stack,
+    job: { waitMs: 50, retryScale: 0.01, environment: { LOG_LEVEL: "warn" }, handlers },
+  });
+  return { current: fixture, api: sfn };
+}
+
+/** StartExecution through the SDK, then the execution's result once it ended. */
+async function execute(
+  current: FaultStack,
+  api: LocalSfnApi,
+): Promise<{ result: LocalJobResult | undefined; elapsedMs: number; executionArn: string }> {
+  const client = new SFNClient({
+    region: current.stack.environment.AWS_REGION,
+    endpoint: api.endpoint,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const started = Date.now();
+  try {
+    const { executionArn = "" } = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: api.stateMachineArn,
+        input: JSON.stringify({ lambdaTimeoutSeconds: 1, maxWorkers: 2 }),
+      }),
+    );
+    const result = await api.waitForExecution(executionArn);
+    return { result, elapsedMs: Date.now() - started, executionArn };
+  } finally {
+    client.destroy();
+  }
 }
 
 async function invokeReaper(current: FaultStack, environment: Record<string, string>) {
@@ -70,28 +95,23 @@ async function invokeReaper(current: FaultStack, environment: Record<string, str
 
 describe("execution faults", () => {
   it("a second execution started while one runs is refused and touches nothing", async () => {
-    const { current, executions, environment } = await startWithExecutions(20);
-    let second: Awaited<ReturnType<typeof runFaultJob>> | undefined;
-    let secondBilling = 0;
+    let second: LocalJobResult | undefined;
+    let secondSessions = 0;
     // The first execution's first batch starts the second execution and waits for its end.
     const processBatch = beforeEachBatch(async (invocation) => {
-      if (invocation !== 1) return;
-      const before = current.stack.emulator.admin.billing(current.arn).sessions.length;
-      second = await runFaultJob(current, { environment, onEvent: executions.record });
-      secondBilling = current.stack.emulator.admin.billing(current.arn).sessions.length - before;
+      if (invocation !== 1 || !fixture || !sfn) return;
+      const before = fixture.stack.emulator.admin.billing(fixture.arn).sessions.length;
+      second = (await execute(fixture, sfn)).result;
+      secondSessions = fixture.stack.emulator.admin.billing(fixture.arn).sessions.length - before;
     });
-    const { value: first, elapsedMs } = await timed(() =>
-      runFaultJob(current, {
-        environment,
-        handlers: { processBatch },
-        onEvent: executions.record,
-      }),
-    );
+    const { current, api } = await startWithExecutions(20, { processBatch });
+    const { result: first, elapsedMs } = await execute(current, api);
     expect(second?.execution.status).toBe("FAILED");
     expect(second?.execution.error).toBe("ConcurrentExecution");
     expect(second?.plan).toBeUndefined();
     expect(second?.safetyStop?.stopped).toBe(false);
-    expect(secondBilling).toBe(0);
+    expect(secondSessions).toBe(0);
+    if (!first) throw new Error("the first execution did not run");
     const report = await assertRunInvariants(current, first, {
       status: "SUCCEEDED",
       modelStatus: "STOPPED",
@@ -103,21 +123,17 @@ describe("execution faults", () => {
   });
 
   it("the reaper stops a model whose lease belongs to an execution that is no longer running", async () => {
-    const { current, executions, environment } = await startWithExecutions(10);
     // A run whose stop was lost (the Lambda returned without stopping): it
     // succeeds and leaves its model RUNNING under its lease.
     const lostStop = () => ({ stopped: false, reason: "stop lost", leaseReleased: false });
-    const result = await runFaultJob(current, {
-      environment,
-      handlers: { stopModel: lostStop },
-      onEvent: executions.record,
-    });
-    expect(result.execution.status).toBe("SUCCEEDED");
+    const { current, api } = await startWithExecutions(10, { stopModel: lostStop });
+    const { result, executionArn } = await execute(current, api);
+    expect(result?.execution.status).toBe("SUCCEEDED");
     expect(modelStatus(current)).toBe("RUNNING");
 
-    const reaped = await invokeReaper(current, environment);
+    const reaped = await invokeReaper(current, api.environment);
     expect(reaped.action).toBe("stopped");
-    expect(reaped.executionId).toBe(result.execution.executionArn);
+    expect(reaped.executionId).toBe(executionArn);
     expect(reaped.reason).toContain("SUCCEEDED");
     await waitFor(() => modelStatus(current) === "STOPPED", "the reaped model to stop");
     const lease = await readLease({
@@ -127,20 +143,19 @@ describe("execution faults", () => {
     });
     expect(lease?.releasedAt).toBeDefined();
     // Run again: nothing left to reap.
-    expect((await invokeReaper(current, environment)).action).toBe("none");
+    expect((await invokeReaper(current, api.environment)).action).toBe("none");
   });
 
   it("the reaper leaves a model alone while its execution is still running", async () => {
-    const { current, executions, environment } = await startWithExecutions(10);
     let reaped: ReapResult | undefined;
     const processBatch = beforeEachBatch(async (invocation) => {
-      if (invocation === 1) reaped = await invokeReaper(current, environment);
+      if (invocation === 1 && fixture && sfn) reaped = await invokeReaper(fixture, sfn.environment);
     });
-    const { value: result, elapsedMs } = await timed(() =>
-      runFaultJob(current, { environment, handlers: { processBatch }, onEvent: executions.record }),
-    );
+    const { current, api } = await startWithExecutions(10, { processBatch });
+    const { result, elapsedMs } = await execute(current, api);
     expect(reaped?.action).toBe("none");
     expect(reaped?.reason).toContain("still RUNNING");
+    if (!result) throw new Error("the execution did not run");
     await assertRunInvariants(current, result, {
       status: "SUCCEEDED",
       modelStatus: "STOPPED",

@@ -1,0 +1,135 @@
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import pMap from "p-map";
+import { resultsFolder, runFiles } from "../result-keys.ts";
+import { listObjects } from "../s3-listing.ts";
+import type { ImageResultRecord, SkippedObject } from "../shapes.ts";
+
+/**
+ * Independent reconciliation of a local stack after one or more runs: every
+ * object under the images prefix must be in the ledger (a result or a
+ * recorded failure with a reason) or in a run's skipped list (with a reason),
+ * exactly once. Read straight from S3, not from the run's own summary, so it
+ * checks the job rather than repeating it.
+ */
+
+export interface ReconcileInput {
+  s3: S3Client;
+  imagesBucket: string;
+  imagesPrefix: string;
+  resultsBucket: string;
+  resultsPrefix: string;
+  /** Runs whose skipped lists count. */
+  runIds: readonly string[];
+}
+
+export interface Reconciliation {
+  listed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** Listed objects neither in the ledger nor skipped. */
+  missing: string[];
+  /** Listed objects both in the ledger and skipped. */
+  doubleCounted: string[];
+  /** Images with more than one ledger entry. */
+  duplicateEntries: string[];
+  /** Ledger entries for objects that are not listed. */
+  unlisted: string[];
+  /** Failures or skips recorded without a reason. */
+  unexplained: string[];
+  ledger: Map<string, ImageResultRecord>;
+  /** True when every listed object is accounted for exactly once, with reasons. */
+  exact: boolean;
+}
+
+async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await object.Body?.transformToString("utf-8");
+  } catch {
+    return undefined;
+  }
+}
+
+export async function reconcile(input: ReconcileInput): Promise<Reconciliation> {
+  const { s3 } = input;
+  const listed: string[] = [];
+  for await (const object of listObjects(s3, {
+    bucket: input.imagesBucket,
+    prefix: input.imagesPrefix,
+  })) {
+    listed.push(object.key);
+  }
+  const entryKeys: string[] = [];
+  for await (const object of listObjects(s3, {
+    bucket: input.resultsBucket,
+    prefix: resultsFolder(input.resultsPrefix),
+  })) {
+    entryKeys.push(object.key);
+  }
+  const records = await pMap(
+    entryKeys,
+    async (key) =>
+      JSON.parse((await readText(s3, input.resultsBucket, key)) ?? "{}") as ImageResultRecord,
+    { concurrency: 16 },
+  );
+  const ledger = new Map<string, ImageResultRecord>();
+  const duplicateEntries: string[] = [];
+  for (const record of records) {
+    const key = record.image?.key ?? "";
+    if (ledger.has(key)) duplicateEntries.push(key);
+    ledger.set(key, record);
+  }
+  const skipped = new Map<string, SkippedObject>();
+  for (const runId of input.runIds) {
+    const text = await readText(
+      s3,
+      input.resultsBucket,
+      runFiles.skipped(input.resultsPrefix, runId),
+    );
+    for (const line of (text ?? "").split("\n")) {
+      if (line.trim() === "") continue;
+      const entry = JSON.parse(line) as SkippedObject;
+      skipped.set(entry.key, entry);
+    }
+  }
+
+  const result: Reconciliation = {
+    listed: listed.length,
+    succeeded: 0,
+    failed: 0,
+    skipped: 0,
+    missing: [],
+    doubleCounted: [],
+    duplicateEntries,
+    unlisted: [],
+    unexplained: [],
+    ledger,
+    exact: false,
+  };
+  const listedSet = new Set(listed);
+  for (const key of listed) {
+    const record = ledger.get(key);
+    const skip = skipped.get(key);
+    if (record && skip) result.doubleCounted.push(key);
+    if (!record && !skip) result.missing.push(key);
+    if (skip) {
+      result.skipped += 1;
+      if (!skip.reason) result.unexplained.push(key);
+    }
+    if (record?.status === "succeeded") result.succeeded += 1;
+    if (record?.status === "failed") {
+      result.failed += 1;
+      if (!record.error?.name) result.unexplained.push(key);
+    }
+  }
+  for (const key of ledger.keys()) if (!listedSet.has(key)) result.unlisted.push(key);
+  result.exact =
+    result.missing.length === 0 &&
+    result.doubleCounted.length === 0 &&
+    duplicateEntries.length === 0 &&
+    result.unlisted.length === 0 &&
+    result.unexplained.length === 0 &&
+    result.listed === result.succeeded + result.failed + result.skipped;
+  return result;
+}
