@@ -72,9 +72,9 @@ const MAX_OTHER_ERROR_SHARE = 0.2;
 /**
  * Runs the step load. The sustainable figure is the last step without
  * sustained throttling, lowered to the rate accepted under throttling when
- * that is less: a token bucket's burst can let a step slightly above the
- * limit pass clean for a few seconds, but while throttled the model accepts
- * exactly what it can serve.
+ * that is clearly less: a token bucket's burst can let a step above the limit
+ * pass clean for a few seconds, but while throttled the model accepts exactly
+ * what it can serve.
  */
 export async function stepLoadProbe(options: StepLoadOptions): Promise<CalibrationResult> {
   const {
@@ -130,8 +130,11 @@ export async function stepLoadProbe(options: StepLoadOptions): Promise<Calibrati
   let tpsPerUnit = lastClean;
   const whileThrottled = throttledStep?.acceptedTpsWhileThrottled;
   if (whileThrottled !== undefined) {
-    const perUnit = Math.floor((whileThrottled / units) * 10) / 10;
-    if (perUnit > 0 && (tpsPerUnit === undefined || perUnit < tpsPerUnit)) tpsPerUnit = perUnit;
+    const perUnit = Math.round((whileThrottled / units) * 10) / 10;
+    // Counting whole calls reads a little low; only a figure clearly below the
+    // last clean step (by more than half a step) says the burst hid the limit.
+    const hidden = tpsPerUnit === undefined || perUnit < tpsPerUnit - stepTpsPerUnit / 2;
+    if (perUnit > 0 && hidden) tpsPerUnit = perUnit;
   }
   return {
     ...(tpsPerUnit !== undefined ? { tpsPerUnit } : {}),
