@@ -44,6 +44,13 @@ export interface RateControllerOptions {
   recoverFraction?: number;
   /** From there up to the throttled rate, probe steps are this fraction of a full step. Default 0.05. */
   nearLimitFactor?: number;
+  /**
+   * A probe needs the tokens granted since the last one to reach this share
+   * of the rate: a limit that is not being used (something else, such as the
+   * CPU or the in-flight slots, holds the pace) is not raised, or it would
+   * climb unchecked and overshoot once that bottleneck clears. Default 0.9.
+   */
+  probeUseShare?: number;
 }
 
 export interface RateControllerStats {
@@ -83,8 +90,12 @@ export class RateController {
   private readonly floorTps: number;
   private readonly recoverFraction: number;
   private readonly nearLimitFactor: number;
+  private readonly probeUseShare: number;
 
   private rate: number;
+  /** Tokens granted since `countingSince` (the last probe, skipped probe or cut). */
+  private grantedSinceProbe = 0;
+  private countingSince: number;
   private tokens: number;
   private refilledAt: number;
   private lastThrottleAt: number;
@@ -117,12 +128,14 @@ export class RateController {
     this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
     this.recoverFraction = options.recoverFraction ?? 0.95;
     this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
+    this.probeUseShare = options.probeUseShare ?? 0.9;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
     // The start counts as the last congestion: probing begins one quiet period in.
     this.lastThrottleAt = this.refilledAt;
     this.lastProbeAt = this.refilledAt;
+    this.countingSince = this.refilledAt;
   }
 
   /**
@@ -169,6 +182,8 @@ export class RateController {
     this.tokens = 0;
     this.lastCutAt = now;
     this.lastProbeAt = now;
+    this.grantedSinceProbe = 0;
+    this.countingSince = now;
     this.counters.cuts += 1;
   }
 
@@ -200,6 +215,15 @@ export class RateController {
       this.lastProbeAt + this.probeIntervalMs,
     );
     if (now < due) return;
+    const offered = (this.rate * (now - this.countingSince)) / 1000;
+    const used = offered > 0 ? this.grantedSinceProbe / offered : 1;
+    this.grantedSinceProbe = 0;
+    this.countingSince = now;
+    if (used < this.probeUseShare) {
+      // Not limited by this rate: measure again over the next interval.
+      this.lastProbeAt = now;
+      return;
+    }
     this.refill(now);
     this.rate = Math.min(this.ceilingTps, this.rate + this.probeIncrement());
     // Keep to the schedule (no drift from waiting for a check), but never
@@ -238,6 +262,7 @@ export class RateController {
         if (this.tokens >= 1) {
           this.tokens -= 1;
           this.counters.granted += 1;
+          this.grantedSinceProbe += 1;
           const waiter = this.queue.shift() as Waiter;
           waiter.detach();
           waiter.resolve(now);

@@ -79,10 +79,9 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRun
     await rekognition.send(
       new StartProjectVersionCommand({ ProjectVersionArn: arn, MinInferenceUnits: options.units }),
     );
-    const projectArn = arn.replace(/\/version\/.*$/, "");
     for (;;) {
       const described = await rekognition.send(
-        new DescribeProjectVersionsCommand({ ProjectArn: projectArn }),
+        new DescribeProjectVersionsCommand({ ProjectArn: stack.projectArn }),
       );
       const status = described.ProjectVersionDescriptions?.find(
         (d) => d.ProjectVersionArn === arn,

@@ -259,7 +259,10 @@ export async function saturation(settings: BenchSettings): Promise<SaturationRes
       naive.extrapolatedTimeToDoneSeconds ?? naive.timeToDoneSeconds,
       ours.timeToDoneSeconds,
     ),
-    speedupVsFixed: ratio(fixedConcurrency.timeToDoneSeconds, ours.timeToDoneSeconds),
+    // Only comparable when the baseline finished every image.
+    ...(fixedConcurrency.succeeded === fixedConcurrency.images
+      ? { speedupVsFixed: ratio(fixedConcurrency.timeToDoneSeconds, ours.timeToDoneSeconds) }
+      : {}),
     costVsNaive: ratio(
       naive.unitSeconds * (settings.images / Math.max(1, naive.succeeded)),
       ours.unitSeconds,

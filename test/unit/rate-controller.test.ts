@@ -131,6 +131,21 @@ describe("RateController", () => {
     expect(rate.stats()).toMatchObject({ rateTps: 10, probes: 0 });
   });
 
+  it("does not raise a rate that callers wait on but use only half of (another bottleneck sets the pace)", async () => {
+    const clock = new FakeClock();
+    const rate = new RateController({ plannedTps: 10, clock });
+    // Two calls at once every 400 ms: 5 calls/s, and the second of each pair waits for a token.
+    for (let i = 0; i < 25; i += 1) {
+      queueAcquirers(rate, 2);
+      await clock.advance(400);
+    }
+    expect(rate.stats()).toMatchObject({ rateTps: 10, probes: 0, granted: 50 });
+    // Once demand uses the rate, probing resumes.
+    queueAcquirers(rate, 10_000);
+    await clock.advance(3500);
+    expect(rate.stats().probes).toBeGreaterThan(0);
+  });
+
   it("a throttle resets the quiet period", async () => {
     const clock = new FakeClock();
     const rate = new RateController({ plannedTps: 10, clock });
