@@ -106,7 +106,10 @@ describe("capacity faults mid-run", () => {
   it("auto-scaling up and down during the run", async () => {
     let scaledDown = false;
     const { result, current } = await runWithFaultAtFirstBatch(() => {}, {
+      // A unit serves only 5 TPS while the plan assumes 40: the calls' demand
+      // (accepted and throttled) exceeds one unit at once, on any machine.
       emulator: {
+        tpsPerUnit: 5,
         scaleUpDelayMs: 100,
         scaleDownDelayMs: 100,
         unitStartupMs: 100,
