@@ -1,8 +1,10 @@
 /** `local`: exactly `npm run local`, run as a child process with the same options. */
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { PROJECT_ROOT } from "../local/s3-server.ts";
+import { fileURLToPath } from "node:url";
 
+// Not imported from the local stack's modules: they load the embedded servers.
+const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const LOCAL_CLI = resolve(PROJECT_ROOT, "src/local/cli.ts");
 
 /** Runs the local job CLI with `argv`, sharing this terminal; resolves with its exit code. */

@@ -16,7 +16,7 @@ import {
   processIo,
 } from "./context.ts";
 import { runLocalCli } from "./local.ts";
-import { connectLocal, type LocalConnection } from "./local-connection.ts";
+import type { LocalConnection } from "./local-connection.ts";
 import { PLAN_OPTIONS, planCommand } from "./plan.ts";
 import { START_OPTIONS, startCommand } from "./start.ts";
 import { STATUS_OPTIONS, statusCommand } from "./status.ts";
@@ -89,8 +89,9 @@ Common options
   --json                       machine-readable output on stdout
   --local                      use a local stack started in this process (embedded S3, Custom Labels
                                emulator, local Step Functions API) on the data folder, instead of AWS;
-                               its model is STOPPED at start, an execution runs inside the command
-                               (start waits for it) and calibrate starts the model for the probe
+                               its model is not running when the command starts, an execution runs
+                               inside the command (start waits for it), and calibrate starts the
+                               model for the probe and stops it afterwards
   --data <dir>                 the local data folder (default .local-data)
   -h, --help                   help (\`${CLI_NAME} <command> --help\` for a command)
 
@@ -129,6 +130,8 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
     }
     if (args.values.local) {
       process.env.LOG_LEVEL ??= "silent";
+      // Loaded only for --local: the emulator and embedded S3 are not needed against AWS.
+      const { connectLocal } = await import("./local-connection.ts");
       local = await connectLocal(
         typeof args.values.data === "string" ? { dataDirectory: args.values.data } : {},
       );

@@ -1,0 +1,75 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.ts";
+import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+
+/** The installed command (the package's bin) and `--local`, each as a user runs them. */
+
+const BIN = resolve(PROJECT_ROOT, "bin/rekognition-weekly-batch.js");
+let dataDirectory: string;
+
+beforeAll(async () => {
+  dataDirectory = await mkdtemp(join(tmpdir(), "cli-local-"));
+});
+
+afterAll(async () => {
+  await rm(dataDirectory, { recursive: true, force: true });
+});
+
+function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, LOG_LEVEL: "silent" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("error", fail);
+    child.once("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe("the rekognition-weekly-batch command", () => {
+  it("runs from its bin entry: help exits 0, a bad flag exits 2", async () => {
+    const help = await runBin(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: rekognition-weekly-batch <command>");
+    const bad = await runBin(["plan", "--bogus"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--bogus'");
+  });
+
+  it("local passes its options to npm run local", async () => {
+    const help = await runBin(["local", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: npm run local");
+  });
+
+  it("--local plans against an in-process local stack on the data folder, in JSON", async () => {
+    const out: string[] = [];
+    const code = await runCli(
+      ["plan", "--local", "--data", dataDirectory, "--json", "--images", "900"],
+      {
+        stdout: { write: (text: string) => out.push(text) },
+        stderr: { write: () => true },
+        env: process.env,
+      },
+    );
+    expect(code).toBe(0);
+    const report = JSON.parse(out.join(""));
+    expect(report.assumedCount).toBe(true);
+    expect(report.counts.pending).toBe(900);
+    expect(report.sizing.units).toBeGreaterThanOrEqual(1);
+    // The local stack and its environment are gone afterwards.
+    expect(process.env.STATE_MACHINE_ARN).toBeUndefined();
+  });
+});
