@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import * as processBatchLambda from "../functions/process-batch.ts";
+import { crashPartWay } from "../src/local/crash-injection.ts";
 import { runLocalJob } from "../src/local/local-job.ts";
 import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "../src/local/local-stack.ts";
 import { reconcile } from "../src/local/reconcile.ts";
@@ -134,23 +135,14 @@ function faultyProcessBatch(
       if (fault) log.push(`batch ${invocation}: ${fault(stack, arn)}`);
     }
     if (random() % 10 !== 0) return real(event, context);
-    // A crash part-way: the real handler is cut off after a moment, and the
-    // invocation fails as a crashed Lambda does; the Map's Retry re-runs it.
+    // The Map's Retry re-runs a crashed batch; only its unfinished images are analysed.
     log.push(`batch ${invocation}: crashed part-way`);
-    const crash = new AbortController();
-    const running = Promise.resolve(
-      real(event, {
-        ...context,
-        getRemainingTimeInMillis: () => context.getRemainingTimeInMillis(),
-        signal: crash.signal,
-      }),
-    ).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 200 + (random() % 800)));
-    crash.abort(new Error("process crashed"));
-    await running;
-    throw Object.assign(new Error("Process exited before completing request"), {
-      name: "Lambda.Unknown",
-    });
+    return crashPartWay(
+      real,
+      event,
+      context,
+      () => new Promise((resolve) => setTimeout(resolve, 200 + (random() % 800))),
+    );
   };
 }
 

@@ -213,6 +213,25 @@ export async function assertRunInvariants(
   };
 }
 
+/**
+ * Runs the job and checks the invariants of a clean finish: SUCCEEDED, the
+ * model it started STOPPED, every object accounted for.
+ */
+export async function runToCleanFinish(
+  fixture: FaultStack,
+  options: Partial<Omit<LocalJobOptions, "stack">> = {},
+): Promise<{ result: LocalJobResult; report: InvariantReport }> {
+  const { value: result, elapsedMs } = await timed(() => runFaultJob(fixture, options));
+  const report = await assertRunInvariants(fixture, result, {
+    status: "SUCCEEDED",
+    modelStatus: "STOPPED",
+    complete: true,
+    elapsedMs,
+    maxUnits: Math.max(result.plan?.sizing.units ?? 1, result.plan?.sizing.maxInferenceUnits ?? 0),
+  });
+  return { result, report };
+}
+
 /** The model's status as the emulator reports it. */
 export function modelStatus(fixture: FaultStack): string {
   const model = fixture.stack.emulator.admin

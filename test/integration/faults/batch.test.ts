@@ -1,5 +1,6 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
+import { crashPartWay } from "../../../src/local/crash-injection.ts";
 import { renderSampleImage } from "../../../src/local/sample-images.ts";
 import type { LocalHandler, LocalLambdaContext } from "../../../src/local/workflow/index.ts";
 import { resultsFolder } from "../../../src/result-keys.ts";
@@ -13,6 +14,7 @@ import {
   readLedger,
   realProcessBatch,
   runFaultJob,
+  runToCleanFinish,
   seedImages,
   startFaultStack,
   timed,
@@ -44,20 +46,9 @@ function crashingHalfWay(current: FaultStack, afterResults: number): LocalHandle
   return async (event: never, context: LocalLambdaContext) => {
     invocations += 1;
     if (invocations > 1) return realProcessBatch(event, context);
-    const crash = new AbortController();
-    const running = Promise.resolve(
-      realProcessBatch(event, {
-        ...context,
-        getRemainingTimeInMillis: () => context.getRemainingTimeInMillis(),
-        signal: crash.signal,
-      }),
-    ).catch(() => undefined);
-    await waitFor(async () => (await ledgerSize(current)) >= afterResults, "partial results");
-    crash.abort(new Error("process crashed"));
-    await running;
-    throw Object.assign(new Error("Process exited before completing request"), {
-      name: "Lambda.Unknown",
-    });
+    return crashPartWay(realProcessBatch, event, context, () =>
+      waitFor(async () => (await ledgerSize(current)) >= afterResults, "partial results"),
+    );
   };
 }
 
@@ -66,18 +57,9 @@ describe("batch Lambda faults", () => {
     fixture = await startFaultStack({ tpsPerUnit: 20, latencyMs: 30 });
     const current = fixture;
     await seedImages(current.stack, 30);
-    const { value: result, elapsedMs } = await timed(() =>
-      runFaultJob(current, {
-        handlers: { processBatch: crashingHalfWay(current, 5) },
-        input: { lambdaTimeoutSeconds: 900, maxWorkers: 1 },
-      }),
-    );
-    const report = await assertRunInvariants(current, result, {
-      status: "SUCCEEDED",
-      modelStatus: "STOPPED",
-      complete: true,
-      elapsedMs,
-      maxUnits: result.plan?.sizing.units ?? 1,
+    const { result, report } = await runToCleanFinish(current, {
+      handlers: { processBatch: crashingHalfWay(current, 5) },
+      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1 },
     });
     expect(report.succeeded).toBe(30);
     const retried = result.execution.events.filter(
@@ -94,18 +76,9 @@ describe("batch Lambda faults", () => {
     fixture = await startFaultStack({ tpsPerUnit: 5, latencyMs: 30 });
     const current = fixture;
     await seedImages(current.stack, 20);
-    const { value: result, elapsedMs } = await timed(() =>
-      runFaultJob(current, {
-        timeouts: { processBatch: 31 },
-        input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, tpsPerUnit: 5 },
-      }),
-    );
-    const report = await assertRunInvariants(current, result, {
-      status: "SUCCEEDED",
-      modelStatus: "STOPPED",
-      complete: true,
-      elapsedMs,
-      maxUnits: result.plan?.sizing.units ?? 1,
+    const { result, report } = await runToCleanFinish(current, {
+      timeouts: { processBatch: 31 },
+      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, tpsPerUnit: 5 },
     });
     expect(report.succeeded).toBe(20);
     const incomplete = result.execution.events.filter(
@@ -140,14 +113,7 @@ describe("batch Lambda faults", () => {
     // Over the 15 MB S3-object limit: skipped at listing, never sent to the model.
     await put(`${IMAGES_PREFIX}huge.jpg`, Buffer.concat([good, Buffer.alloc(15 * 1024 * 1024)]));
 
-    const { value: result, elapsedMs } = await timed(() => runFaultJob(current));
-    const report = await assertRunInvariants(current, result, {
-      status: "SUCCEEDED",
-      modelStatus: "STOPPED",
-      complete: true,
-      elapsedMs,
-      maxUnits: result.plan?.sizing.units ?? 1,
-    });
+    const { report } = await runToCleanFinish(current);
     const failing = sample.bad.filter((bad) => bad.expected.outcome === "failed");
     expect(report.failed).toBe(failing.length);
     expect(report.succeeded).toBe(12 + awkward.length);

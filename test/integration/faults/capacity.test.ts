@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  assertRunInvariants,
   beforeEachBatch,
   type FaultStack,
-  runFaultJob,
+  runToCleanFinish,
   seedImages,
   startFaultStack,
-  timed,
   waitFor,
 } from "../../support/fault-harness.ts";
 
@@ -40,19 +38,9 @@ async function runWithFaultAtFirstBatch(
     if (invocation === 1) fault(current);
     await options.beforeBatch?.(current, invocation);
   });
-  const { value: result, elapsedMs } = await timed(() =>
-    runFaultJob(current, { handlers: { processBatch }, input: { minUnits: 2, ...options.input } }),
-  );
-  const units = Math.max(
-    result.plan?.sizing.units ?? 1,
-    result.plan?.sizing.maxInferenceUnits ?? 0,
-  );
-  const report = await assertRunInvariants(current, result, {
-    status: "SUCCEEDED",
-    modelStatus: "STOPPED",
-    complete: true,
-    elapsedMs,
-    maxUnits: units,
+  const { result, report } = await runToCleanFinish(current, {
+    handlers: { processBatch },
+    input: { minUnits: 2, ...options.input },
   });
   expect(report.succeeded).toBe(IMAGES);
   expect(result.summary?.counts.succeeded).toBe(IMAGES);
@@ -89,15 +77,9 @@ describe("capacity faults mid-run", () => {
         current.stack.emulator.admin.restoreZone(zone);
       }
     });
-    const { value: result, elapsedMs } = await timed(() =>
-      runFaultJob(current, { handlers: { processBatch }, input: { minUnits: 2, maxWorkers: 1 } }),
-    );
-    const report = await assertRunInvariants(current, result, {
-      status: "SUCCEEDED",
-      modelStatus: "STOPPED",
-      complete: true,
-      elapsedMs,
-      maxUnits: result.plan?.sizing.units ?? 2,
+    const { report } = await runToCleanFinish(current, {
+      handlers: { processBatch },
+      input: { minUnits: 2, maxWorkers: 1 },
     });
     expect(report.succeeded).toBe(IMAGES);
     expect(restored).toBe(true);
