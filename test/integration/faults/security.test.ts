@@ -3,8 +3,9 @@ import { networkInterfaces } from "node:os";
 import { posix } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { LOCAL_S3_CREDENTIALS } from "../../../src/local/s3-server.ts";
+import { startLocalSfnApi } from "../../../src/local/sfn-api.ts";
 import { MAX_S3_KEY_BYTES, resultKeyFor, resultsFolder } from "../../../src/result-keys.ts";
 import {
   type FaultStack,
@@ -89,7 +90,11 @@ describe("security", () => {
   it("the local servers listen on 127.0.0.1 only", async () => {
     fixture = await startFaultStack();
     const { stack } = fixture;
-    const endpoints = [stack.s3Server.endpoint, stack.emulator.endpoint].map((url) => new URL(url));
+    const sfnApi = await startLocalSfnApi({ stack });
+    onTestFinished(() => sfnApi.close());
+    const endpoints = [stack.s3Server.endpoint, stack.emulator.endpoint, sfnApi.endpoint].map(
+      (url) => new URL(url),
+    );
     for (const endpoint of endpoints) expect(endpoint.hostname).toBe("127.0.0.1");
     const external = Object.values(networkInterfaces())
       .flat()
