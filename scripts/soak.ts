@@ -90,32 +90,42 @@ async function seed(stack: LocalStack, count: number, random: () => number): Pro
   });
 }
 
-/** One fault of the matrix, switched on before a batch; returns what it did. */
-type Fault = (stack: LocalStack, arn: string) => string;
+/**
+ * One fault of the matrix, switched on before a batch; `undo` (if any) ends it
+ * a few batches later, as an outage ends. Lost units are replaced by the
+ * emulator itself.
+ */
+interface Fault {
+  name: string;
+  apply(stack: LocalStack, arn: string): string;
+  undo?(stack: LocalStack, arn: string): void;
+}
 
 const FAULTS: Fault[] = [
-  (stack, arn) => {
-    stack.emulator.admin.setCapacityFactor(arn, 0.3);
-    return "throttling storm (capacity x0.3)";
+  {
+    name: "throttling storm (capacity x0.3)",
+    apply: (stack, arn) => {
+      stack.emulator.admin.setCapacityFactor(arn, 0.3);
+      return "throttling storm (capacity x0.3)";
+    },
+    undo: (stack, arn) => stack.emulator.admin.setCapacityFactor(arn, 1),
   },
-  (stack, arn) => {
-    stack.emulator.admin.setCapacityFactor(arn, 1);
-    return "capacity restored";
+  {
+    name: "one unit lost",
+    apply: (stack, arn) => `unit ${stack.emulator.admin.failUnit(arn).id} lost`,
   },
-  (stack, arn) => {
-    stack.emulator.admin.failUnit(arn);
-    return "one unit lost";
-  },
-  (stack) => {
-    const zone = stack.emulator.admin.state().availabilityZones.find((z) => z.up)?.name;
-    if (zone) stack.emulator.admin.failZone(zone);
-    return `zone ${zone} lost`;
-  },
-  (stack) => {
-    for (const zone of stack.emulator.admin.state().availabilityZones) {
-      if (!zone.up) stack.emulator.admin.restoreZone(zone.name);
-    }
-    return "zones restored";
+  {
+    name: "zone lost",
+    apply: (stack) => {
+      const zone = stack.emulator.admin.state().availabilityZones.find((z) => z.up)?.name;
+      if (zone) stack.emulator.admin.failZone(zone);
+      return `zone ${zone} lost`;
+    },
+    undo: (stack) => {
+      for (const zone of stack.emulator.admin.state().availabilityZones) {
+        if (!zone.up) stack.emulator.admin.restoreZone(zone.name);
+      }
+    },
   },
 ];
 
@@ -128,11 +138,17 @@ function faultyProcessBatch(
 ): LocalHandler {
   const real = processBatchLambda.handler as LocalHandler;
   let invocation = 0;
+  const endings = new Map<number, () => void>();
   return async (event: never, context: LocalLambdaContext) => {
     invocation += 1;
+    endings.get(invocation)?.();
     if (random() % 4 === 0) {
       const fault = FAULTS[random() % FAULTS.length];
-      if (fault) log.push(`batch ${invocation}: ${fault(stack, arn)}`);
+      if (fault) {
+        log.push(`batch ${invocation}: ${fault.apply(stack, arn)}`);
+        const { undo } = fault;
+        if (undo) endings.set(invocation + 1 + (random() % 4), () => undo(stack, arn));
+      }
     }
     if (random() % 10 !== 0) return real(event, context);
     // The Map's Retry re-runs a crashed batch; only its unfinished images are analysed.
@@ -204,7 +220,7 @@ async function main(): Promise<number> {
       imagesPrefix: LOCAL_DEFAULTS.imagesPrefix,
       resultsBucket: stack.resultsBucket,
       resultsPrefix: LOCAL_DEFAULTS.resultsPrefix,
-      runIds: result.plan ? [result.plan.runId] : [],
+      runIds: [result.plan?.runId ?? result.summary?.runId ?? ""],
     });
     const billing = stack.emulator.admin.billing(arn);
     const calls = stack.emulator.admin.timeline(arn).reduce(
@@ -235,6 +251,13 @@ async function main(): Promise<number> {
     console.log(
       `  missing ${books.missing.length}, double-counted ${books.doubleCounted.length}, duplicate entries ${books.duplicateEntries.length}, unexplained ${books.unexplained.length}`,
     );
+    const failureNames = new Map<string, number>();
+    for (const record of books.ledger.values()) {
+      if (record.status !== "failed") continue;
+      const name = record.error?.name ?? "unknown";
+      failureNames.set(name, (failureNames.get(name) ?? 0) + 1);
+    }
+    console.log(`  failures by error: ${JSON.stringify(Object.fromEntries(failureNames))}`);
     console.log(`Calls: ${calls.accepted} accepted, ${calls.throttled} throttled`);
     console.log(
       `Model: ${status()}; billed ${billing.unitSeconds.toFixed(1)} unit-seconds, ${billing.billingUnits} units still billed`,
