@@ -46,6 +46,9 @@ export interface LocalStackOptions {
   feature?: "CLASSIFICATION" | "OBJECT_DETECTION";
   /** Emulator settings (delays, TPS per unit, latency, ...). */
   emulator?: Omit<EmulatorOptions, "models" | "s3Endpoint" | "port">;
+  /** Fixed ports on 127.0.0.1 (default 0: free ones), for a stack other processes use. */
+  s3Port?: number;
+  emulatorPort?: number;
 }
 
 export interface LocalStack {
@@ -74,11 +77,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const s3Server = await startS3Server({
     directory: resolve(dataDirectory, "s3"),
     buckets: [...new Set([imagesBucket, resultsBucket])],
+    ...(options.s3Port !== undefined ? { port: options.s3Port } : {}),
   });
   let emulator: Emulator;
   try {
     emulator = await startEmulator({
       ...options.emulator,
+      ...(options.emulatorPort !== undefined ? { port: options.emulatorPort } : {}),
       s3Endpoint: s3Server.endpoint,
     });
   } catch (error) {

@@ -1,0 +1,165 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+import { parseEnvFile } from "../../src/local/sample-events.ts";
+import type { Plan } from "../../src/shapes.ts";
+
+/**
+ * What a user does with two terminals: `npm run local:stack` in one,
+ * `npm run local:events` and `npx osls invoke local --stage local ...` in the
+ * other. The stack runs as a child process on free ports; osls bundles the
+ * real function with serverless-esbuild and invokes it against the stack.
+ */
+
+const run = promisify(execFile);
+/** Our own esbuild folder: a concurrent `osls package` deletes the default one when done. */
+const WORK_FOLDER = `.esbuild-invoke-local-${process.pid}`;
+
+let directory: string;
+let stack: ChildProcess | undefined;
+let environment: Record<string, string>;
+let stackOutput = "";
+
+/** Resolves once the stack prints that it is ready, or rejects when it exits first. */
+function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`stack not ready:\n${stackOutput}`)),
+      timeoutMs,
+    );
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stackOutput += chunk.toString();
+      if (stackOutput.includes("Local stack ready")) {
+        clearTimeout(timer);
+        resolvePromise();
+      }
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stackOutput += chunk.toString();
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stack exited with ${code}:\n${stackOutput}`));
+    });
+  });
+}
+
+/** `osls invoke local` prints the handler's result as indented JSON after any log lines. */
+function invokeResult(stdout: string): unknown {
+  const start = stdout.search(/^\{$/m);
+  if (start < 0) throw new Error(`no result in the output:\n${stdout}`);
+  const end = stdout.lastIndexOf("}");
+  return JSON.parse(stdout.slice(start, end + 1));
+}
+
+async function oslsInvoke(fn: string, eventFile: string): Promise<unknown> {
+  const { stdout } = await run(
+    "npx",
+    ["osls", "invoke", "local", "--stage", "local", "-f", fn, "-p", eventFile],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...environment, ESBUILD_WORK_FOLDER: WORK_FOLDER },
+      timeout: 90_000,
+    },
+  );
+  return invokeResult(stdout);
+}
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "invoke-local-"));
+  // Node itself with tsx's loader (not npx), so that SIGTERM reaches the stack's handler.
+  stack = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/local/stack-cli.ts",
+      "--data",
+      directory,
+      "--images",
+      "4",
+      "--s3-port",
+      "0",
+      "--rekognition-port",
+      "0",
+      "--start-delay",
+      "200",
+    ],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  await waitForReady(stack, 60_000);
+  environment = parseEnvFile(await readFile(join(directory, "invoke.env"), "utf8"));
+  await run(
+    "npx",
+    [
+      "tsx",
+      "src/local/events-cli.ts",
+      "--env-file",
+      join(directory, "invoke.env"),
+      "--out",
+      directory,
+    ],
+    { cwd: PROJECT_ROOT, timeout: 60_000 },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    const exited = new Promise((done) => stack?.once("exit", done));
+    stack.kill("SIGTERM");
+    await exited;
+  }
+  if (directory) await rm(directory, { recursive: true, force: true });
+  await rm(resolve(PROJECT_ROOT, WORK_FOLDER), { recursive: true, force: true });
+});
+
+describe("npm run local:stack + local:events + osls invoke local", () => {
+  it("writes an environment that points at the stack on 127.0.0.1", () => {
+    expect(environment.AWS_ENDPOINT_URL_S3).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(environment.AWS_ENDPOINT_URL_REKOGNITION).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(environment.POWERTOOLS_METRICS_DISABLED).toBe("true");
+  });
+
+  it("writes follow-on events that agree with the plan it ran", async () => {
+    const check = JSON.parse(await readFile(join(directory, "check-model.json"), "utf8")) as {
+      plan: Plan;
+    };
+    const batch = JSON.parse(await readFile(join(directory, "process-batch.json"), "utf8")) as {
+      Items: { key: string }[];
+    };
+    expect(check.plan.counts.pending).toBeGreaterThanOrEqual(4);
+    expect(batch.Items.length).toBeGreaterThan(0);
+    expect(batch.Items.every((item) => item.key.startsWith("incoming/"))).toBe(true);
+  });
+
+  it("osls invoke local -f checkModel answers with the model's status from the emulator", async () => {
+    const result = (await oslsInvoke("checkModel", resolve(directory, "check-model.json"))) as {
+      status: string;
+      ready: boolean;
+      attempt: number;
+    };
+    // Nothing started the model: the emulator's declared version is trained, not running.
+    expect(result).toMatchObject({ status: "TRAINING_COMPLETED", ready: false, attempt: 1 });
+  }, 120_000);
+
+  it("the committed sample events parse and cover every function in serverless.yml", async () => {
+    const names = [
+      "plan",
+      "ensure-model-running",
+      "check-model",
+      "process-batch",
+      "stop-model",
+      "report",
+      "safety-stop",
+      "reaper",
+    ];
+    for (const name of names) {
+      const text = await readFile(resolve(PROJECT_ROOT, "events", `${name}.json`), "utf8");
+      expect(() => JSON.parse(text), name).not.toThrow();
+    }
+  });
+});
