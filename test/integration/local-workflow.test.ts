@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelNotUsableError } from "../../src/errors.ts";
+import { createLocalTopic, SNS_PUBLISH_RESOURCE } from "../../src/local/local-sns.ts";
 import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import {
   type AslDefinition,
+  type LocalHandler,
   type LocalLambdaContext,
   loadDefinition,
   runWorkflow,
@@ -650,6 +652,8 @@ describe("the project's state machine, run locally with stand-in handlers", () =
     const result = await runWorkflow({
       definition,
       input: { imagesPrefix: "img/" },
+      // The Notify states' SNS integration (not reached: the report sets no notification).
+      resources: { [SNS_PUBLISH_RESOURCE]: createLocalTopic().publish as LocalHandler },
       handlers: {
         plan: (event: { executionId: string }) => {
           calls.push(`plan ${event.executionId}`);
