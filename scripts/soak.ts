@@ -237,8 +237,21 @@ async function main(): Promise<number> {
     console.log(
       `\nExecution: ${result.execution.status}${result.execution.error ? ` (${result.execution.error})` : ""} in ${runSeconds.toFixed(1)} s`,
     );
+    if (result.plan) {
+      const { sizing } = result.plan;
+      console.log(
+        `Plan: ${sizing.units} units, ${sizing.workers} workers, batches of ${sizing.batchSize}`,
+      );
+    }
+    const failedStates = new Map<string, number>();
+    for (const event of result.execution.events) {
+      if (event.type === "StateFailed") {
+        failedStates.set(event.error, (failedStates.get(event.error) ?? 0) + 1);
+      }
+    }
+    if (result.execution.cause) console.log(`  cause: ${result.execution.cause.slice(0, 300)}`);
     console.log(
-      `Plan: ${result.plan?.sizing.units} units, ${result.plan?.sizing.workers} workers, batches of ${result.plan?.sizing.batchSize}`,
+      `Failed states (retried or not): ${JSON.stringify(Object.fromEntries(failedStates))}`,
     );
     console.log(
       `Faults injected: ${faultLog.length} (+2 % errors, 1 % dropped connections throughout)`,
