@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Clock } from "../../runtime.ts";
 import {
@@ -222,6 +223,8 @@ export async function runDistributedMap(
 
   // Stops the run: the execution was aborted, or too many children failed.
   const stop = new AbortController();
+  // Every running child listens to it: as many listeners as the Map's concurrency.
+  setMaxListeners(MAX_CHILD_CONCURRENCY, stop.signal);
   const onAbort = () => stop.abort(scope.signal.reason);
   scope.signal.addEventListener("abort", onAbort, { once: true });
   const outcomes: (ChildOutcome | undefined)[] = new Array(childInputs.length);
