@@ -120,12 +120,7 @@ export class ModelVersion {
     }
     const { settings, clock } = this.env;
     const now = clock.now();
-    this.resetSession();
-    this.minUnits = minUnits;
-    this.maxUnits = maxUnits;
-    this.desiredUnits = minUnits;
-    this.units.clear();
-    this.units.add(minUnits, "starting");
+    this.beginSession(minUnits, maxUnits);
     this.setStatus("STARTING");
     if (settings.billFrom === "start-request") this.meter.open(now, minUnits);
     const failure = this.faults.nextStartFailure;
@@ -137,14 +132,19 @@ export class ModelVersion {
     return this.status;
   }
 
-  /** Puts a version straight into RUNNING (declared running, no start delay). */
-  startRunningNow(minUnits: number, maxUnits: number | undefined): void {
+  /** A fresh session: its timers, unit bounds and the starting units. */
+  private beginSession(minUnits: number, maxUnits: number | undefined): void {
     this.resetSession();
     this.minUnits = minUnits;
     this.maxUnits = maxUnits;
     this.desiredUnits = minUnits;
     this.units.clear();
     this.units.add(minUnits, "starting");
+  }
+
+  /** Puts a version straight into RUNNING (declared running, no start delay). */
+  startRunningNow(minUnits: number, maxUnits: number | undefined): void {
+    this.beginSession(minUnits, maxUnits);
     this.meter.open(this.env.clock.now(), minUnits);
     this.becomeRunning();
     this.session.every(this.env.settings.tickMs, () => this.tick());
