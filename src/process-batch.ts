@@ -181,6 +181,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
         {
           ...retryOptions,
           signal: stop.signal,
+          isPacedError: (error) => classifyDetectionError(error).throttle,
           onRetry: ({ error, attempt, delayMs }) => {
             tally.retried += 1;
             logger.debug("retrying image", {

@@ -30,7 +30,16 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Called before each backoff sleep. */
   onRetry?: (info: { error: unknown; attempt: number; delayMs: number }) => void;
+  /**
+   * Errors that do not use up an attempt while a deadline is set: throttles,
+   * which the rate controller paces. A capacity cut that lasts makes the work
+   * slower, not fail; the deadline still bounds it.
+   */
+  isPacedError?: (error: unknown) => boolean;
 }
+
+/** Backoff for paced errors stays short: the rate controller does the real pacing. */
+const MAX_PACED_BACKOFF_STEP = 3;
 
 /**
  * The sleep before retry number `retry` (1-based) with full jitter: uniform
@@ -60,20 +69,33 @@ export async function withRetry<T>(
   const policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
   const random = options.random ?? Math.random;
   const { clock, signal, deadline } = options;
+  // `counted`: attempts that use up the budget; paced errors (with a deadline) do not.
+  let counted = 0;
+  let pacedStreak = 0;
   for (let attempt = 1; ; attempt += 1) {
     signal?.throwIfAborted();
     try {
       return await operation(attempt);
     } catch (error) {
-      if (!options.shouldRetry(error, attempt)) throw error;
+      const paced = deadline !== undefined && options.isPacedError?.(error) === true;
+      if (paced) pacedStreak += 1;
+      else {
+        counted += 1;
+        pacedStreak = 0;
+      }
+      if (!options.shouldRetry(error, paced ? 1 : counted)) throw error;
       signal?.throwIfAborted();
-      if (attempt >= policy.maxAttempts) {
+      if (counted >= policy.maxAttempts) {
         throw new RetriesExhaustedError(
           `Gave up after ${attempt} attempts; last error ${describe(error)}`,
           { cause: error },
         );
       }
-      const delayMs = backoffDelay(attempt, policy, random);
+      const delayMs = backoffDelay(
+        paced ? Math.min(pacedStreak, MAX_PACED_BACKOFF_STEP) : counted,
+        policy,
+        random,
+      );
       if (deadline !== undefined && clock.now() + delayMs > deadline) {
         throw new RetriesExhaustedError(
           `Gave up after ${attempt} attempts: the next retry would run past the deadline; last error ${describe(error)}`,

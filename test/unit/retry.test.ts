@@ -121,6 +121,49 @@ describe("withRetry", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("does not spend attempts on paced errors (throttles) while a deadline bounds them", async () => {
+    const clock = new FakeClock();
+    const deadline = clock.now() + 60_000;
+    let calls = 0;
+    const run = withRetry(
+      async () => {
+        calls += 1;
+        if (calls <= 8) throw transient();
+        return "done";
+      },
+      {
+        clock,
+        shouldRetry: always,
+        deadline,
+        isPacedError: (error) => (error as Error).name === "ThrottlingException",
+        random: () => 0.5,
+        policy: { maxAttempts: 3 },
+      },
+    );
+    await clock.advanceUntil(() => calls === 9);
+    expect(await run).toBe("done");
+  });
+
+  it("counts paced errors as attempts when there is no deadline to bound them", async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const run = withRetry(
+      async () => {
+        calls += 1;
+        throw transient();
+      },
+      {
+        clock,
+        shouldRetry: always,
+        isPacedError: () => true,
+        random: () => 0.5,
+        policy: { maxAttempts: 3 },
+      },
+    ).catch((error: unknown) => error);
+    await clock.advanceUntil(() => calls === 3);
+    expect(await run).toBeInstanceOf(RetriesExhaustedError);
+  });
+
   it("stops at once when aborted during a backoff sleep", async () => {
     const clock = new FakeClock();
     const controller = new AbortController();
