@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { parse as parseYaml } from "yaml";
 import * as checkModel from "../../functions/check-model.ts";
 import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
@@ -11,6 +11,7 @@ import * as safetyStop from "../../functions/safety-stop.ts";
 import * as stopModel from "../../functions/stop-model.ts";
 import type { SafetyStopResult } from "../reaper.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
+import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Plan } from "../shapes.ts";
 import { createLocalTopic, type PublishedMessage, SNS_PUBLISH_RESOURCE } from "./local-sns.ts";
 import type { LocalStack } from "./local-stack.ts";
@@ -118,10 +119,8 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
 
 export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobResult> {
   const { stack } = options;
-  const restore = stack.applyEnvironment({
-    ...localDeploymentEnvironment(stack),
-    ...options.environment,
-  });
+  const environment = { ...localDeploymentEnvironment(stack), ...options.environment };
+  const restore = stack.applyEnvironment(environment);
   try {
     const timeouts = { ...(await deployedTimeouts()), ...options.timeouts };
     const handlers: HandlerMap = {};
@@ -148,6 +147,10 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
     if (output.report) {
       result.report = output.report;
       result.summary = await readSummary(stack, output.report);
+    } else if (execution.status !== "SUCCEEDED") {
+      // A failed execution has no output, but ReportFailure may have written
+      // the run's report: find the run by its execution id.
+      Object.assign(result, await findFailedRun(stack, environment, execution.executionArn));
     }
     if (execution.status !== "SUCCEEDED") {
       result.safetyStop = (await safetyStop.handler(
@@ -177,4 +180,53 @@ async function readSummary(stack: LocalStack, report: RunReportResult): Promise<
     new GetObjectCommand({ Bucket: report.bucket, Key: report.summaryKey }),
   );
   return JSON.parse(await (object.Body?.transformToString() ?? "{}")) as RunSummary;
+}
+
+/** How many of the newest runs to look through for a failed execution's own. */
+const RECENT_RUNS_SEARCHED = 20;
+
+async function readJson<T>(stack: LocalStack, bucket: string, key: string): Promise<T | undefined> {
+  try {
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse(await (object.Body?.transformToString() ?? "")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The plan and, when ReportFailure wrote one, the report of the run an execution made. */
+async function findFailedRun(
+  stack: LocalStack,
+  environment: Record<string, string>,
+  executionArn: string,
+): Promise<Pick<LocalJobResult, "plan" | "report" | "summary">> {
+  const bucket = environment.RESULTS_BUCKET ?? stack.resultsBucket;
+  const prefix = normalizePrefix(environment.RESULTS_PREFIX ?? "rekognition-results/");
+  const listing = await stack.s3.send(
+    new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}runs/`, Delimiter: "/" }),
+  );
+  // Run ids sort by time: look at the newest first.
+  const folders = (listing.CommonPrefixes ?? [])
+    .map((common) => common.Prefix ?? "")
+    .sort()
+    .reverse()
+    .slice(0, RECENT_RUNS_SEARCHED);
+  for (const folder of folders) {
+    const runId = folder.slice(`${prefix}runs/`.length, -1);
+    const runPlan = await readJson<Plan>(stack, bucket, runFiles.plan(prefix, runId));
+    if (runPlan?.executionId !== executionArn) continue;
+    const summaryKey = runFiles.summary(prefix, runId);
+    const summary = await readJson<RunSummary>(stack, bucket, summaryKey);
+    if (!summary) return { plan: runPlan };
+    const report: RunReportResult = {
+      bucket,
+      summaryKey,
+      reportKey: runFiles.report(prefix, runId),
+      outcome: summary.outcome,
+      reconciled: summary.reconciled,
+      counts: summary.counts,
+    };
+    return { plan: runPlan, report, summary };
+  }
+  return {};
 }

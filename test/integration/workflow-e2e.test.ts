@@ -154,6 +154,10 @@ describe("the weekly workflow, locally end to end", () => {
     expect(result.execution.error).toBe("ModelStartFailed");
     expect(result.execution.cause).toContain("Injected: no capacity");
     expect(await modelSettles()).not.toBe("RUNNING");
+    // ReportFailure wrote the run's report, found by the execution's id.
+    expect(result.summary?.outcome).toBe("failed");
+    expect(result.summary?.counts.pending).toBe(5);
+    expect(result.report?.reportKey).toContain(result.plan?.runId ?? "no plan");
     const lease = await readLease({
       s3: stack.s3,
       resultsBucket: stack.resultsBucket,
