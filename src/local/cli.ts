@@ -170,7 +170,10 @@ function printSummary(
     const c = summary.counts;
     lines.push(
       `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done`,
-      `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`,
+      execution.status === "SUCCEEDED"
+        ? `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`
+        : // A failed run leaves what it did not reach pending: the next run picks it up.
+          `Results     ${c.succeeded} succeeded, ${c.failed} failed, ${c.unaccounted} not analysed (still pending: the next run takes them)`,
     );
     const labels = summary.labels
       .slice(0, 8)
