@@ -128,30 +128,6 @@ interface RunFileLocation {
   runId: string;
 }
 
-/** Writes a run's manifest: the pending images, one `ImageRef` per line. */
-export function writeManifest(
-  opts: RunFileLocation & { images: Iterable<ImageRef> | AsyncIterable<ImageRef> },
-): Promise<{ lines: number; bytes: number }> {
-  return writeJsonl({
-    s3: opts.s3,
-    bucket: opts.bucket,
-    key: runFiles.manifest(opts.resultsPrefix, opts.runId),
-    records: opts.images,
-  });
-}
-
-/** Writes a run's skipped list: one `SkippedObject` per line. */
-export function writeSkippedList(
-  opts: RunFileLocation & { skipped: Iterable<SkippedObject> | AsyncIterable<SkippedObject> },
-): Promise<{ lines: number; bytes: number }> {
-  return writeJsonl({
-    s3: opts.s3,
-    bucket: opts.bucket,
-    key: runFiles.skipped(opts.resultsPrefix, opts.runId),
-    records: opts.skipped,
-  });
-}
-
 /** Reads a run's manifest back. */
 export function readManifest(opts: RunFileLocation): Promise<ImageRef[]> {
   return collect(
