@@ -268,8 +268,8 @@ describe("parseRunInput property: one bad field", () => {
   const notString = fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }));
   const outside = (min: number, max: number) =>
     fc.oneof(
-      fc.double({ max: min, maxExcluded: true, noNaN: true }),
-      fc.double({ min: max, minExcluded: true, noNaN: true }),
+      fc.double({ max: min, maxExcluded: true, noNaN: true }).filter((n) => n < min),
+      fc.double({ min: max, minExcluded: true, noNaN: true }).filter((n) => n > max),
     );
   const notPositive = fc.double({ max: 0, noNaN: true });
   const notPositiveInteger = fc.oneof(
@@ -302,9 +302,15 @@ describe("parseRunInput property: one bad field", () => {
       notString,
       fc.string().filter((s) => s !== "S3Object" && s !== "Bytes"),
     ),
-    pricePerUnitHour: fc.oneof(notNumber, fc.double({ max: 0, maxExcluded: true, noNaN: true })),
+    pricePerUnitHour: fc.oneof(
+      notNumber,
+      fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((n) => n < 0),
+    ),
     toleratedFailurePercentage: fc.oneof(notNumber, outside(0, 100)),
-    startupMinutes: fc.oneof(notNumber, fc.double({ max: 0, maxExcluded: true, noNaN: true })),
+    startupMinutes: fc.oneof(
+      notNumber,
+      fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((n) => n < 0),
+    ),
     expectedLatencyMs: fc.oneof(notNumber, notPositive),
     lambdaTimeoutSeconds: fc.oneof(notNumber, outside(1, 900), fc.constant(1.5)),
     maxWorkers: fc.oneof(notNumber, outside(1, 10_000), fc.constant(2.5)),
