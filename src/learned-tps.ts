@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { z } from "zod";
 import { InternalError } from "./errors.ts";
 import { stateFiles } from "./result-keys.ts";
+import { RUN_INPUT_RANGES } from "./run-input.ts";
 import type { Logger } from "./runtime.ts";
 
 /** The TPS per inference unit a run observed, kept for the next run's sizing. */
@@ -56,9 +57,9 @@ function isNotFound(error: unknown): boolean {
 
 /**
  * The learned TPS per unit, or `undefined` when there is none, when it is
- * corrupt (logged as a warning), when it was measured on another model
- * version than `projectVersionArn`, or when it is only a lower bound
- * (`measured: false`).
+ * corrupt or outside the range `tpsPerUnit` accepts (logged as a warning),
+ * when it was measured on another model version than `projectVersionArn`,
+ * or when it is only a lower bound (`measured: false`).
  */
 export async function readLearnedTps(
   opts: StateLocation & { logger: Logger; projectVersionArn?: string },
@@ -94,6 +95,16 @@ export async function readLearnedTps(
       learnedFor: parsed.projectVersionArn,
       projectVersionArn: opts.projectVersionArn,
     });
+    return undefined;
+  }
+  // A figure the run input would refuse is not trusted either: it would size
+  // absurd batches and in-flight calls (one measured on a faulty run, or edited).
+  const { min, max } = RUN_INPUT_RANGES.tpsPerUnit;
+  if (parsed.tpsPerUnit < min || parsed.tpsPerUnit > max) {
+    opts.logger.warn(
+      `ignoring a learned TPS outside ${min}-${max} calls per second per unit; sizing with the default`,
+      { bucket: opts.bucket, key, tpsPerUnit: parsed.tpsPerUnit, runId: parsed.runId },
+    );
     return undefined;
   }
   if (parsed.measured === false) {

@@ -11,6 +11,7 @@ import {
 } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
+import { assertPlanWithinLimits } from "./plan-limits.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
@@ -56,8 +57,9 @@ export async function resolveTpsPerUnit(opts: {
 /**
  * The Plan step: lists the backlog, writes the manifest and the skipped list
  * while listing (nothing large is held in memory), sizes the run, estimates
- * its cost and writes `plan.json`. Returns the plan, which carries counts and
- * locations, never lists. Starts nothing and bills nothing.
+ * its cost, refuses a plan outside `PLAN_LIMITS` and writes `plan.json`.
+ * Returns the plan, which carries counts and locations, never lists. Starts
+ * nothing and bills nothing.
  */
 export async function planRun(opts: PlanRunOptions): Promise<Plan> {
   try {
@@ -159,6 +161,8 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
   const sizing = sizeRun({ pending: stats, input, tpsPerUnit, tpsSource, contextBytes });
   const cost = estimateCost({ sizing, pending: stats.count, input });
+  // Refused here, before plan.json is written and before anything is started.
+  assertPlanWithinLimits({ sizing, cost, pending: stats.count, input });
   const plan: Plan = {
     runId,
     executionId: opts.executionId,

@@ -68,8 +68,10 @@ function numberCheck(opts: {
   max?: number;
   positive?: boolean;
   integer?: boolean;
+  /** Why the range is what it is, shown with the problem. */
+  why?: string;
 }): Check<number> {
-  const { min, max, positive = false, integer = false } = opts;
+  const { min, max, positive = false, integer = false, why } = opts;
   const kind = integer ? "integer" : "number";
   const article = integer ? "an" : "a";
   let expected: string;
@@ -80,6 +82,7 @@ function numberCheck(opts: {
     else expected = `${article} ${kind}`;
     if (max !== undefined) expected += ` of at most ${max}`;
   }
+  if (why !== undefined) expected += ` (${why})`;
   return (raw) => {
     const n = toNumber(raw);
     const ok =
@@ -92,6 +95,58 @@ function numberCheck(opts: {
     return ok ? { value: n } : { problem: `must be ${expected}, got ${describeValue(raw)}` };
   };
 }
+
+/**
+ * The accepted range of each numeric field, and why (the README's run input
+ * section lists the same). Every figure outside them is refused by Plan,
+ * naming the field, before anything is started or billed: each bound keeps
+ * the sizing's arithmetic finite and the workflow's values valid for AWS.
+ */
+export const RUN_INPUT_RANGES = {
+  /** A week: the job runs weekly, and a longer window would overlap the next run. */
+  targetWindowMinutes: { positive: true, max: 10_080, why: "one week: the job runs weekly" },
+  /**
+   * AWS documents about 5 calls per second per unit; below 0.1 (one call in
+   * 10 s) or above 1,000 the figure is a typo, and it sizes in-flight calls
+   * and batches.
+   */
+  tpsPerUnit: { min: 0.1, max: 1000, why: "calls per second one inference unit serves" },
+  /** StartProjectVersion takes at least 1; 1,000 is far beyond any quota and each costs by the hour. */
+  inferenceUnits: {
+    integer: true,
+    min: 1,
+    max: 1000,
+    why: "inference units, billed by the hour each",
+  },
+  /** Every label is stored in each result; no model has more than a few hundred labels. */
+  maxResults: { integer: true, min: 1, max: 1000, why: "labels kept per image" },
+  /** Custom Labels costs a few USD per unit hour; above 1,000 it is a typo (and estimates overflow). */
+  pricePerUnitHour: { min: 0, max: 1000, why: "USD per inference-unit hour" },
+  /** Step Functions' ToleratedFailurePercentagePath must resolve to an integer from 0 to 100. */
+  toleratedFailurePercentage: {
+    integer: true,
+    min: 0,
+    max: 100,
+    why: "Step Functions takes a whole percentage",
+  },
+  /** Models start in minutes; the workflow waits up to three times this (12 hours at 240). */
+  startupMinutes: {
+    min: 0,
+    max: 240,
+    why: "model start-up; the workflow waits up to three times this",
+  },
+  /** A call slower than a minute is a fault, not a latency to plan for; it sizes in-flight calls. */
+  expectedLatencyMs: { positive: true, max: 60_000, why: "one DetectCustomLabels call" },
+  /** Lambda's longest timeout is 900 seconds. */
+  lambdaTimeoutSeconds: { integer: true, min: 1, max: 900, why: "Lambda's longest timeout" },
+  /** Distributed Map's MaxConcurrency is at most 10,000. */
+  maxWorkers: {
+    integer: true,
+    min: 1,
+    max: MAX_MAP_CONCURRENCY,
+    why: "Distributed Map's MaxConcurrency limit",
+  },
+} as const;
 
 const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const bucketCheck: Check<string> = (raw) =>
@@ -158,22 +213,24 @@ export const runInputSchema = z.strictObject({
   resultsBucket: field(bucketCheck, "optional"),
   resultsPrefix: field(prefixCheck, { default: "rekognition-results/" }),
   projectVersionArn: field(arnCheck, "required"),
-  targetWindowMinutes: field(numberCheck({ positive: true, max: 525_600 }), { default: 60 }),
-  tpsPerUnit: field(numberCheck({ positive: true }), "optional"),
-  minUnits: field(numberCheck({ integer: true, positive: true }), { default: 1 }),
-  maxUnits: field(numberCheck({ integer: true, positive: true }), { default: 5 }),
-  maxInferenceUnits: field(numberCheck({ integer: true, positive: true }), "optional"),
+  targetWindowMinutes: field(numberCheck(RUN_INPUT_RANGES.targetWindowMinutes), { default: 60 }),
+  tpsPerUnit: field(numberCheck(RUN_INPUT_RANGES.tpsPerUnit), "optional"),
+  minUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), { default: 1 }),
+  maxUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), { default: 5 }),
+  maxInferenceUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), "optional"),
   minConfidence: field(numberCheck({ min: 0, max: 100 }), "optional"),
-  maxResults: field(numberCheck({ integer: true, positive: true }), "optional"),
+  maxResults: field(numberCheck(RUN_INPUT_RANGES.maxResults), "optional"),
   imageMode: field(imageModeCheck, { default: "S3Object" }),
-  pricePerUnitHour: field(numberCheck({ min: 0 }), { default: 4 }),
-  toleratedFailurePercentage: field(numberCheck({ min: 0, max: 100 }), { default: 5 }),
-  startupMinutes: field(numberCheck({ min: 0 }), { default: 10 }),
-  expectedLatencyMs: field(numberCheck({ positive: true }), { default: 100 }),
-  lambdaTimeoutSeconds: field(numberCheck({ integer: true, min: 1, max: 900 }), { default: 900 }),
-  maxWorkers: field(numberCheck({ integer: true, min: 1, max: MAX_MAP_CONCURRENCY }), {
-    default: 50,
+  pricePerUnitHour: field(numberCheck(RUN_INPUT_RANGES.pricePerUnitHour), { default: 4 }),
+  toleratedFailurePercentage: field(numberCheck(RUN_INPUT_RANGES.toleratedFailurePercentage), {
+    default: 5,
   }),
+  startupMinutes: field(numberCheck(RUN_INPUT_RANGES.startupMinutes), { default: 10 }),
+  expectedLatencyMs: field(numberCheck(RUN_INPUT_RANGES.expectedLatencyMs), { default: 100 }),
+  lambdaTimeoutSeconds: field(numberCheck(RUN_INPUT_RANGES.lambdaTimeoutSeconds), {
+    default: 900,
+  }),
+  maxWorkers: field(numberCheck(RUN_INPUT_RANGES.maxWorkers), { default: 50 }),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
@@ -221,10 +278,16 @@ export function parseRunInput(input: unknown, env: NodeJS.ProcessEnv = process.e
   }
   const given = input ?? {};
 
-  const merged: Record<string, unknown> = {};
+  // A prototype-free object, filled from own properties only: a key such as
+  // "__proto__" (JSON.parse makes it an own property) is then an own field
+  // that the schema refuses as unknown, never a prototype that lends fields
+  // to the run input; and nothing inherited by the input or the environment
+  // is read as a value.
+  const merged: Record<string, unknown> = Object.create(null);
   const fromEnv = new Set<string>();
   for (const name of FIELD_NAMES) {
-    const envValue = env[RUN_INPUT_ENV[name]];
+    const envName = RUN_INPUT_ENV[name];
+    const envValue = Object.hasOwn(env, envName) ? env[envName] : undefined;
     if (envValue !== undefined && envValue !== "") {
       merged[name] = envValue;
       fromEnv.add(name);

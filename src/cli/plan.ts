@@ -2,9 +2,11 @@
  * `plan`: what a run would do now, without starting anything: the backlog
  * (listed, or `--images N`), the units for the window, and the cost table.
  */
+
 import { type BacklogCounts, BacklogTally, scanBacklog } from "../backlog.ts";
 import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
 import { resolveTpsPerUnit } from "../plan.ts";
+import { assertPlanWithinLimits } from "../plan-limits.ts";
 import { parseRunInput } from "../run-input.ts";
 import type { CostEstimate, Sizing } from "../shapes.ts";
 import { addToPendingStats, type PendingStats, sizeRun } from "../sizing.ts";
@@ -57,6 +59,7 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
     contextBytes: CONTEXT_BYTES_ALLOWANCE,
   });
   const cost = estimateCost({ sizing, pending: pending.count, input });
+  assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
   const report: PlanReport = { counts, assumedCount: assumed !== undefined, sizing, cost };
   return {
     exitCode: 0,

@@ -275,6 +275,19 @@ describe("learned TPS", () => {
     expect(warnings).toEqual(["ignoring a corrupt learned TPS file"]);
   });
 
+  it.each([1e-300, 0.05, 1000.5, 1e9])(
+    "ignores a learned figure outside tpsPerUnit's range with a warning: %s",
+    async (tpsPerUnit) => {
+      const learned = { tpsPerUnit, measuredAt: "2026-01-05T07:00:00.000Z", runId: "r1" };
+      s3Mock.on(GetObjectCommand).resolves(body(JSON.stringify(learned)));
+      const { logger, warnings } = capturingLogger();
+      expect(await readLearnedTps({ ...location, logger })).toBeUndefined();
+      expect(warnings).toEqual([
+        "ignoring a learned TPS outside 0.1-1000 calls per second per unit; sizing with the default",
+      ]);
+    },
+  );
+
   it("ignores a figure measured on another model version", async () => {
     const other = {
       tpsPerUnit: 9,

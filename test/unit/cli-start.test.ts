@@ -47,7 +47,7 @@ describe("arguments", () => {
     ]);
     expect(overrides).toEqual({ imagesPrefix: "photos/", targetWindowMinutes: "90" });
     expect(() => assertValidOverrides({ minUnits: "0", imageMode: "Jpeg" })).toThrow(
-      /--min-units must be a positive integer, got "0"\n--image-mode must be "S3Object" or "Bytes"/,
+      /--min-units must be an integer from 1 to 1000 \(inference units, billed by the hour each\), got "0"\n--image-mode must be "S3Object" or "Bytes"/,
     );
     expect(() => parseCommandArgs(["--nope"])).toThrow(UsageError);
   });
@@ -111,7 +111,7 @@ describe("the command line", () => {
     expect(missing.err()).toContain("STATE_MACHINE_ARN");
     const bad = io({ STATE_MACHINE_ARN: STATE_MACHINE });
     expect(await runCli(["start", "--max-units", "many"], bad.io)).toBe(2);
-    expect(bad.err()).toContain("--max-units must be a positive integer");
+    expect(bad.err()).toContain("--max-units must be an integer from 1 to 1000");
     expect(sfn.calls()).toHaveLength(0);
   });
 

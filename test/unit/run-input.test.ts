@@ -149,25 +149,65 @@ describe("parseRunInput problems name the field and the value", () => {
     [
       "targetWindowMinutes",
       0,
-      "targetWindowMinutes must be a positive number of at most 525600, got 0",
+      "targetWindowMinutes must be a positive number of at most 10080 (one week: the job runs weekly), got 0",
     ],
-    ["tpsPerUnit", -3, "tpsPerUnit must be a positive number, got -3"],
-    ["minUnits", 1.5, "minUnits must be a positive integer, got 1.5"],
-    ["maxUnits", "five", 'maxUnits must be a positive integer, got "five"'],
-    ["maxInferenceUnits", 0, "maxInferenceUnits must be a positive integer, got 0"],
+    [
+      "tpsPerUnit",
+      -3,
+      "tpsPerUnit must be a number from 0.1 to 1000 (calls per second one inference unit serves), got -3",
+    ],
+    [
+      "minUnits",
+      1.5,
+      "minUnits must be an integer from 1 to 1000 (inference units, billed by the hour each), got 1.5",
+    ],
+    [
+      "maxUnits",
+      "five",
+      'maxUnits must be an integer from 1 to 1000 (inference units, billed by the hour each), got "five"',
+    ],
+    [
+      "maxInferenceUnits",
+      0,
+      "maxInferenceUnits must be an integer from 1 to 1000 (inference units, billed by the hour each), got 0",
+    ],
     ["minConfidence", 101, "minConfidence must be a number from 0 to 100, got 101"],
-    ["maxResults", -1, "maxResults must be a positive integer, got -1"],
+    [
+      "maxResults",
+      -1,
+      "maxResults must be an integer from 1 to 1000 (labels kept per image), got -1",
+    ],
     ["imageMode", "bytes", 'imageMode must be "S3Object" or "Bytes", got "bytes"'],
-    ["pricePerUnitHour", -0.01, "pricePerUnitHour must be a non-negative number, got -0.01"],
+    [
+      "pricePerUnitHour",
+      -0.01,
+      "pricePerUnitHour must be a number from 0 to 1000 (USD per inference-unit hour), got -0.01",
+    ],
     [
       "toleratedFailurePercentage",
       150,
-      "toleratedFailurePercentage must be a number from 0 to 100, got 150",
+      "toleratedFailurePercentage must be an integer from 0 to 100 (Step Functions takes a whole percentage), got 150",
     ],
-    ["startupMinutes", true, "startupMinutes must be a non-negative number, got true"],
-    ["expectedLatencyMs", 0, "expectedLatencyMs must be a positive number, got 0"],
-    ["lambdaTimeoutSeconds", 901, "lambdaTimeoutSeconds must be an integer from 1 to 900, got 901"],
-    ["maxWorkers", 10_001, "maxWorkers must be an integer from 1 to 10000, got 10001"],
+    [
+      "startupMinutes",
+      true,
+      "startupMinutes must be a number from 0 to 240 (model start-up; the workflow waits up to three times this), got true",
+    ],
+    [
+      "expectedLatencyMs",
+      0,
+      "expectedLatencyMs must be a positive number of at most 60000 (one DetectCustomLabels call), got 0",
+    ],
+    [
+      "lambdaTimeoutSeconds",
+      901,
+      "lambdaTimeoutSeconds must be an integer from 1 to 900 (Lambda's longest timeout), got 901",
+    ],
+    [
+      "maxWorkers",
+      10_001,
+      "maxWorkers must be an integer from 1 to 10000 (Distributed Map's MaxConcurrency limit), got 10001",
+    ],
   ];
 
   it.each(cases)("%s = %j", (field, value, message) => {
@@ -181,9 +221,11 @@ describe("parseRunInput problems name the field and the value", () => {
 
   it("names the env var when the bad value came from the environment", () => {
     const text = problemOf(() => parseRunInput(VALID, { TPS_PER_UNIT: "-3", MAX_WORKERS: "lots" }));
-    expect(text).toContain('env var TPS_PER_UNIT (tpsPerUnit) must be a positive number, got "-3"');
     expect(text).toContain(
-      'env var MAX_WORKERS (maxWorkers) must be an integer from 1 to 10000, got "lots"',
+      'env var TPS_PER_UNIT (tpsPerUnit) must be a number from 0.1 to 1000 (calls per second one inference unit serves), got "-3"',
+    );
+    expect(text).toContain(
+      `env var MAX_WORKERS (maxWorkers) must be an integer from 1 to 10000 (Distributed Map's MaxConcurrency limit), got "lots"`,
     );
   });
 
@@ -200,6 +242,63 @@ describe("parseRunInput problems name the field and the value", () => {
   it("refuses unknown fields", () => {
     const text = problemOf(() => parseRunInput({ ...VALID, tpsPerUnits: 5 }, {}));
     expect(text).toContain('"tpsPerUnits" is not a run input field');
+  });
+
+  // Each of these passed Plan once: the model started and was billed, then
+  // the run failed late, or the plan computed an absurd duration or cost.
+  it.each<[string, unknown, string]>([
+    ["expectedLatencyMs", 1e308, "expectedLatencyMs must be a positive number of at most 60000"],
+    ["tpsPerUnit", 1e-300, "tpsPerUnit must be a number from 0.1 to 1000"],
+    ["tpsPerUnit", 1e9, "tpsPerUnit must be a number from 0.1 to 1000"],
+    ["startupMinutes", 1e12, "startupMinutes must be a number from 0 to 240"],
+    ["pricePerUnitHour", 1e308, "pricePerUnitHour must be a number from 0 to 1000"],
+    ["targetWindowMinutes", 525_600, "targetWindowMinutes must be a positive number of at most"],
+    ["maxUnits", 1e12, "maxUnits must be an integer from 1 to 1000"],
+    ["maxResults", 1e300, "maxResults must be an integer from 1 to 1000"],
+    ["toleratedFailurePercentage", 2.5, "toleratedFailurePercentage must be an integer"],
+    ["toleratedFailurePercentage", "2.5", "toleratedFailurePercentage must be an integer"],
+  ])("refuses %s = %s, a figure no run can mean", (field, value, message) => {
+    const text = problemOf(() => parseRunInput({ ...VALID, [field]: value }, {}));
+    expect(text.split("\n").some((line) => line.startsWith(message))).toBe(true);
+  });
+
+  it("says why a fractional toleratedFailurePercentage is refused", () => {
+    expect(
+      problemOf(() => parseRunInput({ ...VALID, toleratedFailurePercentage: 2.5 }, {})),
+    ).toContain(
+      "toleratedFailurePercentage must be an integer from 0 to 100 (Step Functions takes a whole percentage), got 2.5",
+    );
+  });
+
+  it("refuses a __proto__ key as an unknown field, and it changes nothing", () => {
+    // JSON.parse makes "__proto__" an own property, as an execution input arrives.
+    const input = JSON.parse(JSON.stringify(VALID).replace(/^{/, '{"__proto__":{"minUnits":3},'));
+    expect(Object.keys(input)).toContain("__proto__");
+    expect(problemOf(() => parseRunInput(input, {}))).toContain(
+      '"__proto__" is not a run input field',
+    );
+    const nested = JSON.parse('{"__proto__":{"__proto__":{"minUnits":3}}}');
+    expect(problemOf(() => parseRunInput({ ...VALID, ...nested }, {}))).toContain(
+      '"__proto__" is not a run input field',
+    );
+  });
+
+  it.each(["constructor", "prototype", "toString", "hasOwnProperty"])(
+    "refuses %s as an unknown field",
+    (key) => {
+      const input = JSON.parse(`{"${key}":{"minUnits":3}}`);
+      expect(problemOf(() => parseRunInput({ ...VALID, ...input }, {}))).toContain(
+        `"${key}" is not a run input field`,
+      );
+    },
+  );
+
+  it("takes only the input's and the environment's own values, never inherited ones", () => {
+    const input = Object.assign(Object.create({ minUnits: 3, maxUnits: 9 }), VALID);
+    const env = Object.assign(Object.create({ MIN_UNITS: "3" }), { MAX_UNITS: "4" });
+    const parsed = parseRunInput(input, env);
+    expect(parsed.minUnits).toBe(1);
+    expect(parsed.maxUnits).toBe(4);
   });
 
   it("refuses an execution input that is not an object", () => {
@@ -271,6 +370,13 @@ describe("parseRunInput property: one bad field", () => {
       fc.double({ max: min, maxExcluded: true, noNaN: true }).filter((n) => n < min),
       fc.double({ min: max, minExcluded: true, noNaN: true }).filter((n) => n > max),
     );
+  const above = (max: number) =>
+    fc.oneof(
+      fc.double({ min: max, minExcluded: true, noNaN: true }).filter((n) => n > max),
+      fc.constantFrom(1e308, String(max * 10)),
+    );
+  const notWhole = (min: number, max: number) =>
+    fc.double({ min, max, noNaN: true }).filter((n) => !Number.isInteger(n));
   const notPositive = fc.double({ max: 0, noNaN: true });
   const notPositiveInteger = fc.oneof(
     fc.integer({ max: 0 }),
@@ -287,31 +393,21 @@ describe("parseRunInput property: one bad field", () => {
     resultsBucket: badBucket,
     resultsPrefix: fc.oneof(notString, fc.string({ minLength: 513, maxLength: 600 })),
     projectVersionArn: fc.oneof(notString, fc.string()),
-    targetWindowMinutes: fc.oneof(
-      notNumber,
-      notPositive,
-      fc.double({ min: 525_600, minExcluded: true, noNaN: true }),
-    ),
-    tpsPerUnit: fc.oneof(notNumber, notPositive),
-    minUnits: fc.oneof(notNumber, notPositiveInteger),
-    maxUnits: fc.oneof(notNumber, notPositiveInteger),
-    maxInferenceUnits: fc.oneof(notNumber, notPositiveInteger),
+    targetWindowMinutes: fc.oneof(notNumber, notPositive, above(10_080)),
+    tpsPerUnit: fc.oneof(notNumber, outside(0.1, 1000)),
+    minUnits: fc.oneof(notNumber, notPositiveInteger, above(1000)),
+    maxUnits: fc.oneof(notNumber, notPositiveInteger, above(1000)),
+    maxInferenceUnits: fc.oneof(notNumber, notPositiveInteger, above(1000)),
     minConfidence: fc.oneof(notNumber, outside(0, 100)),
-    maxResults: fc.oneof(notNumber, notPositiveInteger),
+    maxResults: fc.oneof(notNumber, notPositiveInteger, above(1000)),
     imageMode: fc.oneof(
       notString,
       fc.string().filter((s) => s !== "S3Object" && s !== "Bytes"),
     ),
-    pricePerUnitHour: fc.oneof(
-      notNumber,
-      fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((n) => n < 0),
-    ),
-    toleratedFailurePercentage: fc.oneof(notNumber, outside(0, 100)),
-    startupMinutes: fc.oneof(
-      notNumber,
-      fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((n) => n < 0),
-    ),
-    expectedLatencyMs: fc.oneof(notNumber, notPositive),
+    pricePerUnitHour: fc.oneof(notNumber, outside(0, 1000)),
+    toleratedFailurePercentage: fc.oneof(notNumber, outside(0, 100), notWhole(0, 100)),
+    startupMinutes: fc.oneof(notNumber, outside(0, 240)),
+    expectedLatencyMs: fc.oneof(notNumber, notPositive, above(60_000)),
     lambdaTimeoutSeconds: fc.oneof(notNumber, outside(1, 900), fc.constant(1.5)),
     maxWorkers: fc.oneof(notNumber, outside(1, 10_000), fc.constant(2.5)),
   };
