@@ -42,7 +42,7 @@ const COMMANDS: Record<string, Command> = {
   --stack-name <name>          the CloudFormation stack (default rekognition-weekly-batch-<stage>)
   --state-machine-arn <arn>    the state machine, instead of the stack's output
   The parameters are read from the deployed Plan function's environment; run input flags
-  override them as they would override an execution's input. With --local, the checks the
+  override them, to try settings before deploying them. With --local, the checks the
   local stack cannot answer (STS, CloudFormation, IAM, Lambda, Service Quotas) are skipped.`,
     options: DOCTOR_OPTIONS,
     run: doctorCommand,
