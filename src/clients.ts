@@ -20,7 +20,7 @@ export interface AwsClients {
  * hide throttling from it and multiply calls beyond the provisioned rate.
  */
 export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const { region } = regionOf(env);
   return {
     // Path-style addressing is needed by S3-compatible servers on loopback;
     // it is an explicit setting (`S3_FORCE_PATH_STYLE=true`), not a local branch.
@@ -28,4 +28,15 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
     rekognition: new RekognitionClient({ region, maxAttempts: 1 }),
     sfn: new SFNClient({ region }),
   };
+}
+
+/** The region the clients use, and where that choice came from (for the operator's eyes). */
+export function regionOf(env: NodeJS.ProcessEnv = process.env): {
+  region: string;
+  source: "AWS_REGION" | "AWS_DEFAULT_REGION" | "default";
+} {
+  if (env.AWS_REGION) return { region: env.AWS_REGION, source: "AWS_REGION" };
+  if (env.AWS_DEFAULT_REGION)
+    return { region: env.AWS_DEFAULT_REGION, source: "AWS_DEFAULT_REGION" };
+  return { region: "us-east-1", source: "default" };
 }

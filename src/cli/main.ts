@@ -15,6 +15,7 @@ import {
   createContext,
   processIo,
 } from "./context.ts";
+import { DOCTOR_OPTIONS, doctorCommand } from "./doctor.ts";
 import { runLocalCli } from "./local.ts";
 import type { LocalConnection } from "./local-connection.ts";
 import { PLAN_OPTIONS, planCommand } from "./plan.ts";
@@ -32,6 +33,20 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  doctor: {
+    summary: "preflight, read-only: credentials, model, buckets, IAM, state machine, quotas",
+    usage: `doctor [--stage prod] [--stack-name <name>] [--state-machine-arn <arn>]
+  Checks with read-only calls what a first run needs, one line per check (✓ passed, ✗ failed
+  with a fix, - skipped with the reason); exit code 1 when any check fails.
+  --stage <stage>              the osls stage deployed (default prod)
+  --stack-name <name>          the CloudFormation stack (default rekognition-weekly-batch-<stage>)
+  --state-machine-arn <arn>    the state machine, instead of the stack's output
+  The parameters are read from the deployed Plan function's environment; run input flags
+  override them, to try settings before deploying them. With --local, the checks the
+  local stack cannot answer (STS, CloudFormation, IAM, Lambda, Service Quotas) are skipped.`,
+    options: DOCTOR_OPTIONS,
+    run: doctorCommand,
+  },
   plan: {
     summary: "list the images and print units, duration and cost for the window",
     usage: `plan [--images <n>]

@@ -285,8 +285,20 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
     return { executionArn, startDate: seconds(execution.startDate) };
   };
 
+  const createdAt = Date.now();
   const operations: Record<string, (request: Record<string, unknown>) => unknown> = {
     StartExecution: startExecution,
+    // Read-only, for `doctor --local`: the one local state machine, always ACTIVE.
+    DescribeStateMachine: (request) => {
+      requireStateMachine(request.stateMachineArn);
+      return {
+        stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+        name: LOCAL_STATE_MACHINE_NAME,
+        status: "ACTIVE",
+        type: "STANDARD",
+        creationDate: seconds(createdAt),
+      };
+    },
     ListExecutions: (request) => {
       requireStateMachine(request.stateMachineArn);
       const filter = request.statusFilter;
