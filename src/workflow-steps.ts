@@ -28,6 +28,7 @@ import {
 import { normalizePrefix } from "./result-keys.ts";
 import { parseRunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
+import { truncateText } from "./state-limits.ts";
 
 /** The Wait state's Seconds in `statemachines/weekly-batch.asl.yml` (a test keeps them equal). */
 export const MODEL_WAIT_SECONDS = 30;
@@ -236,6 +237,9 @@ export async function stopModelStep(
   });
 }
 
+/** A notification's message is cut to this many characters (at most 32 KiB of UTF-8). */
+export const MAX_NOTIFICATION_CHARS = 8000;
+
 /** The report's result, plus the message the workflow publishes when an alert topic is set. */
 export interface ReportStepResult extends RunReportResult {
   notification?: RunNotification;
@@ -264,7 +268,15 @@ export async function reportStep(
     ...(summary ? { summary } : {}),
     ...(state.error ? { failure: state.error } : {}),
   });
-  return { ...result, notification };
+  // The message rides in this step's output (256 KiB with the whole state) on
+  // its way to SNS (256 KiB): a long failure cause is cut, the report has it all.
+  return {
+    ...result,
+    notification: {
+      ...notification,
+      message: truncateText(notification.message, MAX_NOTIFICATION_CHARS),
+    },
+  };
 }
 
 /** The EventBridge "Step Functions Execution Status Change" event (the fields we read). */
