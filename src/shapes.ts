@@ -185,6 +185,10 @@ export interface ModelLease {
   startedAt: string;
   units: number;
   maxInferenceUnits?: number;
-  /** After this time a reaper may stop the model whatever the execution's state. */
+  /**
+   * The planned end. The reaper applies it (or the run's later heartbeat)
+   * only when Step Functions cannot tell it the execution's status; a RUNNING
+   * execution keeps its model past it.
+   */
   expiresAt: string;
 }

@@ -6,6 +6,7 @@
 import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { alertTopicFromEnv, type RunNotification, runNotification } from "./alerts.ts";
 import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
+import { writeHeartbeat } from "./heartbeat.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
 import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
 import {
@@ -39,9 +40,10 @@ export function maxStartSeconds(plan: Plan): number {
 }
 
 /**
- * Longest run the plan allows, for the lease's expiry (after which the reaper
- * stops the model whatever the execution says): the start-up allowance plus
- * twice the expected processing time plus an hour of slack.
+ * Longest run the plan allows, for the lease's expiry (which the reaper
+ * applies only when it cannot learn the execution's status; batches' heartbeats
+ * push it on): the start-up allowance plus twice the expected processing
+ * time plus an hour of slack.
  */
 export function maxRunMs(plan: Plan): number {
   return (maxStartSeconds(plan) + 2 * plan.sizing.expectedProcessingSeconds + 3600) * 1000;
@@ -207,6 +209,7 @@ export async function processBatchStep(
   { clients, clock, logger, signal, context }: HandlerTools,
 ): Promise<BatchOutput> {
   const remaining = context.getRemainingTimeInMillis?.();
+  await recordHeartbeat(event?.BatchInput?.context?.runId, { clients, clock, logger });
   const output = await processBatch({
     event: { BatchInput: event?.BatchInput?.context, Items: event?.Items },
     rekognition: clients.rekognition,
@@ -219,6 +222,25 @@ export async function processBatchStep(
   });
   publishBatchMetrics(output, event.BatchInput.context, logger);
   return output;
+}
+
+/**
+ * Best effort: a batch that cannot record its heartbeat still runs (the
+ * reaper asks Step Functions first; the heartbeat only matters when it cannot).
+ */
+async function recordHeartbeat(
+  runId: string | undefined,
+  { clients, clock, logger }: Pick<HandlerTools, "clients" | "clock" | "logger">,
+): Promise<void> {
+  if (typeof runId !== "string" || runId === "") return;
+  try {
+    await writeHeartbeat({ s3: clients.s3, ...leaseHome(), runId, now: clock.now() });
+  } catch (error) {
+    logger.warn("could not record the run's heartbeat", {
+      runId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 export async function stopModelStep(
