@@ -6,6 +6,13 @@ import {
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  boundBatchOutput,
+  coarsenTimeline,
+  MAX_FAILURE_SAMPLE,
+  MAX_TIMELINE_POINTS,
+  type RawBatchOutput,
+} from "../../src/batch-output.ts";
 import { processBatch } from "../../src/process-batch.ts";
 import { RateController } from "../../src/rate-controller.ts";
 import { silentLogger } from "../../src/runtime.ts";
@@ -163,5 +170,63 @@ describe("a batch's output stays far under 256 KiB whatever happens", () => {
     });
     expect(output.succeeded + output.failed).toBe(items.length);
     expect(jsonBytes(output)).toBeLessThan(WITH_MARGIN);
+  });
+});
+
+describe("boundBatchOutput", () => {
+  const raw = (over: Partial<RawBatchOutput> = {}): RawBatchOutput => ({
+    runId: "run-1",
+    items: 0,
+    succeeded: 0,
+    failed: 0,
+    resumed: 0,
+    failures: [],
+    labels: {},
+    calls: 0,
+    throttled: 0,
+    retried: 0,
+    startedAt: "2026-01-05T06:00:00.000Z",
+    endedAt: "2026-01-05T06:15:00.000Z",
+    timeline: [],
+    ...over,
+  });
+
+  it("merges a timeline that a clock jump made too long, keeping the totals", () => {
+    const timeline = Array.from({ length: 5000 }, (_, i) => ({
+      t: 1_800_000_000 + i,
+      accepted: 2,
+      throttled: i % 10 === 0 ? 1 : 0,
+    }));
+    const bounded = coarsenTimeline(timeline);
+    expect(bounded.length).toBeLessThanOrEqual(MAX_TIMELINE_POINTS);
+    expect(bounded.reduce((s, p) => s + p.accepted, 0)).toBe(10_000);
+    expect(bounded.reduce((s, p) => s + p.throttled, 0)).toBe(500);
+    expect(coarsenTimeline(timeline.slice(0, 900))).toHaveLength(900);
+  });
+
+  it("cuts a failure's message, never its count, and says how many it left out", () => {
+    const failures = Array.from({ length: 40 }, (_, i) => ({
+      key: `k${i}.jpg`,
+      error: "InvalidS3ObjectException",
+      message: "x".repeat(5000),
+    }));
+    const output = boundBatchOutput(raw({ items: 40, failed: 40, failures }));
+    expect(output.failed).toBe(40);
+    expect(output.failures).toHaveLength(MAX_FAILURE_SAMPLE);
+    expect(output.failuresOmitted).toBe(40 - MAX_FAILURE_SAMPLE);
+    expect(output.failures[0]?.message).toMatch(/^x+ \[\.\.\. \d+ more characters\]$/);
+    expect(Array.from(output.failures[0]?.message ?? "")).toHaveLength(300);
+  });
+
+  it("leaves a small output as it is", () => {
+    const small = raw({
+      items: 2,
+      succeeded: 1,
+      failed: 1,
+      failures: [{ key: "a.jpg", error: "E", message: "m" }],
+      labels: { red: 1 },
+      timeline: [{ t: 1, accepted: 2, throttled: 0 }],
+    });
+    expect(boundBatchOutput(small)).toEqual({ ...small, failuresOmitted: 0, labelsOmitted: 0 });
   });
 });
