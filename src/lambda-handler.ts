@@ -2,6 +2,7 @@ import middy from "@middy/core";
 import { type AwsClients, createAwsClients } from "./clients.ts";
 import { InternalError, RUNNER_ERROR_NAMES } from "./errors.ts";
 import { type Clock, jsonLogger, type Logger, systemClock } from "./runtime.ts";
+import { MAX_ERROR_MESSAGE_CHARS, truncateText } from "./state-limits.ts";
 
 /** The subset of the Lambda context the handlers use (the local engine provides the same). */
 export interface LambdaContext {
@@ -48,10 +49,29 @@ const knownNames = new Set<string>(RUNNER_ERROR_NAMES);
  * the original name and message kept in the message and the cause.
  */
 export function toNamedError(error: unknown): Error {
-  if (error instanceof Error && knownNames.has(error.name)) return error;
+  if (error instanceof Error && knownNames.has(error.name)) return boundMessage(error);
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
-  return new InternalError(`${name}: ${message}`, { cause: error });
+  return boundMessage(new InternalError(`${name}: ${message}`, { cause: error }));
+}
+
+/**
+ * The error a Lambda raises becomes the Catch's `$.error.Cause` (on AWS the
+ * JSON of its message and stack, which repeats the message), and so part of
+ * every later state's input, capped at 256 KiB: a long message is cut.
+ */
+function boundMessage(error: Error): Error {
+  if (Array.from(error.message).length <= MAX_ERROR_MESSAGE_CHARS) return error;
+  const long = error.message;
+  error.message = truncateText(long, MAX_ERROR_MESSAGE_CHARS);
+  if (error.stack) {
+    const at = error.stack.indexOf(long);
+    error.stack =
+      at >= 0
+        ? error.stack.slice(0, at) + error.message + error.stack.slice(at + long.length)
+        : truncateText(error.stack, 2 * MAX_ERROR_MESSAGE_CHARS);
+  }
+  return error;
 }
 
 /**

@@ -48,8 +48,8 @@ export function leaseKey(resultsPrefix: string): string {
 
 /**
  * A fresh lease for a run about to start the model. It expires `maxRunMs`
- * after `now`: the longest run the plan allows, after which the reaper may
- * stop the model whatever the execution's state.
+ * after `now`: the longest run the plan allows. The reaper uses the expiry
+ * only when it cannot learn the execution's status (see `reapStaleLease`).
  */
 export function newLease(input: {
   projectVersionArn: string;

@@ -35,6 +35,7 @@ import {
   writeLease,
 } from "./lease.ts";
 import type { Clock, Logger } from "./runtime.ts";
+import { truncateText } from "./state-limits.ts";
 
 export type ModelStatus = ProjectVersionStatus;
 
@@ -186,7 +187,10 @@ export async function describeModel(ref: ModelRef): Promise<ModelDescription> {
   }
   return {
     status: found.Status as ModelStatus,
-    ...(found.StatusMessage ? { statusMessage: found.StatusMessage } : {}),
+    // Cut: it travels in state outputs and error messages, which Step Functions caps.
+    ...(found.StatusMessage
+      ? { statusMessage: truncateText(found.StatusMessage, MAX_STATUS_MESSAGE_CHARS) }
+      : {}),
     ...(found.MinInferenceUnits !== undefined
       ? { minInferenceUnits: found.MinInferenceUnits }
       : {}),
@@ -197,6 +201,9 @@ export async function describeModel(ref: ModelRef): Promise<ModelDescription> {
 }
 
 /** The result of one check in the wait-until-RUNNING loop. */
+/** A model's StatusMessage is cut to this many characters. */
+export const MAX_STATUS_MESSAGE_CHARS = 1000;
+
 export interface ModelCheck {
   status: ModelStatus;
   /** RUNNING: detection may begin. */

@@ -1,6 +1,7 @@
 import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
+import { boundBatchOutput, type RawBatchOutput } from "./batch-output.ts";
 import { detectImage, loadImageBytes } from "./detect-image.ts";
 import {
   classifyDetectionError,
@@ -264,7 +265,9 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     lease.release();
   }
 
-  const output = summarize(context, items, outcomes, tally, startedAt, clock.now());
+  const output = boundBatchOutput(
+    summarize(context, items, outcomes, tally, startedAt, clock.now()),
+  );
   const done = output.succeeded + output.failed;
   const left = items.length - done;
   logger.info("batch finished", {
@@ -309,8 +312,8 @@ function summarize(
   tally: CallTally,
   startedAt: number,
   endedAt: number,
-): BatchOutput {
-  const output: BatchOutput = {
+): RawBatchOutput {
+  const output: RawBatchOutput = {
     runId: context.runId,
     items: items.length,
     succeeded: 0,

@@ -5,7 +5,12 @@
  *   TIMED_OUT or ABORTED (a Catch does not run for the last two). Stops the
  *   model if that execution owns the lease.
  * - `reapStaleLease`: run on a schedule. Stops the model of an unreleased
- *   lease whose execution is no longer running, or whose lease has expired.
+ *   lease whose execution is no longer running. It never stops the model of
+ *   an execution Step Functions says is RUNNING, however late: a run slower
+ *   than planned keeps its model (a hung one ends TIMED_OUT at the
+ *   workflow's TimeoutSeconds, and the safety stop takes over). The lease's
+ *   expiry, pushed on by the run's heartbeat, decides only when the status
+ *   cannot be known.
  *
  * Both decide from the lease only, so they never stop a model that no run of
  * this workflow started.
@@ -14,8 +19,8 @@ import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { awsErrorName } from "./aws-errors.ts";
-import { AccessDeniedError } from "./errors.ts";
-import { isLeaseExpired, type LeaseRecord, readLease } from "./lease.ts";
+import { readHeartbeat } from "./heartbeat.ts";
+import { type LeaseRecord, readLease } from "./lease.ts";
 import { type ModelStatus, ownershipRefusal, stopModelIfOwned } from "./model-lifecycle.ts";
 import type { Clock, Logger } from "./runtime.ts";
 
@@ -26,13 +31,6 @@ const ENDED_STATUSES: ReadonlySet<string> = new Set([
   "ABORTED",
   "SUCCEEDED",
 ]);
-
-const EXECUTION_ARN = /^arn:[a-z\d-]+:states:[a-z\d-]+:\d{12}:execution:/;
-
-/** True for a Step Functions execution ARN; local runs use other ids. */
-export function isExecutionArn(executionId: string): boolean {
-  return EXECUTION_ARN.test(executionId);
-}
 
 interface LeaseStores {
   rekognition: RekognitionClient;
@@ -119,11 +117,15 @@ export interface ReapResult {
 }
 
 /**
- * The scheduled clean-up. When an unreleased lease exists and its execution
- * is no longer RUNNING (per DescribeExecution; an execution that does not
- * exist counts as not running) or the lease has expired, it stops the model
- * and releases the lease. Local executions (ids that are not execution ARNs)
- * are judged by expiry only.
+ * The scheduled clean-up. For an unreleased lease it asks Step Functions for
+ * the owning execution's status:
+ *
+ * | DescribeExecution                   | decision                                  |
+ * |-------------------------------------|-------------------------------------------|
+ * | RUNNING                             | leave the model (warn if past the expiry) |
+ * | SUCCEEDED, FAILED, TIMED_OUT, ABORTED | stop the model, release the lease       |
+ * | ExecutionDoesNotExist               | stop the model, release the lease         |
+ * | anything else (denied, invalid id, unreachable) | the expiry decides: the later of the lease's and the run's heartbeat's |
  */
 export async function reapStaleLease(input: ReapInput): Promise<ReapResult> {
   const { clock, logger } = input;
@@ -161,52 +163,97 @@ export async function reapStaleLease(input: ReapInput): Promise<ReapResult> {
   }
 }
 
+/** The lease's expiry, pushed on by the run's heartbeat when it is later. */
+async function effectiveExpiry(
+  input: ReapInput,
+  lease: LeaseRecord,
+): Promise<{ at: number; source: string }> {
+  const fromLease = { at: Date.parse(lease.expiresAt), source: `lease expiry ${lease.expiresAt}` };
+  const heartbeat = await readHeartbeat({ ...input, runId: lease.runId });
+  const aliveUntil = heartbeat ? Date.parse(heartbeat.aliveUntil) : Number.NaN;
+  return aliveUntil > fromLease.at
+    ? {
+        at: aliveUntil,
+        source: `last heartbeat ${heartbeat?.at}, alive until ${heartbeat?.aliveUntil}`,
+      }
+    : fromLease;
+}
+
 async function staleness(
   input: ReapInput,
   lease: LeaseRecord,
 ): Promise<{ stale: boolean; reason: string }> {
   const now = input.clock.now();
-  if (isLeaseExpired(lease, now)) {
-    return { stale: true, reason: `lease expired at ${lease.expiresAt}` };
-  }
-  if (!isExecutionArn(lease.executionId)) {
+  const execution = await executionStatus(input, lease.executionId);
+  if (execution.known && execution.status === "RUNNING") {
+    const expiry = await effectiveExpiry(input, lease);
+    if (expiry.at <= now) {
+      input.logger.warn(
+        "reaper: the execution is running past its planned end; model left running",
+        {
+          executionId: lease.executionId,
+          projectVersionArn: lease.projectVersionArn,
+          plannedEnd: expiry.source,
+        },
+      );
+      return {
+        stale: false,
+        reason: `execution ${lease.executionId} is still RUNNING, past its planned end (${expiry.source}): a RUNNING owner is never reaped`,
+      };
+    }
     return {
       stale: false,
-      reason: `local execution ${lease.executionId}: relying on the lease's expiry at ${lease.expiresAt}`,
+      reason: `execution ${lease.executionId} is still RUNNING (${expiry.source})`,
     };
   }
-  const status = await executionStatus(input, lease.executionId);
-  if (status === "RUNNING") {
+  if (execution.known) {
     return {
-      stale: false,
-      reason: `execution ${lease.executionId} is still RUNNING; lease valid until ${lease.expiresAt}`,
+      stale: true,
+      reason:
+        execution.status === undefined
+          ? `execution ${lease.executionId} does not exist`
+          : `execution ${lease.executionId} is ${execution.status}`,
     };
   }
-  return {
-    stale: true,
-    reason:
-      status === undefined
-        ? `execution ${lease.executionId} does not exist`
-        : `execution ${lease.executionId} is ${status}`,
-  };
+  const expiry = await effectiveExpiry(input, lease);
+  input.logger.warn("reaper: the execution's status is unknown; the expiry decides", {
+    executionId: lease.executionId,
+    why: execution.why,
+    expiry: expiry.source,
+  });
+  return expiry.at <= now
+    ? {
+        stale: true,
+        reason: `status of execution ${lease.executionId} unknown (${execution.why}) and ${expiry.source} has passed`,
+      }
+    : {
+        stale: false,
+        reason: `status of execution ${lease.executionId} unknown (${execution.why}); relying on the ${expiry.source}`,
+      };
 }
 
-/** The execution's status, or `undefined` when Step Functions does not know it. */
+type ExecutionStatusAnswer =
+  | { known: true; status: string | undefined }
+  | { known: false; why: string };
+
+/**
+ * What Step Functions says of the execution: its status (`undefined` when it
+ * does not exist), or why it could not tell (not an execution ARN, access
+ * denied, throttled, unreachable).
+ */
 async function executionStatus(
   input: ReapInput,
   executionArn: string,
-): Promise<string | undefined> {
+): Promise<ExecutionStatusAnswer> {
   try {
     const response = await input.sfn.send(new DescribeExecutionCommand({ executionArn }));
-    return response.status;
+    return response.status
+      ? { known: true, status: response.status }
+      : { known: false, why: "DescribeExecution returned no status" };
   } catch (error) {
     const name = awsErrorName(error);
-    if (name === "ExecutionDoesNotExist") return undefined;
-    if (name === "AccessDeniedException") {
-      throw new AccessDeniedError(`not allowed to describe execution ${executionArn}`, {
-        cause: error,
-      });
-    }
-    throw error;
+    if (name === "ExecutionDoesNotExist") return { known: true, status: undefined };
+    const message = error instanceof Error ? error.message : String(error);
+    return { known: false, why: `DescribeExecution failed: ${name ?? "error"}: ${message}` };
   }
 }

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
  *   <prefix>runs/<runId>/summary.json|report.html the run's report
  *   <prefix>state/lease.json                      who owns the running model
  *   <prefix>state/learned-tps.json                TPS per unit measured by the last run
+ *   <prefix>state/heartbeats/<runId>.json         the run's last sign of progress (for the reaper)
  *
  * Image results sit under their own `results/` folder so that no image key can
  * collide with the job's own files, whatever it is named.
@@ -81,4 +82,7 @@ export const runFiles = {
 export const stateFiles = {
   lease: (resultsPrefix: string) => `${normalizePrefix(resultsPrefix)}state/lease.json`,
   learnedTps: (resultsPrefix: string) => `${normalizePrefix(resultsPrefix)}state/learned-tps.json`,
+  /** One object per run, so runs never overwrite each other's progress. */
+  heartbeat: (resultsPrefix: string, runId: string) =>
+    `${normalizePrefix(resultsPrefix)}state/heartbeats/${runId}.json`,
 };

@@ -83,7 +83,12 @@ export interface TimelinePoint {
   throttled: number;
 }
 
-/** What one process-batch invocation returns (collected by the Map's ResultWriter). */
+/**
+ * What one process-batch invocation returns (collected by the Map's
+ * ResultWriter). It is a state output, so it is bounded (see
+ * `boundBatchOutput`): the counts are exact, the lists are samples, and the
+ * ledger under the results prefix holds every image's record.
+ */
 export interface BatchOutput {
   runId: string;
   items: number;
@@ -91,14 +96,20 @@ export interface BatchOutput {
   failed: number;
   /** Items this run had already finished in an earlier attempt of the batch (counted in succeeded/failed too). */
   resumed: number;
+  /** A sample of the failed images (messages cut); `failed` is the count. */
   failures: ImageFailure[];
-  /** Label name -> number of images with that label. */
+  /** Failed images left out of `failures` (each has its record, with the full message, in the ledger). */
+  failuresOmitted: number;
+  /** Label name -> number of images with that label (the most frequent labels, when there are very many). */
   labels: Record<string, number>;
+  /** Distinct label names left out of `labels` to keep the output small (0 normally). */
+  labelsOmitted: number;
   calls: number;
   throttled: number;
   retried: number;
   startedAt: string;
   endedAt: string;
+  /** Calls per second; merged into wider steps only if it would pass `MAX_TIMELINE_POINTS`. */
   timeline: TimelinePoint[];
 }
 
@@ -174,6 +185,10 @@ export interface ModelLease {
   startedAt: string;
   units: number;
   maxInferenceUnits?: number;
-  /** After this time a reaper may stop the model whatever the execution's state. */
+  /**
+   * The planned end. The reaper applies it (or the run's later heartbeat)
+   * only when Step Functions cannot tell it the execution's status; a RUNNING
+   * execution keeps its model past it.
+   */
   expiresAt: string;
 }

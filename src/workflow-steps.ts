@@ -6,6 +6,7 @@
 import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { alertTopicFromEnv, type RunNotification, runNotification } from "./alerts.ts";
 import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
+import { writeHeartbeat } from "./heartbeat.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
 import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
 import {
@@ -28,6 +29,7 @@ import {
 import { normalizePrefix } from "./result-keys.ts";
 import { parseRunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
+import { truncateText } from "./state-limits.ts";
 
 /** The Wait state's Seconds in `statemachines/weekly-batch.asl.yml` (a test keeps them equal). */
 export const MODEL_WAIT_SECONDS = 30;
@@ -38,9 +40,10 @@ export function maxStartSeconds(plan: Plan): number {
 }
 
 /**
- * Longest run the plan allows, for the lease's expiry (after which the reaper
- * stops the model whatever the execution says): the start-up allowance plus
- * twice the expected processing time plus an hour of slack.
+ * Longest run the plan allows, for the lease's expiry (which the reaper
+ * applies only when it cannot learn the execution's status; batches' heartbeats
+ * push it on): the start-up allowance plus twice the expected processing
+ * time plus an hour of slack.
  */
 export function maxRunMs(plan: Plan): number {
   return (maxStartSeconds(plan) + 2 * plan.sizing.expectedProcessingSeconds + 3600) * 1000;
@@ -206,6 +209,7 @@ export async function processBatchStep(
   { clients, clock, logger, signal, context }: HandlerTools,
 ): Promise<BatchOutput> {
   const remaining = context.getRemainingTimeInMillis?.();
+  await recordHeartbeat(event?.BatchInput?.context?.runId, { clients, clock, logger });
   const output = await processBatch({
     event: { BatchInput: event?.BatchInput?.context, Items: event?.Items },
     rekognition: clients.rekognition,
@@ -218,6 +222,25 @@ export async function processBatchStep(
   });
   publishBatchMetrics(output, event.BatchInput.context, logger);
   return output;
+}
+
+/**
+ * Best effort: a batch that cannot record its heartbeat still runs (the
+ * reaper asks Step Functions first; the heartbeat only matters when it cannot).
+ */
+async function recordHeartbeat(
+  runId: string | undefined,
+  { clients, clock, logger }: Pick<HandlerTools, "clients" | "clock" | "logger">,
+): Promise<void> {
+  if (typeof runId !== "string" || runId === "") return;
+  try {
+    await writeHeartbeat({ s3: clients.s3, ...leaseHome(), runId, now: clock.now() });
+  } catch (error) {
+    logger.warn("could not record the run's heartbeat", {
+      runId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 export async function stopModelStep(
@@ -235,6 +258,9 @@ export async function stopModelStep(
     logger,
   });
 }
+
+/** A notification's message is cut to this many characters (at most 32 KiB of UTF-8). */
+export const MAX_NOTIFICATION_CHARS = 8000;
 
 /** The report's result, plus the message the workflow publishes when an alert topic is set. */
 export interface ReportStepResult extends RunReportResult {
@@ -264,7 +290,15 @@ export async function reportStep(
     ...(summary ? { summary } : {}),
     ...(state.error ? { failure: state.error } : {}),
   });
-  return { ...result, notification };
+  // The message rides in this step's output (256 KiB with the whole state) on
+  // its way to SNS (256 KiB): a long failure cause is cut, the report has it all.
+  return {
+    ...result,
+    notification: {
+      ...notification,
+      message: truncateText(notification.message, MAX_NOTIFICATION_CHARS),
+    },
+  };
 }
 
 /** The EventBridge "Step Functions Execution Status Change" event (the fields we read). */

@@ -183,6 +183,12 @@ function printSummary(
     for (const failure of summary.failures.images.slice(0, 5)) {
       lines.push(`Failed      ${failure.key}: ${failure.error}`);
     }
+    if (c.failed > Math.min(5, summary.failures.images.length)) {
+      const { bucket, prefix } = summary.failures.ledger;
+      lines.push(
+        `            every failure is in the ledger, s3://${bucket}/${prefix} ("status": "failed")`,
+      );
+    }
     lines.push(
       `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${summary.throughput.provisionedTps} provisioned, ${summary.throughput.throttled} throttled calls`,
     );

@@ -1,3 +1,4 @@
+import { resultsFolder } from "../result-keys.ts";
 import type { Clock } from "../runtime.ts";
 import type {
   BatchOutput,
@@ -158,7 +159,20 @@ export interface RunSummary {
   discrepancies: string[];
   /** Things a person should look at that are not count mismatches. */
   warnings: string[];
-  failures: { images: ImageFailure[]; batches: FailedBatch[] };
+  failures: {
+    /**
+     * A sample of the failed images: each batch's output names only a few
+     * (it is a Step Functions state, capped at 256 KiB). `counts.failed` is the count.
+     */
+    images: ImageFailure[];
+    /** Every image that failed in this run, named or not. */
+    imagesTotal: number;
+    /** True when `images` does not name every failed image. */
+    imagesTruncated: boolean;
+    /** Where every failure is recorded with its full message: one ledger record per image, `"status": "failed"`. */
+    ledger: { bucket: string; prefix: string };
+    batches: FailedBatch[];
+  };
   skipped: {
     total: number;
     byReason: { reason: SkipReason; count: number }[];
@@ -195,6 +209,28 @@ export interface RunSummary {
   failure?: RunFailure;
   plan: { plannedAt: string; sizing: Sizing; cost: CostEstimate };
   planVsActual: CompareRow[];
+}
+
+/** The summary names at most this many failed images (all batches' samples together). */
+export const FAILURE_LIST_LIMIT = 1000;
+
+function failuresOf(
+  batches: readonly BatchOutput[],
+  failedBatches: FailedBatch[],
+  failed: number,
+  plan: Plan,
+): RunSummary["failures"] {
+  const images = batches.flatMap((b) => b.failures).slice(0, FAILURE_LIST_LIMIT);
+  return {
+    images,
+    imagesTotal: failed,
+    imagesTruncated: images.length < failed,
+    ledger: {
+      bucket: plan.context.resultsBucket,
+      prefix: resultsFolder(plan.context.resultsPrefix),
+    },
+    batches: failedBatches,
+  };
 }
 
 /** The summary keeps the first skipped objects; the full list stays in `skipped.jsonl`. */
@@ -314,11 +350,12 @@ function reconcile(input: RunSummaryInput, totals: { succeeded: number; failed: 
     );
   }
 
-  const recordedFailures = sum(batches, (b) => b.failures.length);
+  // Counted from numbers: a batch names a sample and counts the failures it leaves out.
+  const recordedFailures = sum(batches, (b) => b.failures.length + b.failuresOmitted);
   if (
     !check(
       "failure records",
-      `failed ${totals.failed} = failures recorded with a reason ${recordedFailures}`,
+      `failed ${totals.failed} = failures reported by the batches ${recordedFailures}`,
       totals.failed,
       recordedFailures,
     )
@@ -487,6 +524,12 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
     warnings.push(`The run started the model but did not stop it: ${stop.reason}.`);
   }
 
+  const labelsOmitted = sum(batches, (b) => b.labelsOmitted);
+  if (labelsOmitted > 0) {
+    warnings.push(
+      `The label counts are incomplete: batches had too many distinct labels to return them all (${labelsOmitted} left out, counted per batch). Each image's labels are in its ledger record.`,
+    );
+  }
   const labels = new Map<string, number>();
   for (const batch of batches) {
     for (const [label, images] of Object.entries(batch.labels)) {
@@ -567,7 +610,7 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
     checks,
     discrepancies,
     warnings,
-    failures: { images: batches.flatMap((b) => b.failures), batches: failedBatches },
+    failures: failuresOf(batches, failedBatches, failed, plan),
     skipped: {
       total: skipped.length,
       byReason: [...byReason]

@@ -287,16 +287,22 @@ ${labels.length > top.length ? html`<p class="muted">${labels.length - top.lengt
 
 function failuresSection(summary: RunSummary): SafeHtml {
   const { images, batches } = summary.failures;
-  if (images.length === 0 && batches.length === 0) {
+  const total = summary.failures.imagesTotal;
+  if (total === 0 && batches.length === 0) {
     return html`<section id="failures"><h2>Failures</h2><p class="empty">No image failed.</p></section>`;
   }
   const shown = images.slice(0, MAX_ROWS);
   return html`<section id="failures"><h2>Failures</h2>
 ${
-  images.length > 0
+  total > 0
+    ? html`<p>${formatInt(total)} ${total === 1 ? "image" : "images"} failed with a recorded reason${shown.length < total ? html`; ${formatInt(shown.length)} named below` : ""}. Every failure is recorded with its full message in the ledger, <span class="key">s3://${summary.failures.ledger.bucket}/${summary.failures.ledger.prefix}</span> (records with <code>"status": "failed"</code>).</p>
+${
+  shown.length > 0
     ? html`<table><thead><tr><th>Image key</th><th>Error</th><th>Message</th></tr></thead><tbody>
 ${shown.map((f) => html`<tr><td class="key">${f.key}</td><td>${f.error}</td><td>${f.message}</td></tr>`)}
-</tbody></table>${images.length > shown.length ? html`<p class="muted">${images.length - shown.length} more in summary.json.</p>` : ""}`
+</tbody></table>${images.length > shown.length ? html`<p class="muted">${images.length - shown.length} more named in summary.json.</p>` : ""}`
+    : ""
+}`
     : ""
 }
 ${

@@ -44,7 +44,10 @@ const batchOutputSchema = z.object({
   failed: z.number().int().nonnegative(),
   resumed: z.number().int().nonnegative(),
   failures: z.array(z.object({ key: z.string(), error: z.string(), message: z.string() })),
+  // Absent in outputs written before the output was bounded: the list was complete then.
+  failuresOmitted: z.number().int().nonnegative().default(0),
   labels: z.record(z.string(), z.number()),
+  labelsOmitted: z.number().int().nonnegative().default(0),
   calls: z.number().int().nonnegative(),
   throttled: z.number().int().nonnegative(),
   retried: z.number().int().nonnegative(),

@@ -115,6 +115,14 @@ describe("the packaged CloudFormation template", () => {
     expect(JSON.stringify(rule?.[1].Properties.Targets)).toContain("SafetyStopLambdaFunction");
   });
 
+  it("ends a hung execution at the workflow timeout: 24 hours by default", () => {
+    const [[, machine] = []] = resourcesOfType("AWS::StepFunctions::StateMachine");
+    const sub = machine?.Properties.DefinitionString["Fn::Sub"];
+    const definition = JSON.parse(Array.isArray(sub) ? sub[0] : sub);
+    // An integer, as Step Functions requires (a --param value is a string).
+    expect(definition.TimeoutSeconds).toBe(86_400);
+  });
+
   it("runs an hourly reaper", () => {
     const reaper = resourcesOfType("AWS::Events::Rule").find(([, r]) =>
       JSON.stringify(r.Properties.Targets).includes("ReaperLambdaFunction"),

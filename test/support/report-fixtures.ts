@@ -87,19 +87,25 @@ export function makeBatch(opts: {
   startedAt?: string;
   endedAt?: string;
   resumed?: number;
+  /** Failed images the batch counted but did not name (its sample was full). */
+  failuresOmitted?: number;
+  labelsOmitted?: number;
 }): BatchOutput {
   const failures = opts.failures ?? [];
+  const failuresOmitted = opts.failuresOmitted ?? 0;
   const timeline = opts.timeline ?? [];
   const accepted = timeline.reduce((s, p) => s + p.accepted, 0);
   const throttled = timeline.reduce((s, p) => s + p.throttled, 0);
   return {
     runId: RUN_ID,
     items: opts.items,
-    succeeded: opts.items - failures.length,
-    failed: failures.length,
+    succeeded: opts.items - failures.length - failuresOmitted,
+    failed: failures.length + failuresOmitted,
     resumed: opts.resumed ?? 0,
     failures,
+    failuresOmitted,
     labels: opts.labels ?? {},
+    labelsOmitted: opts.labelsOmitted ?? 0,
     calls: accepted + throttled,
     throttled,
     retried: throttled,

@@ -1,8 +1,8 @@
 import { StopProjectVersionCommand } from "@aws-sdk/client-rekognition";
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from "@aws-sdk/client-sfn";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AccessDeniedError } from "../../src/errors.ts";
-import { isExecutionArn, reapStaleLease, safetyStop } from "../../src/reaper.ts";
+import { HEARTBEAT_GRACE_MS, writeHeartbeat } from "../../src/heartbeat.ts";
+import { reapStaleLease, safetyStop } from "../../src/reaper.ts";
 import {
   EXECUTION_ARN,
   type FakeAws,
@@ -40,16 +40,6 @@ const stores = () => ({
 });
 const stopCalls = () => aws.rekognitionMock.commandCalls(StopProjectVersionCommand);
 const describeExecutionCalls = () => aws.sfnMock.commandCalls(DescribeExecutionCommand);
-
-describe("isExecutionArn", () => {
-  it("tells Step Functions execution ARNs from local ids", () => {
-    expect(isExecutionArn(EXECUTION_ARN)).toBe(true);
-    expect(isExecutionArn("local-2025-01-06T02-00-00")).toBe(false);
-    expect(isExecutionArn("arn:aws:states:us-east-1:123456789012:stateMachine:weekly-batch")).toBe(
-      false,
-    );
-  });
-});
 
 describe("safetyStop", () => {
   it.each(["FAILED", "TIMED_OUT", "ABORTED"])(
@@ -174,22 +164,79 @@ describe("reapStaleLease", () => {
     expect(result.reason).toMatch(/does not exist/);
   });
 
-  it("expired lease: stops even while the execution still runs", async () => {
+  it("expired lease, execution still RUNNING: never reaped, a warning says it runs late", async () => {
+    // A run slower than planned (a first run on the default TPS per unit).
     aws.putLease(leaseFor(EXECUTION_ARN, { expiresAt: "2025-01-06T02:59:00.000Z" }));
     aws.sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" });
     const result = await reap();
-    expect(result.action).toBe("stopped");
-    expect(result.reason).toMatch(/expired/);
+    expect(result.action).toBe("none");
+    expect(result.reason).toMatch(/still RUNNING, past its planned end/);
+    expect(stopCalls()).toHaveLength(0);
+    expect(aws.storedLease()?.releasedAt).toBeUndefined();
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        message: "reaper: the execution is running past its planned end; model left running",
+      }),
+    );
   });
 
-  it("local execution: relies on expiry only", async () => {
-    aws.putLease(leaseFor("local-run-1"));
-    expect(await reap()).toMatchObject({ action: "none" });
-    expect(describeExecutionCalls()).toHaveLength(0);
-    clock.onSleep = undefined;
-    await clock.sleep(6 * 3_600_000);
-    expect(await reap()).toMatchObject({ action: "stopped" });
-    expect(describeExecutionCalls()).toHaveLength(0);
+  describe("when Step Functions cannot tell the execution's status, the expiry decides", () => {
+    const unknownAnswers = [
+      ["access denied", serviceError("AccessDeniedException", 400)],
+      ["not an execution ARN", serviceError("InvalidArn", 400, "Invalid Arn: 'local-run-1'")],
+      ["throttled", serviceError("ThrottlingException", 400)],
+      [
+        "unreachable",
+        Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+      ],
+    ] as const;
+
+    it.each(unknownAnswers)("%s, lease still valid: nothing", async (_, error) => {
+      aws.putLease(leaseFor(EXECUTION_ARN));
+      aws.sfnMock.on(DescribeExecutionCommand).rejects(error);
+      const result = await reap();
+      expect(result.action).toBe("none");
+      expect(result.reason).toMatch(
+        /unknown .*relying on the lease expiry 2025-01-06T09:00:00.000Z/,
+      );
+      expect(stopCalls()).toHaveLength(0);
+    });
+
+    it.each(unknownAnswers)(
+      "%s, lease expired and no heartbeat: stops the model",
+      async (_, error) => {
+        aws.putLease(leaseFor(EXECUTION_ARN, { expiresAt: "2025-01-06T02:59:00.000Z" }));
+        aws.sfnMock.on(DescribeExecutionCommand).rejects(error);
+        const result = await reap();
+        expect(result.action).toBe("stopped");
+        expect(result.reason).toMatch(/lease expiry 2025-01-06T02:59:00.000Z has passed/);
+        expect(stopCalls()).toHaveLength(1);
+      },
+    );
+
+    it("lease expired but the run's batches still beat: the heartbeat moves the expiry on", async () => {
+      aws.putLease(leaseFor(EXECUTION_ARN, { expiresAt: "2025-01-06T02:00:00.000Z" }));
+      aws.sfnMock.on(DescribeExecutionCommand).rejects(serviceError("AccessDeniedException", 400));
+      // A batch of the run started 10 minutes ago.
+      await writeHeartbeat({ ...stores(), runId: "run-1", now: clock.now() - 600_000 });
+      const alive = await reap();
+      expect(alive.action).toBe("none");
+      expect(alive.reason).toMatch(/last heartbeat 2025-01-06T02:50:00.000Z/);
+      // No batch since: once the heartbeat's grace has passed, the model is stopped.
+      clock.onSleep = undefined;
+      await clock.sleep(HEARTBEAT_GRACE_MS);
+      const reaped = await reap();
+      expect(reaped.action).toBe("stopped");
+      expect(reaped.reason).toMatch(/has passed/);
+    });
+
+    it("another run's heartbeat does not keep this lease alive", async () => {
+      aws.putLease(leaseFor(EXECUTION_ARN, { expiresAt: "2025-01-06T02:00:00.000Z" }));
+      aws.sfnMock.on(DescribeExecutionCommand).rejects(serviceError("AccessDeniedException", 400));
+      await writeHeartbeat({ ...stores(), runId: "run-0", now: clock.now() });
+      expect((await reap()).action).toBe("stopped");
+    });
   });
 
   it("stale lease on a model already stopped: releases the lease only", async () => {
@@ -207,12 +254,5 @@ describe("reapStaleLease", () => {
     await reap();
     expect(await reap()).toMatchObject({ action: "none" });
     expect(stopCalls()).toHaveLength(1);
-  });
-
-  it("access denied on DescribeExecution: AccessDeniedError, nothing stopped", async () => {
-    aws.putLease(leaseFor(EXECUTION_ARN));
-    aws.sfnMock.on(DescribeExecutionCommand).rejects(serviceError("AccessDeniedException", 400));
-    await expect(reap()).rejects.toBeInstanceOf(AccessDeniedError);
-    expect(stopCalls()).toHaveLength(0);
   });
 });

@@ -122,3 +122,26 @@ describe("html building blocks", () => {
     expect(niceScale(47)).toEqual({ max: 50, step: 10 });
   });
 });
+
+describe("failures section with a capped list", () => {
+  it("gives the total, how many are named, and where the full list is", () => {
+    const plan = makePlan({ counts: { listed: 6, pending: 6, skipped: 0, alreadyDone: 0 } });
+    const summary = buildRunSummary({
+      plan,
+      batches: [
+        makeBatch({
+          items: 6,
+          failures: [{ key: "incoming/a.jpg", error: "InvalidS3ObjectException", message: "kms" }],
+          failuresOmitted: 5,
+          timeline: steadyTimeline(T0 + 300, 3, 2),
+        }),
+      ],
+      mapRan: true,
+      skipped: [],
+      clock: new FakeClock((T0 + 400) * 1000),
+    });
+    const page = renderReportHtml(summary);
+    expect(page).toContain("6 images failed with a recorded reason; 1 named below");
+    expect(page).toContain(`s3://${plan.context.resultsBucket}/weekly/results/`);
+  });
+});

@@ -173,6 +173,66 @@ describe("reconciliation", () => {
   });
 });
 
+describe("a failure list capped by the batches", () => {
+  // 6 pending: one batch of 4 all failed but named only 1 (its sample was
+  // full), one of 2 that succeeded.
+  const capped = () =>
+    input({
+      batches: [
+        makeBatch({
+          items: 4,
+          failures: [
+            { key: "incoming/bad-0.jpg", error: "InvalidS3ObjectException", message: "m" },
+          ],
+          failuresOmitted: 3,
+          timeline: steadyTimeline(T0 + 300, 2, 2),
+        }),
+        makeBatch({ items: 2, labels: { red: 2 }, timeline: steadyTimeline(T0 + 301, 2, 1) }),
+      ],
+    });
+
+  it("reconciles from the counts, not from the length of the list", () => {
+    const summary = buildRunSummary(capped());
+    expect(summary.counts).toMatchObject({ pending: 6, succeeded: 2, failed: 4, unaccounted: 0 });
+    expect(summary.reconciled).toBe(true);
+    expect(summary.checks.find((c) => c.name === "failure records")).toMatchObject({
+      left: 4,
+      right: 4,
+      ok: true,
+    });
+    expect(summary.outcome).toBe("succeeded-with-failures");
+  });
+
+  it("says how many failed, how many it names, and where every failure is recorded", () => {
+    const summary = buildRunSummary(capped());
+    expect(summary.failures).toMatchObject({
+      imagesTotal: 4,
+      imagesTruncated: true,
+      ledger: { bucket: makePlan().context.resultsBucket, prefix: "weekly/results/" },
+    });
+    expect(summary.failures.images).toHaveLength(1);
+  });
+
+  it("still catches a batch whose failures do not add up", () => {
+    const broken = capped();
+    const first = broken.batches[0];
+    if (!first) throw new Error("fixture");
+    broken.batches = [{ ...first, failuresOmitted: 1 }, ...broken.batches.slice(1)];
+    const summary = buildRunSummary(broken);
+    expect(summary.reconciled).toBe(false);
+    expect(summary.discrepancies.join(" ")).toContain("4 images failed but 2 failures");
+  });
+
+  it("warns that the label counts are incomplete when batches left labels out", () => {
+    const withOmitted = capped();
+    const second = withOmitted.batches[1];
+    if (!second) throw new Error("fixture");
+    withOmitted.batches = [withOmitted.batches[0] as never, { ...second, labelsOmitted: 7 }];
+    const summary = buildRunSummary(withOmitted);
+    expect(summary.warnings.join(" ")).toContain("label counts are incomplete");
+  });
+});
+
 describe("timeline merge", () => {
   it("sums calls of the same second across batches and zero-fills idle seconds", () => {
     const merged = mergeTimelines([

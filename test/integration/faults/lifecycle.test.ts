@@ -1,7 +1,8 @@
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterEach, describe, expect, it } from "vitest";
 import * as reaper from "../../../functions/reaper.ts";
-import { readLease } from "../../../src/lease.ts";
+import { type Heartbeat, readHeartbeat, writeHeartbeat } from "../../../src/heartbeat.ts";
+import { readLease, writeLease } from "../../../src/lease.ts";
 import { startEmulator } from "../../../src/local/emulator/index.ts";
 import type { LocalJobOptions, LocalJobResult } from "../../../src/local/local-job.ts";
 import { LOCAL_DEFAULTS } from "../../../src/local/local-stack.ts";
@@ -156,6 +157,45 @@ describe("execution faults", () => {
     expect(reaped?.action).toBe("none");
     expect(reaped?.reason).toContain("still RUNNING");
     if (!result) throw new Error("the execution did not run");
+    await assertRunInvariants(current, result, {
+      status: "SUCCEEDED",
+      modelStatus: "STOPPED",
+      complete: true,
+      elapsedMs,
+      maxUnits: result.plan?.sizing.units ?? 1,
+    });
+  });
+
+  it("a run slower than planned keeps its model while the reaper runs", async () => {
+    let reaped: ReapResult | undefined;
+    let heartbeat: Heartbeat | undefined;
+    let statusDuringReap: string | undefined;
+    const processBatch = beforeEachBatch(async (invocation) => {
+      if (invocation !== 2 || !fixture || !sfn) return;
+      const location = {
+        s3: fixture.stack.s3,
+        resultsBucket: fixture.stack.resultsBucket,
+        resultsPrefix: RESULTS_PREFIX,
+      };
+      // The run is past the end its plan expected: the lease has expired, and
+      // so has its heartbeat.
+      const lease = await readLease(location);
+      if (!lease) throw new Error("no lease while the run processes");
+      await writeLease({ ...location, lease: { ...lease, expiresAt: new Date(0).toISOString() } });
+      heartbeat = await readHeartbeat({ ...location, runId: lease.runId });
+      await writeHeartbeat({ ...location, runId: lease.runId, now: 0 });
+      reaped = await invokeReaper(fixture, sfn.environment);
+      statusDuringReap = modelStatus(fixture);
+    });
+    const { current, api } = await startWithExecutions(12, { processBatch });
+    const { result, elapsedMs } = await execute(current, api);
+    expect(heartbeat?.runId).toBe(result?.plan?.runId);
+    expect(reaped?.action).toBe("none");
+    // (A batch starting meanwhile may record a fresh heartbeat: still RUNNING either way.)
+    expect(reaped?.reason).toContain("still RUNNING");
+    expect(statusDuringReap).toBe("RUNNING");
+    if (!result) throw new Error("the execution did not run");
+    // Every image analysed: the model was there for the batches after the reaper ran.
     await assertRunInvariants(current, result, {
       status: "SUCCEEDED",
       modelStatus: "STOPPED",
