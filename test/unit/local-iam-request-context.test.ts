@@ -144,6 +144,7 @@ describe("template intrinsics in the packaged policies", () => {
             ],
           },
           { "Fn::GetAtt": ["PlanLambdaFunction", "Arn"] },
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: Fn::Sub's own syntax
           { "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:x" },
           { "Fn::If": ["TopicSet", "granted", { Ref: "AWS::NoValue" }] },
         ],
