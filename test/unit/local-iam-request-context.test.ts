@@ -161,3 +161,52 @@ describe("template intrinsics in the packaged policies", () => {
     expect(() => resolveIntrinsics({ "Fn::ImportValue": "x" }, context)).toThrow(/Fn::ImportValue/);
   });
 });
+
+describe("the IAM gate's decision cache", () => {
+  it("gives each resource the answer of its own statements, also after caching", async () => {
+    const { IamGate } = await import("../../src/local/iam/iam-gate.ts");
+    const gate = new IamGate();
+    const statement = (Action: string, Resource: string, Condition?: object) => ({
+      Effect: "Allow",
+      Action,
+      Resource,
+      ...(Condition ? { Condition } : {}),
+    });
+    gate.enforce({
+      lambda: [
+        {
+          name: "p",
+          policy: {
+            Version: "2012-10-17",
+            Statement: [
+              statement("s3:GetObject", "arn:aws:s3:::b/in/*"),
+              statement("s3:ListBucket", "arn:aws:s3:::b", {
+                StringLike: { "s3:prefix": ["in/*"] },
+              }),
+            ],
+          },
+        },
+      ],
+      stateMachine: [],
+    });
+    const key = "ASIALOCALLAMBDAROLE";
+    const get = (resource: string) =>
+      gate.check(key, [{ action: "s3:GetObject", resource, context: {} }]);
+    const list = (context: Record<string, string>) =>
+      gate.check(key, [{ action: "s3:ListBucket", resource: "arn:aws:s3:::b", context }]);
+    expect(await get("arn:aws:s3:::b/in/a.jpg")).toBeUndefined();
+    expect(await get("arn:aws:s3:::b/in/deeper/b.jpg")).toBeUndefined();
+    expect(await get("arn:aws:s3:::b/out/a.jpg")).toMatchObject({ action: "s3:GetObject" });
+    expect(await get("arn:aws:s3:::other/in/a.jpg")).toMatchObject({ action: "s3:GetObject" });
+    expect(await list({ "s3:prefix": "in/" })).toBeUndefined();
+    // A listing without a prefix parameter has no s3:prefix: the condition does not match.
+    expect(await list({})).toMatchObject({ action: "s3:ListBucket" });
+    // The operator's key is not evaluated.
+    expect(
+      await gate.check("S3RVER", [
+        { action: "s3:GetObject", resource: "arn:aws:s3:::other/x", context: {} },
+      ]),
+    ).toBeUndefined();
+    expect(gate.stats).toMatchObject({ checked: 6, denied: 3 });
+  });
+});

@@ -45,6 +45,7 @@ export class IamGate {
   enforce(policies: RolePolicies): () => void {
     if (this.policies !== policies) this.decisions.clear();
     this.policies = policies;
+    this.patterns.clear();
     this.holders += 1;
     let released = false;
     return () => {
@@ -106,13 +107,39 @@ export class IamGate {
   private allowed(identity: LocalIdentity, request: AuthorizationRequest): Promise<boolean> {
     // Same role, action, resource and context: same answer (the policies are
     // fixed while enforcing, and no policy here reads a time-varying key).
-    const key = JSON.stringify([identity.role, request.action, request.resource, request.context]);
+    // One simulation costs milliseconds, and every image has its own object
+    // ARN; so the resource enters the key as which of the role's Resource
+    // patterns it matches (the only way a resource can change the answer),
+    // unless a pattern uses a policy variable.
+    const patterns = this.patternsOf(identity);
+    const resourceKey = patterns ? resourceSignature(request.resource, patterns) : request.resource;
+    const key = JSON.stringify([identity.role, request.action, resourceKey, request.context]);
     let decision = this.decisions.get(key);
     if (!decision) {
       decision = this.simulate(identity, request);
       this.decisions.set(key, decision);
     }
     return decision;
+  }
+
+  private readonly patterns = new Map<string, RegExp[] | undefined>();
+
+  /** The role's Resource and NotResource patterns as regular expressions; undefined if any has a variable. */
+  private patternsOf(identity: LocalIdentity): RegExp[] | undefined {
+    if (this.patterns.has(identity.role)) return this.patterns.get(identity.role);
+    const texts = new Set<string>();
+    for (const { policy } of this.policies?.[identity.role] ?? []) {
+      for (const statement of policy.Statement) {
+        for (const value of [statement.Resource, statement.NotResource].flat()) {
+          if (typeof value === "string") texts.add(value);
+        }
+      }
+    }
+    const compiled = [...texts].some((text) => text.includes("${"))
+      ? undefined
+      : [...texts].map(globToRegExp);
+    this.patterns.set(identity.role, compiled);
+    return compiled;
   }
 
   private async simulate(identity: LocalIdentity, request: AuthorizationRequest): Promise<boolean> {
@@ -146,6 +173,31 @@ export class IamGate {
     }
     return response.overallResult === "Allowed";
   }
+}
+
+/** IAM's resource wildcards: `*` any run of characters, `?` one character. */
+function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .split("")
+    .map((character) =>
+      character === "*"
+        ? ".*"
+        : character === "?"
+          ? "."
+          : character.replace(/[.+^$()|[\]{}\\]/g, "\\$&"),
+    )
+    .join("");
+  return new RegExp(`^${body}$`, "s");
+}
+
+/**
+ * The ARN's partition, service, region and account exactly, and which
+ * patterns the whole ARN matches: two resources with the same signature
+ * get the same answer from the same statements.
+ */
+function resourceSignature(resource: string, patterns: RegExp[]): string {
+  const prefix = resource.split(":").slice(0, 5).join(":");
+  return `${prefix}|${patterns.map((pattern) => (pattern.test(resource) ? "1" : "0")).join("")}`;
 }
 
 function denialFor(identity: LocalIdentity, request: AuthorizationRequest): Denial {
