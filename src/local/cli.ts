@@ -28,6 +28,7 @@ Images
   --results-prefix <p>     where results and reports go (default rekognition-results/)
   --data <dir>             data folder (default .local-data)
   --fresh                  delete the data folder first
+  --no-iam                 do not enforce the packaged IAM policies (experiments only)
 
 Model and sizing
   --tps-per-unit <n>       what one inference unit serves in the emulator, and the deployment's
@@ -61,6 +62,7 @@ const options = {
   "results-prefix": { type: "string" },
   data: { type: "string" },
   fresh: { type: "boolean" },
+  "no-iam": { type: "boolean" },
   "tps-per-unit": { type: "string" },
   "plan-tps": { type: "string" },
   window: { type: "string" },
@@ -201,6 +203,15 @@ function printSummary(
     `Model       ${modelStatus}`,
     `Duration    ${(elapsedMs / 1000).toFixed(1)} s`,
   );
+  const iam = stack.iam.stats;
+  lines.push(
+    iam.checked === 0
+      ? "IAM         not enforced (--no-iam)"
+      : `IAM         ${iam.checked.toLocaleString("en-US")} requests checked against the packaged policies, ${iam.denied.toLocaleString("en-US")} denied`,
+  );
+  for (const denial of iam.denials.slice(0, 5)) {
+    lines.push(`Denied      ${denial.action} on ${denial.resource} (role ${denial.role})`);
+  }
   if (result.safetyStop)
     lines.push(
       `Safety stop ${result.safetyStop.stopped ? "stopped the model" : result.safetyStop.reason}`,
@@ -302,6 +313,7 @@ async function main(argv: string[]): Promise<number> {
         input,
         environment: { IMAGES_PREFIX: imagesPrefix, RESULTS_PREFIX: resultsPrefix },
         signal: abort.signal,
+        iam: !values["no-iam"],
         onEvent: (event) => {
           progress.onEvent(event);
           onFault(event);

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { parse as parseYaml } from "yaml";
 import * as checkModel from "../../functions/check-model.ts";
 import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
@@ -13,9 +13,12 @@ import type { SafetyStopResult } from "../reaper.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Plan } from "../shapes.ts";
+import { LOCAL_IDENTITIES } from "./iam/identities.ts";
+import { packagedPolicies, type RolePolicies } from "./iam/packaged-policies.ts";
 import { createLocalTopic, type PublishedMessage, SNS_PUBLISH_RESOURCE } from "./local-sns.ts";
 import type { LocalStack } from "./local-stack.ts";
-import { PROJECT_ROOT } from "./s3-server.ts";
+import { LOCAL_S3_CREDENTIALS, localS3ClientConfig, PROJECT_ROOT } from "./s3-server.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./workflow/asl.ts";
 import {
   type HandlerMap,
   type JsonValue,
@@ -86,6 +89,14 @@ export interface LocalJobOptions {
   executionName?: string;
   onEvent?: WorkflowEventListener;
   signal?: AbortSignal;
+  /**
+   * Enforce IAM (default true): every request of the Lambdas and of the state
+   * machine's integrations is checked against the policies `osls package`
+   * produces for this job's parameters. False only for experiments.
+   */
+  iam?: boolean;
+  /** Changes the packaged policies before they are enforced (tests narrow a statement). */
+  adjustPolicies?: (policies: RolePolicies) => RolePolicies;
 }
 
 export interface LocalJobResult {
@@ -117,23 +128,98 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
   };
 }
 
+/** The deployment parameters an environment stands for, as `osls package` takes them. */
+function policyParameters(environment: Record<string, string>) {
+  const required = (name: string) => {
+    const value = environment[name];
+    if (value === undefined)
+      throw new Error(`${name} is not set: the IAM policies cannot be packaged`);
+    return value;
+  };
+  return {
+    projectVersionArn: required("PROJECT_VERSION_ARN"),
+    imagesBucket: required("IMAGES_BUCKET"),
+    imagesPrefix: environment.IMAGES_PREFIX ?? "",
+    resultsBucket: environment.RESULTS_BUCKET || required("IMAGES_BUCKET"),
+    resultsPrefix: required("RESULTS_PREFIX"),
+    alertTopicArn: environment.ALERT_TOPIC_ARN ?? "",
+    stateMachineArn: localArn.stateMachine(LOCAL_STATE_MACHINE_NAME),
+  };
+}
+
+/** The ARN `osls package --stage local` gives the function `name` (what the state machine invokes). */
+export function packagedFunctionArn(name: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${LOCAL_STATE_MACHINE_NAME}-${name}`;
+}
+
+/** Fails a Task as Step Functions reports an integration's AccessDenied. */
+class IntegrationAccessDenied extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
 export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobResult> {
   const { stack } = options;
   const environment = { ...localDeploymentEnvironment(stack), ...options.environment };
-  const restore = stack.applyEnvironment(environment);
+  const enforcing = options.iam ?? true;
+  let releaseIam = () => {};
+  if (enforcing) {
+    const packaged = await packagedPolicies(policyParameters(environment));
+    releaseIam = stack.iam.enforce(options.adjustPolicies?.(packaged) ?? packaged);
+  }
+  // The Lambdas sign with their role's key; the operator's clients keep s3rver's.
+  const restore = stack.applyEnvironment(
+    enforcing
+      ? { ...environment, AWS_ACCESS_KEY_ID: LOCAL_IDENTITIES.lambda.accessKeyId }
+      : environment,
+  );
+  // ItemReader and ResultWriter act as the state machine's role.
+  const integrationS3 = enforcing
+    ? new S3Client({
+        ...localS3ClientConfig(stack.s3Server.endpoint),
+        credentials: {
+          accessKeyId: LOCAL_IDENTITIES.stateMachine.accessKeyId,
+          secretAccessKey: LOCAL_S3_CREDENTIALS.secretAccessKey,
+        },
+      })
+    : stack.s3;
   try {
     const timeouts = { ...(await deployedTimeouts()), ...options.timeouts };
     const handlers: HandlerMap = {};
     for (const [name, handler] of Object.entries({ ...WORKFLOW_HANDLERS, ...options.handlers })) {
-      if (handler) handlers[name] = { handler, timeoutSeconds: timeouts[name] };
+      if (!handler) continue;
+      // The state machine's role must be allowed to invoke the function.
+      const invoke: LocalHandler = async (event, context) => {
+        const denial = await stack.iam.checkStateMachine([
+          { action: "lambda:InvokeFunction", resource: packagedFunctionArn(name), context: {} },
+        ]);
+        if (denial) throw new IntegrationAccessDenied("Lambda.AWSLambdaException", denial.message);
+        return handler(event, context);
+      };
+      handlers[name] = { handler: invoke, timeoutSeconds: timeouts[name] };
     }
     const topic = createLocalTopic();
+    const publish: LocalHandler = async (parameters) => {
+      const topicArn = (parameters as { TopicArn?: unknown })?.TopicArn;
+      const denial = await stack.iam.checkStateMachine([
+        {
+          action: "sns:Publish",
+          resource: typeof topicArn === "string" ? topicArn : "*",
+          context: {},
+        },
+      ]);
+      if (denial)
+        throw new IntegrationAccessDenied("SNS.AuthorizationErrorException", denial.message);
+      return topic.publish(parameters as never) as never;
+    };
     const execution = await runWorkflow({
       definition: await loadDefinition(DEFINITION_PATH),
       input: options.input ?? {},
       handlers,
-      resources: { [SNS_PUBLISH_RESOURCE]: topic.publish as LocalHandler },
-      s3: stack.s3,
+      resources: { [SNS_PUBLISH_RESOURCE]: publish },
+      s3: integrationS3,
       waitMs: options.waitMs ?? 500,
       retryScale: options.retryScale ?? 0.05,
       stateMachineName: LOCAL_STATE_MACHINE_NAME,
@@ -172,6 +258,8 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
     return result;
   } finally {
     restore();
+    releaseIam();
+    if (integrationS3 !== stack.s3) integrationS3.destroy();
   }
 }
 

@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { resetHandlerClients } from "../lambda-handler.ts";
 import { type Emulator, type EmulatorOptions, startEmulator } from "./emulator/index.ts";
+import { IamGate } from "./iam/iam-gate.ts";
+import { gateRekognitionCall, gateS3Request } from "./iam/service-gates.ts";
 import {
   type EmbeddedS3,
   localAwsEnvironment,
@@ -45,7 +47,7 @@ export interface LocalStackOptions {
   resultsBucket?: string;
   feature?: "CLASSIFICATION" | "OBJECT_DETECTION";
   /** Emulator settings (delays, TPS per unit, latency, ...). */
-  emulator?: Omit<EmulatorOptions, "models" | "s3Endpoint" | "port">;
+  emulator?: Omit<EmulatorOptions, "models" | "s3Endpoint" | "port" | "authorize">;
   /** Fixed ports on 127.0.0.1 (default 0: free ones), for a stack other processes use. */
   s3Port?: number;
   emulatorPort?: number;
@@ -54,6 +56,12 @@ export interface LocalStackOptions {
 export interface LocalStack {
   s3Server: EmbeddedS3;
   emulator: Emulator;
+  /**
+   * IAM enforcement at the doors of S3, the emulator and the local Step
+   * Functions API. Idle until a job installs the policies of its parameters;
+   * only requests signed with a role's key are evaluated, never the operator's.
+   */
+  iam: IamGate;
   /** An S3 client for the embedded S3 (seeding, reading results). */
   s3: S3Client;
   projectVersionArn: string;
@@ -74,7 +82,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const imagesBucket = options.imagesBucket ?? LOCAL_DEFAULTS.imagesBucket;
   const resultsBucket = options.resultsBucket ?? LOCAL_DEFAULTS.resultsBucket;
 
+  const iam = new IamGate();
   const s3Server = await startS3Server({
+    gate: (request, response) => gateS3Request(iam, request, response),
     directory: resolve(dataDirectory, "s3"),
     buckets: [...new Set([imagesBucket, resultsBucket])],
     ...(options.s3Port !== undefined ? { port: options.s3Port } : {}),
@@ -85,6 +95,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.emulator,
       ...(options.emulatorPort !== undefined ? { port: options.emulatorPort } : {}),
       s3Endpoint: s3Server.endpoint,
+      authorize: (headers, operation, params) =>
+        gateRekognitionCall(iam, headers, operation, params),
     });
   } catch (error) {
     await s3Server.close();
@@ -105,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   return {
     s3Server,
     emulator,
+    iam,
     s3,
     projectVersionArn: declared.projectVersionArn,
     projectArn: declared.projectArn,

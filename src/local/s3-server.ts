@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,8 @@ export interface S3ServerOptions {
   buckets?: string[];
   /** Log every request to the console; default false. */
   verbose?: boolean;
+  /** Runs before s3rver (IAM enforcement); resolves true when it answered the request itself. */
+  gate?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
 }
 
 export interface EmbeddedS3 {
@@ -83,7 +85,22 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Embe
 
   // Our own HTTP server around s3rver's handler (rather than s3rver.run()) so
   // that a failed listen (port taken) rejects instead of crashing the process.
-  const server = createServer(s3rver.callback());
+  const handler = s3rver.callback();
+  const { gate } = options;
+  const server = createServer(
+    gate
+      ? (request, response) => {
+          gate(request, response).then(
+            (answered) => {
+              if (!answered) handler(request, response);
+            },
+            (error: unknown) => {
+              response.writeHead(500).end(String(error));
+            },
+          );
+        }
+      : handler,
+  );
   try {
     await listen(server, options.port ?? 0);
   } catch (error) {

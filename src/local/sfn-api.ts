@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { IamGate } from "./iam/iam-gate.ts";
+import { AccessDeniedException, gateSfnCall } from "./iam/service-gates.ts";
 import {
   LOCAL_STATE_MACHINE_NAME,
   type LocalJobOptions,
@@ -357,7 +359,7 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
   };
 
   const server = createServer((req, res) => {
-    void handle(req, res, operations);
+    void handle(req, res, operations, options.stack.iam);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -388,6 +390,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   operations: Record<string, (request: Record<string, unknown>) => unknown>,
+  iam: IamGate,
 ): Promise<void> {
   const send = (status: number, body: unknown) => {
     res.writeHead(status, { "Content-Type": "application/x-amz-json-1.0" });
@@ -413,8 +416,14 @@ async function handle(
     } catch {
       throw new SfnApiError("SerializationException", "the request body is not JSON");
     }
-    send(200, operation((request ?? {}) as Record<string, unknown>));
+    const params = (request ?? {}) as Record<string, unknown>;
+    await gateSfnCall(iam, req.headers, target.slice("AWSStepFunctions.".length), params);
+    send(200, operation(params));
   } catch (error) {
+    if (error instanceof AccessDeniedException) {
+      send(400, { __type: "AccessDeniedException", message: error.message });
+      return;
+    }
     if (error instanceof SfnApiError) send(400, { __type: error.type, message: error.message });
     else send(500, { __type: "InternalFailure", message: String(error) });
   }

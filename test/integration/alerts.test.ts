@@ -27,7 +27,9 @@ afterAll(async () => {
 
 describe("alerts to the optional SNS topic", () => {
   it("publishes nothing when no topic is set", async () => {
-    const result = await runFaultJob(fixture, { input: { imagesPrefix: "nothing-here/" } });
+    // The deployment's prefix, not an execution-input override: IAM grants only
+    // the deployed prefix, so an override elsewhere is denied (as on AWS).
+    const result = await runFaultJob(fixture, { environment: { IMAGES_PREFIX: "nothing-here/" } });
     expect(result.execution.status).toBe("SUCCEEDED");
     expect(result.notifications).toEqual([]);
   });

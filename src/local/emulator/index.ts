@@ -53,6 +53,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     s3,
     timers,
     random: options.random ?? Math.random,
+    ...(options.authorize ? { authorize: options.authorize } : {}),
   };
   for (const declaration of models) admin.declareModel(declaration);
 

@@ -17,7 +17,7 @@ import {
   requireString,
 } from "./params.ts";
 import type { ModelRegistry, ProjectRecord } from "./registry.ts";
-import type { EmulatorSettings, ModelFeature } from "./settings.ts";
+import type { EmulatorSettings, ModelFeature, RekognitionAuthorizer } from "./settings.ts";
 import type { Timers } from "./timers.ts";
 
 const NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,255}$/;
@@ -39,6 +39,7 @@ export interface OperationContext {
   s3: S3Client | undefined;
   timers: Timers;
   random: () => number;
+  authorize?: RekognitionAuthorizer;
 }
 
 export type Operation = (params: Params, context: OperationContext) => Promise<object> | object;

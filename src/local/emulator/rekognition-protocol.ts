@@ -37,6 +37,16 @@ export async function handleRekognitionCall(
       );
     }
     const params = parseParams(await readRequest(request));
+    if (context.authorize) {
+      try {
+        await context.authorize(request.headers, operationName as string, params);
+      } catch (error) {
+        if (error instanceof Error && error.name === "AccessDeniedException") {
+          throw new ApiError("AccessDeniedException", error.message);
+        }
+        throw error;
+      }
+    }
     const output = await operation(params, context);
     send(response, 200, output, requestId);
   } catch (error) {

@@ -67,6 +67,12 @@ export const emulatorConfigSchema = z.strictObject({
   models: z.array(modelDeclarationSchema).optional(),
 });
 
+export type RekognitionAuthorizer = (
+  headers: Record<string, string | string[] | undefined>,
+  operation: string,
+  params: Record<string, unknown>,
+) => Promise<void>;
+
 export type EmulatorConfig = z.infer<typeof emulatorConfigSchema>;
 
 /** Options of `startEmulator`: every tunable, plus what only code can pass. */
@@ -75,6 +81,11 @@ export interface EmulatorOptions extends EmulatorConfig {
   configFile?: string;
   /** Used instead of building one from `s3Endpoint`. */
   s3Client?: S3Client;
+  /**
+   * Runs before each Rekognition operation (IAM enforcement of the local
+   * stack); a rejection with an `ApiError`-like `name` answers the call with it.
+   */
+  authorize?: RekognitionAuthorizer;
   clock?: Clock;
   /** Uniform [0, 1); drives latency jitter, error and drop rates. */
   random?: () => number;
@@ -175,6 +186,7 @@ export async function resolveSettings(
     clock: _clock,
     random: _random,
     logger: _logger,
+    authorize: _authorize,
     ...tunables
   } = options;
   const explicit = parseEmulatorConfig(dropUndefined(tunables), "options");

@@ -1,0 +1,235 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DetectCustomLabelsCommand, RekognitionClient } from "@aws-sdk/client-rekognition";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_IDENTITIES } from "../../src/local/iam/identities.ts";
+import { packagedPolicies, type RolePolicies } from "../../src/local/iam/packaged-policies.ts";
+import {
+  LOCAL_STATE_MACHINE_NAME,
+  localDeploymentEnvironment,
+  runLocalJob,
+} from "../../src/local/local-job.ts";
+import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { LOCAL_S3_CREDENTIALS, localS3ClientConfig } from "../../src/local/s3-server.ts";
+import { writeSampleImages } from "../../src/local/sample-images.ts";
+import { localArn } from "../../src/local/workflow/asl.ts";
+
+/**
+ * IAM enforced by the local stack: the policies of the packaged template,
+ * evaluated for every request a role makes, denied as AWS denies them.
+ */
+
+let dataDirectory: string;
+let stack: LocalStack;
+let policies: RolePolicies;
+
+beforeAll(async () => {
+  dataDirectory = await mkdtemp(join(tmpdir(), "local-iam-"));
+  stack = await startLocalStack({
+    dataDirectory,
+    emulator: { startDelayMs: 200, stopDelayMs: 100, latencyMs: 5, tpsPerUnit: 50 },
+  });
+  process.env.LOG_LEVEL = "silent";
+  await writeSampleImages({
+    s3: stack.s3,
+    bucket: stack.imagesBucket,
+    prefix: "incoming/",
+    count: 12,
+    badObjects: false,
+    largeImages: 0,
+  });
+  const environment = localDeploymentEnvironment(stack);
+  policies = await packagedPolicies({
+    projectVersionArn: stack.projectVersionArn,
+    imagesBucket: stack.imagesBucket,
+    imagesPrefix: environment.IMAGES_PREFIX ?? "",
+    resultsBucket: stack.resultsBucket,
+    resultsPrefix: environment.RESULTS_PREFIX ?? "",
+    alertTopicArn: "",
+    stateMachineArn: localArn.stateMachine(LOCAL_STATE_MACHINE_NAME),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await stack?.close();
+  if (dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
+});
+
+type Statement = { Action?: string | string[]; Resource?: unknown };
+
+/**
+ * The policies with `action` taken out of `role`'s statements that `where`
+ * picks (a statement left with no action is dropped).
+ */
+function withoutAction(
+  role: keyof RolePolicies,
+  action: string,
+  where: (statement: Statement) => boolean = () => true,
+): (packaged: RolePolicies) => RolePolicies {
+  return (packaged) => {
+    const narrowed = structuredClone(packaged);
+    let removed = 0;
+    for (const entry of narrowed[role]) {
+      entry.policy.Statement = entry.policy.Statement.flatMap((original) => {
+        const statement = original as Statement;
+        const actions = [statement.Action].flat();
+        if (!actions.includes(action) || !where(statement)) return [original];
+        removed += 1;
+        const kept = actions.filter((candidate) => candidate !== action);
+        return kept.length > 0 ? [{ ...original, Action: kept }] : [];
+      });
+    }
+    if (removed === 0) throw new Error(`the test's narrowing found no ${action} grant`);
+    return narrowed;
+  };
+}
+
+function roleClients(role: keyof typeof LOCAL_IDENTITIES) {
+  const credentials = {
+    accessKeyId: LOCAL_IDENTITIES[role].accessKeyId,
+    secretAccessKey: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  };
+  return {
+    s3: new S3Client({ ...localS3ClientConfig(stack.s3Server.endpoint), credentials }),
+    rekognition: new RekognitionClient({
+      endpoint: stack.emulator.endpoint,
+      region: "us-east-1",
+      credentials,
+      maxAttempts: 1,
+    }),
+  };
+}
+
+describe("local IAM enforcement", () => {
+  it("a run with the packaged policies checks every request and denies none", async () => {
+    stack.iam.resetStats();
+    const result = await runLocalJob({ stack, waitMs: 50 });
+    expect(result.execution.status).toBe("SUCCEEDED");
+    expect(result.summary?.counts.succeeded).toBe(12);
+    // Plan's listings, the image reads by Rekognition, result writes, the
+    // state machine's invocations and its ItemReader/ResultWriter calls.
+    expect(stack.iam.stats.checked).toBeGreaterThan(12 * 3);
+    expect(stack.iam.stats.denials).toEqual([]);
+  });
+
+  it("fails the run with AccessDenied naming the action when the images listing grant is removed", async () => {
+    stack.iam.resetStats();
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction(
+        "lambda",
+        "s3:ListBucket",
+        (statement) => statement.Resource === `arn:aws:s3:::${stack.imagesBucket}`,
+      ),
+    });
+    expect(result.execution.status).toBe("FAILED");
+    expect(result.execution.cause).toMatch(/AccessDenied|not authorized/);
+    expect(result.execution.cause).toContain("s3:ListBucket");
+    expect(stack.iam.stats.denials[0]).toMatchObject({
+      action: "s3:ListBucket",
+      resource: `arn:aws:s3:::${stack.imagesBucket}`,
+      role: "IamRoleLambdaExecution",
+    });
+  });
+
+  it("the same narrowed policies pass when enforcement is switched off (what the rehearsal let through before)", async () => {
+    stack.iam.resetStats();
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      iam: false,
+      adjustPolicies: withoutAction("lambda", "s3:ListBucket"),
+    });
+    expect(result.execution.status).toBe("SUCCEEDED");
+    expect(stack.iam.stats.checked).toBe(0);
+  });
+
+  it("denies the state machine's own calls: ResultWriter's s3:PutObject", async () => {
+    stack.iam.resetStats();
+    await writeSampleImages({
+      s3: stack.s3,
+      bucket: stack.imagesBucket,
+      prefix: "incoming/more/",
+      count: 2,
+      badObjects: false,
+      largeImages: 0,
+    });
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction("stateMachine", "s3:PutObject"),
+    });
+    expect(result.execution.status).toBe("FAILED");
+    expect(stack.iam.stats.denials[0]).toMatchObject({
+      action: "s3:PutObject",
+      role: "WeeklyBatchStateMachineRole",
+    });
+  });
+
+  it("denies the state machine's lambda:InvokeFunction as Lambda.AWSLambdaException", async () => {
+    stack.iam.resetStats();
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction("stateMachine", "lambda:InvokeFunction"),
+    });
+    expect(result.execution.status).toBe("FAILED");
+    expect(result.execution.error).toBe("Lambda.AWSLambdaException");
+    expect(result.execution.cause).toContain(
+      `is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:${LOCAL_STATE_MACHINE_NAME}-plan`,
+    );
+  });
+
+  it("answers as the services do: S3 403 AccessDenied, Rekognition AccessDeniedException, and checks s3:GetObject for DetectCustomLabels' S3Object", async () => {
+    const release = stack.iam.enforce(policies);
+    const { s3, rekognition } = roleClients("lambda");
+    try {
+      await stack.s3.send(
+        new PutObjectCommand({ Bucket: stack.imagesBucket, Key: "elsewhere/x.jpg", Body: "x" }),
+      );
+      const s3Error = await s3
+        .send(new GetObjectCommand({ Bucket: stack.imagesBucket, Key: "elsewhere/x.jpg" }))
+        .catch((error: unknown) => error as Error & { $metadata: { httpStatusCode: number } });
+      expect(s3Error).toMatchObject({ name: "AccessDenied" });
+      expect((s3Error as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(
+        403,
+      );
+      expect((s3Error as Error).message).toBe(
+        `User: ${LOCAL_IDENTITIES.lambda.principalArn} is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::${stack.imagesBucket}/elsewhere/x.jpg because no identity-based policy allows the s3:GetObject action`,
+      );
+      // The operator's key is never evaluated.
+      await expect(
+        stack.s3.send(new GetObjectCommand({ Bucket: stack.imagesBucket, Key: "elsewhere/x.jpg" })),
+      ).resolves.toBeDefined();
+
+      const detectError = await rekognition
+        .send(
+          new DetectCustomLabelsCommand({
+            ProjectVersionArn: stack.projectVersionArn,
+            Image: { S3Object: { Bucket: stack.imagesBucket, Name: "elsewhere/x.jpg" } },
+          }),
+        )
+        .catch((error: unknown) => error as Error);
+      expect(detectError).toMatchObject({ name: "AccessDeniedException" });
+      expect((detectError as Error).message).toContain("s3:GetObject");
+
+      const otherModel = await rekognition
+        .send(
+          new DetectCustomLabelsCommand({
+            ProjectVersionArn: stack.projectVersionArn.replace("/v1/", "/v2/"),
+            Image: { Bytes: new Uint8Array([1]) },
+          }),
+        )
+        .catch((error: unknown) => error as Error);
+      expect(otherModel).toMatchObject({ name: "AccessDeniedException" });
+      expect((otherModel as Error).message).toContain("rekognition:DetectCustomLabels");
+    } finally {
+      release();
+      s3.destroy();
+      rekognition.destroy();
+    }
+  });
+});
