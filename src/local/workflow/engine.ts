@@ -267,7 +267,7 @@ export class WorkflowEngine {
         state.Retry = scaleRetriers(state.Retry, this.settings.time.retryScale);
       if (state.Type === "Task") {
         const binding = bindings.get(name) as TaskBinding;
-        tasks.set(name, guarded(name, TASK_ATTEMPT_EVENTS, this.taskFunction(state, binding)));
+        tasks.set(name, guarded(name, TASK_ATTEMPT_EVENTS, this.taskFunction(binding)));
         if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
           state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
         }
@@ -315,7 +315,7 @@ export class WorkflowEngine {
     return out;
   }
 
-  private taskFunction(state: AslState, binding: TaskBinding): TaskFactory {
+  private taskFunction(binding: TaskBinding): TaskFactory {
     const { invoker, lambdaTimeoutSeconds } = this.settings;
     const target =
       binding.kind === "resource"

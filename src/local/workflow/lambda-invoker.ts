@@ -39,12 +39,18 @@ export interface InvokeRequest {
 export class LocalInvoker {
   private readonly inFlight = new Set<Promise<unknown>>();
   private handlersRunning = 0;
+  private orphanCount = 0;
 
   constructor(private readonly clock: Clock) {}
 
   /** Handlers currently running. */
   get running(): number {
     return this.handlersRunning;
+  }
+
+  /** Invocations whose (child) execution ended or was stopped while they ran: they ran on. */
+  get orphans(): number {
+    return this.orphanCount;
   }
 
   /**
@@ -103,10 +109,13 @@ export class LocalInvoker {
         reject(error);
       }, timeoutMs);
     });
-    // Aborted between the call and the handler's start: the invocation never begins.
+    // Aborted between the call and the handler's start: the invocation never
+    // begins. Aborted later: it runs on, an orphan.
+    let started = false;
     let abortedBeforeStart = false;
     const onAbort = () => {
-      abortedBeforeStart = true;
+      if (started) this.orphanCount += 1;
+      else abortedBeforeStart = true;
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const requestId = randomUUID();
@@ -128,7 +137,7 @@ export class LocalInvoker {
     const handlerRun = this.track(
       Promise.resolve()
         .then(() => {
-          signal.removeEventListener("abort", onAbort);
+          started = true;
           if (abortedBeforeStart) {
             throw new TaskFailure("States.Aborted", "The execution was aborted");
           }
@@ -136,6 +145,7 @@ export class LocalInvoker {
         })
         .finally(() => {
           this.handlersRunning -= 1;
+          signal.removeEventListener("abort", onAbort);
         }),
     );
     try {
@@ -147,7 +157,6 @@ export class LocalInvoker {
       throw toTaskFailure(error);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
       handlerRun.catch(() => {});
     }
   }

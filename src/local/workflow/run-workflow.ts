@@ -58,8 +58,9 @@ export interface WorkflowResult {
   stopDate: string;
   events: WorkflowEvent[];
   /**
-   * Invocations still running when the execution ended (aborted, failed, a
-   * Task timed out, a failed Map aborted its children): AWS does not stop them.
+   * Invocations that ran on after their execution ended or was stopped (an
+   * aborted or failed execution, a failed Map aborting its children): AWS does
+   * not stop a running Lambda.
    */
   orphans: number;
   /**
@@ -129,7 +130,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
   }
   // Whatever ended the execution, nothing new starts; what runs is left to run.
   controller.abort();
-  const orphans = invoker.running;
+  const orphans = invoker.orphans;
   const longestTimeoutMs = longestFunctionTimeoutMs(options);
 
   switch (outcome.status) {
