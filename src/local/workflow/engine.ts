@@ -23,7 +23,7 @@ import {
   readFunctionRef,
   toBinding,
 } from "./lambda-binding.ts";
-import type { LocalInvoker } from "./lambda-invoker.ts";
+import { type LocalInvoker, TaskFailure } from "./lambda-invoker.ts";
 import { checkPayload, HistoryCounter, payloadViolation, type TerminalFailure } from "./limits.ts";
 import type { ContextObject } from "./payload.ts";
 import { createStateContext, trackStateEntries } from "./state-context.ts";
@@ -60,6 +60,8 @@ type TaskFactory = (scope: RunScope, guard: RunGuard) => TaskFunction;
 class RunGuard {
   readonly history = new HistoryCounter();
   violation: TerminalFailure | undefined;
+  /** Set when the execution has ended: a Task the engine abandoned must not start a function then. */
+  ended = false;
 
   constructor(private readonly onViolation: () => void) {}
 
@@ -86,6 +88,7 @@ class RunGuard {
   async gate(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     if (this.violation) throw this.violation;
+    if (this.ended) throw new TaskFailure("States.Aborted", "The execution has ended");
   }
 }
 
@@ -438,6 +441,7 @@ export class WorkflowEngine {
     } catch (error) {
       outcome = aborted ? { status: "ABORTED" } : failedWith(error);
     } finally {
+      guard.ended = true;
       scope.signal.removeEventListener("abort", onAbort);
       await forwarding;
     }
@@ -512,13 +516,20 @@ function guarded(
 ): TaskFactory {
   return (scope, guard) => {
     const run = factory(scope, guard);
-    return async (input) => {
+    const attempt = async (input: JsonValue) => {
       await guard.gate();
       guard.record(historyEvents);
       if (checkPayloads) checkPayload(input, `The input of state "${stateName}"`);
       const result = await run(input);
       if (checkPayloads) checkPayload(result, `The result of state "${stateName}"`);
       return result;
+    };
+    return (input) => {
+      const settled = attempt(input);
+      // The engine may abandon a Task before awaiting it (a bad TimeoutSecondsPath
+      // fails the state first): its rejection then has no other listener.
+      settled.catch(() => {});
+      return settled;
     };
   };
 }

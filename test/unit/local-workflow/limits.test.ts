@@ -165,6 +165,78 @@ describe("errors the Map raises itself", () => {
   });
 });
 
+describe("the integer rules of the other *Path fields", () => {
+  const mapWith = (fields: Record<string, unknown>): AslDefinition => ({
+    StartAt: "Each",
+    States: {
+      Each: {
+        Type: "Map",
+        ItemsPath: "$.items",
+        ...fields,
+        ItemProcessor: distributed(
+          { Work: { Type: "Task", Resource: getAtt("WorkLambdaFunction"), End: true } },
+          "Work",
+        ),
+        Catch: [{ ErrorEquals: ["States.ALL"], Next: "Recover" }],
+        End: true,
+      },
+      Recover: { Type: "Pass", End: true },
+    },
+  });
+
+  it.each([
+    ["ToleratedFailureCountPath", {}, 0.5],
+    ["MaxItemsPerBatchPath", {}, 2.5],
+    ["MaxItemsPerBatchPath", {}, 0],
+    ["MaxInputBytesPerBatchPath", {}, 1000.5],
+    ["MaxInputBytesPerBatchPath", {}, MAX_PAYLOAD_BYTES + 1],
+  ])("fails with States.Runtime when %s gives %j; no Catch runs", async (field, _extra, value) => {
+    const fields: Record<string, unknown> = { [field]: "$.value" };
+    if (field.startsWith("Max")) fields.ItemBatcher = { [field]: "$.value" };
+    if (field.startsWith("Max")) delete fields[field];
+    const result = await runWorkflow({
+      definition: mapWith(fields),
+      input: { items: [1, 2], value },
+      handlers: { work: () => null },
+      s3,
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "States.Runtime" });
+    expect(result.cause).toContain(`${field} $.value must be an integer`);
+    expect(result.events.some((event) => event.type === "StateCaught")).toBe(false);
+  });
+
+  it("fails a Task with States.Runtime when TimeoutSecondsPath is not a positive integer; no Catch runs", async () => {
+    let ran = false;
+    const result = await runWorkflow({
+      definition: {
+        StartAt: "Work",
+        States: {
+          Work: {
+            Type: "Task",
+            Resource: getAtt("WorkLambdaFunction"),
+            TimeoutSecondsPath: "$.timeout",
+            Catch: [{ ErrorEquals: ["States.ALL"], Next: "Recover" }],
+            End: true,
+          },
+          Recover: { Type: "Pass", End: true },
+        },
+      },
+      input: { timeout: 1.5 },
+      handlers: {
+        work: () => {
+          ran = true;
+          return null;
+        },
+      },
+      s3,
+    });
+    expect(result).toMatchObject({ status: "FAILED", error: "States.Runtime" });
+    expect(result.events.some((event) => event.type === "StateCaught")).toBe(false);
+    // AWS reads the path before it invokes anything.
+    expect(ran).toBe(false);
+  });
+});
+
 describe("the execution history quota (25,000 events)", () => {
   const loop = (limit: number): AslDefinition => ({
     StartAt: "Count",
