@@ -156,6 +156,21 @@ async function settledModelStatus(stack: LocalStack): Promise<string> {
   }
 }
 
+/** A Lambda error's Cause is the runtime's JSON (`errorType`, `errorMessage`, `trace`): show its message. */
+function readableCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: unknown; errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") {
+      return typeof parsed.errorType === "string"
+        ? `${parsed.errorType}: ${parsed.errorMessage}`
+        : parsed.errorMessage;
+    }
+  } catch {
+    // Not JSON: already plain text.
+  }
+  return cause;
+}
+
 function printSummary(
   stack: LocalStack,
   result: LocalJobResult,
@@ -167,7 +182,12 @@ function printSummary(
   const billing = stack.emulator.admin.billing(stack.projectVersionArn);
   const lines: string[] = [""];
   lines.push(`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`);
-  if (execution.cause) lines.push(`Cause       ${execution.cause}`);
+  if (execution.cause) lines.push(`Cause       ${readableCause(execution.cause)}`);
+  if (result.orphans.ranOn > 0) {
+    lines.push(
+      `Orphans     ${result.orphans.ranOn} invocation(s) ran on after the execution ended, as on AWS; all ended before the stack closed${result.orphans.stillRunning ? ` except ${result.orphans.stillRunning}` : ""}`,
+    );
+  }
   if (summary) {
     const c = summary.counts;
     lines.push(

@@ -108,6 +108,12 @@ export interface LocalJobResult {
   safetyStop?: SafetyStopResult;
   /** What the Notify states published (only when ALERT_TOPIC_ARN is set). */
   notifications: PublishedMessage[];
+  /**
+   * Invocations that ran on after the execution ended (AWS does not stop a
+   * running Lambda), all waited for before the job returns; `stillRunning`
+   * counts those that outlived even their function's timeout.
+   */
+  orphans: { ranOn: number; stillRunning: number };
 }
 
 /** The deployment parameters the local stack implies, as serverless.yml turns them into env vars. */
@@ -228,7 +234,11 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const output = (execution.output ?? {}) as { plan?: Plan; report?: RunReportResult };
-    const result: LocalJobResult = { execution, notifications: topic.messages };
+    const result: LocalJobResult = {
+      execution,
+      notifications: topic.messages,
+      orphans: { ranOn: execution.orphans, stillRunning: 0 },
+    };
     if (output.plan) result.plan = output.plan;
     if (output.report) {
       result.report = output.report;
@@ -255,6 +265,9 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
         {} as never,
       )) as SafetyStopResult;
     }
+    // The orphans' writes land after the report, as on AWS; the local stack
+    // stays up (and this environment applied) until they have ended.
+    result.orphans.stillRunning = await execution.settleOrphans();
     return result;
   } finally {
     restore();

@@ -296,7 +296,8 @@ describe("runWorkflow with a Distributed Map over S3", () => {
     expect(map[4]).toMatchObject({
       Status: "FAILED",
       Error: "ItemBroken",
-      Cause: "item 4 is broken",
+      // The child's Cause is its Lambda's error JSON, as on AWS.
+      Cause: expect.stringContaining('"errorMessage":"item 4 is broken"'),
     });
     expect(map[11]).toMatchObject({ Status: "FAILED", Error: "ItemBroken" });
   });
@@ -342,7 +343,7 @@ describe("runWorkflow with a Distributed Map over S3", () => {
     expect(failedRecords[0]).toMatchObject({
       Status: "FAILED",
       Error: "ItemBroken",
-      Cause: "item 2 is broken",
+      Cause: expect.stringContaining('"errorMessage":"item 2 is broken"'),
     });
     expect(failedRecords[0]).not.toHaveProperty("Output");
   });
@@ -436,11 +437,59 @@ describe("runWorkflow with a Distributed Map over S3", () => {
     expect(retried[0]).toMatchObject({ state: "Flaky", child: { mapState: "Each" } });
   });
 
-  it("aborts mid-map: ABORTED, handlers see the abort, none runs afterwards", async () => {
+  it("fails an item batch over 256 KiB as a failed child (States.DataLimitExceeded), counted against the tolerated failures", async () => {
+    const big = "b".repeat(262_144);
+    const lines = [{ n: 1 }, { n: 2, blob: big }, { n: 3 }].map((item) => JSON.stringify(item));
+    await put("runs/big/manifest.jsonl", `${lines.join("\n")}\n`);
+    const seen: number[] = [];
+    const result = await runWorkflow({
+      definition: {
+        StartAt: "Each",
+        States: {
+          Each: {
+            Type: "Map",
+            ItemReader: {
+              Resource: "arn:aws:states:::s3:getObject",
+              ReaderConfig: { InputType: "JSONL" },
+              Parameters: { Bucket: BUCKET, Key: "runs/big/manifest.jsonl" },
+            },
+            ItemBatcher: { MaxItemsPerBatch: 2 },
+            ToleratedFailureCount: 1,
+            // The failed child's record carries its input: written to S3, not returned.
+            ResultWriter: {
+              Resource: "arn:aws:states:::s3:putObject",
+              Parameters: { Bucket: BUCKET, Prefix: "runs/big/map" },
+            },
+            ItemProcessor: distributedProcessor(
+              { Work: { Type: "Task", Resource: getAtt("WorkLambdaFunction"), End: true } },
+              "Work",
+            ),
+            End: true,
+          },
+        },
+      },
+      handlers: {
+        work: (batch: { Items: { n: number }[] }) => {
+          seen.push(...batch.Items.map((item) => item.n));
+          return batch.Items.length;
+        },
+      },
+      s3,
+    });
+    expect(result.status, result.cause).toBe("SUCCEEDED");
+    expect(seen.sort()).toEqual([1, 3]);
+    const failed = result.events.find((event) => event.type === "MapChildFailed");
+    expect(failed).toMatchObject({ error: "States.DataLimitExceeded", items: 1 });
+  });
+
+  it("aborts mid-map as AWS does: ABORTED at once, running invocations run on (orphans), none starts afterwards", async () => {
     let running = 0;
     let started = 0;
+    let finished = 0;
     let startedAfterAbort = 0;
+    let sawAbort = false;
     const controller = new AbortController();
+    const release = new AbortController();
     const run = runWorkflow({
       definition: {
         StartAt: "Each",
@@ -466,21 +515,18 @@ describe("runWorkflow with a Distributed Map over S3", () => {
       },
       input: { items: Array.from({ length: 40 }, (_, n) => n) },
       handlers: {
-        slow: async (_n: number, context: LocalLambdaContext) => {
+        slow: async (n: number, context: LocalLambdaContext) => {
           started += 1;
           if (controller.signal.aborted) startedAfterAbort += 1;
           running += 1;
-          try {
-            await new Promise<void>((_resolve, reject) => {
-              if (context.signal.aborted) reject(new Error("aborted"));
-              context.signal.addEventListener("abort", () => reject(new Error("aborted")), {
-                once: true,
-              });
-            });
-          } finally {
-            await new Promise((resolve) => setImmediate(resolve));
-            running -= 1;
-          }
+          context.signal.addEventListener("abort", () => {
+            sawAbort = true;
+          });
+          // Runs until the test lets it go: StopExecution must not end it.
+          await new Promise((resolve) => release.signal.addEventListener("abort", resolve));
+          running -= 1;
+          finished += 1;
+          return n;
         },
       },
       s3,
@@ -491,13 +537,72 @@ describe("runWorkflow with a Distributed Map over S3", () => {
     controller.abort();
     const result = await run;
     expect(result.status).toBe("ABORTED");
-    expect(running).toBe(0);
-    expect(result.handlersStillRunning).toBe(0);
+    // The result did not wait for them: all four still run, and none was told to stop.
+    expect(result.orphans).toBe(4);
+    expect(running).toBe(4);
+    expect(sawAbort).toBe(false);
+    expect(result.events.map((event) => event.type)).toContain("ExecutionAborted");
+    release.abort();
+    expect(await result.settleOrphans(10_000)).toBe(0);
+    expect(result.events.map((event) => event.type)).toContain("MapRunAborted");
+    expect(finished).toBe(4);
     expect(started).toBe(4);
     expect(startedAfterAbort).toBe(0);
-    const types = result.events.map((event) => event.type);
-    expect(types).toContain("MapRunAborted");
-    expect(types.at(-1)).toBe("ExecutionAborted");
+  });
+
+  it("leaves a failed Map's running invocations to run on while the Catch path goes ahead", async () => {
+    const release = new AbortController();
+    let slowRunning = 0;
+    let caughtWhileRunning = -1;
+    const result = await runWorkflow({
+      definition: {
+        StartAt: "Each",
+        States: {
+          Each: {
+            Type: "Map",
+            ItemsPath: "$.items",
+            MaxConcurrency: 3,
+            ItemProcessor: distributedProcessor(
+              { Work: { Type: "Task", Resource: getAtt("WorkLambdaFunction"), End: true } },
+              "Work",
+            ),
+            Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AfterFailure" }],
+            End: true,
+          },
+          AfterFailure: {
+            Type: "Task",
+            Resource: getAtt("AfterFailureLambdaFunction"),
+            End: true,
+          },
+        },
+      },
+      input: { items: [0, 1, 2] },
+      handlers: {
+        work: async (n: number) => {
+          if (n === 2) {
+            await until(() => slowRunning === 2, "two slow invocations");
+            throw new Error("batch failed");
+          }
+          slowRunning += 1;
+          await new Promise((resolve) => release.signal.addEventListener("abort", resolve));
+          slowRunning -= 1;
+          return n;
+        },
+        afterFailure: () => {
+          caughtWhileRunning = slowRunning;
+          return "handled";
+        },
+      },
+      s3,
+    });
+    expect(result.status, result.cause).toBe("SUCCEEDED");
+    expect(result.output).toBe("handled");
+    // The Catch path ran while the failed Map's other invocations were still at work.
+    expect(caughtWhileRunning).toBe(2);
+    expect(result.orphans).toBe(2);
+    release.abort();
+    expect(await result.settleOrphans(10_000)).toBe(0);
+    expect(slowRunning).toBe(0);
   });
 });
 
@@ -546,10 +651,16 @@ describe("runWorkflow states and bindings", () => {
       s3,
     });
     expect(result.status, result.cause).toBe("SUCCEEDED");
-    expect(result.output).toEqual({
+    expect(result.output).toMatchObject({
       start: true,
       describe: { described: { status: "FAILED" } },
-      error: { Error: "ModelNotUsable", Cause: "model is FAILED" },
+      error: { Error: "ModelNotUsable" },
+    });
+    // As on AWS, the Cause is the runtime's error JSON, as a string.
+    const { error } = result.output as { error: { Cause: string } };
+    expect(JSON.parse(error.Cause)).toMatchObject({
+      errorType: "ModelNotUsable",
+      errorMessage: "model is FAILED",
     });
     expect(seen.state).toBe("Describe");
     expect(Number.isNaN(Date.parse(seen.entered ?? ""))).toBe(false);
@@ -568,11 +679,8 @@ describe("runWorkflow states and bindings", () => {
       },
       s3,
     });
-    expect(result).toMatchObject({
-      status: "FAILED",
-      error: "ModelNotUsable",
-      cause: "model is FAILED",
-    });
+    expect(result).toMatchObject({ status: "FAILED", error: "ModelNotUsable" });
+    expect(JSON.parse(result.cause ?? "")).toMatchObject({ errorMessage: "model is FAILED" });
     expect(result.events.at(-1)).toMatchObject({
       type: "ExecutionFailed",
       error: "ModelNotUsable",

@@ -14,6 +14,7 @@ import { EXCEED_TOLERATED_FAILURE_THRESHOLD, FailureTolerance } from "./failure-
 import { batchItems } from "./item-batcher.ts";
 import { checkItemReader, readItems } from "./item-reader.ts";
 import { TaskFailure } from "./lambda-invoker.ts";
+import { MAX_PAYLOAD_BYTES, STATES_RUNTIME, TerminalFailure } from "./limits.ts";
 import { type ContextObject, evaluatePath, evaluateTemplate } from "./payload.ts";
 import {
   type ChildOutcome,
@@ -82,7 +83,30 @@ export function checkDistributedMap(stateName: string, state: AslState): void {
   }
 }
 
-/** A number field given literally or through its `...Path` twin, evaluated against the state input. */
+/** What a number field of the Map must be; the `...Path` twin must resolve to an integer at run time. */
+interface NumberRule {
+  min: number;
+  max?: number;
+  /** The literal field must be an integer too (only ToleratedFailurePercentage may have a fraction). */
+  integer: boolean;
+}
+
+const NUMBER_RULES: Record<string, NumberRule> = {
+  MaxConcurrency: { min: 0, integer: true },
+  ToleratedFailureCount: { min: 0, integer: true },
+  ToleratedFailurePercentage: { min: 0, max: 100, integer: false },
+  MaxItemsPerBatch: { min: 1, integer: true },
+  MaxInputBytesPerBatch: { min: 1, max: MAX_PAYLOAD_BYTES, integer: true },
+  MaxItems: { min: 0, integer: true },
+};
+
+/**
+ * A number field given literally or through its `...Path` twin, evaluated
+ * against the state input. A value that breaks the field's rule (AWS: the
+ * Path must select a non-negative integer; ToleratedFailurePercentagePath an
+ * integer 0-100) is `States.Runtime`, which the Map raises itself: terminal,
+ * no Catch runs.
+ */
 async function readNumber(
   holder: Record<string, unknown>,
   field: string,
@@ -92,10 +116,19 @@ async function readNumber(
   const path = holder[`${field}Path`];
   const value = typeof path === "string" ? await evaluatePath(path, input, context) : holder[field];
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TaskFailure(
-      "States.Runtime",
-      `${field}${typeof path === "string" ? `Path ${path}` : ""} must be a number >= 0, got ${JSON.stringify(value)}`,
+  const rule = NUMBER_RULES[field] ?? { min: 0, integer: true };
+  const integer = rule.integer || typeof path === "string";
+  const fits =
+    typeof value === "number" &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    value >= rule.min &&
+    (rule.max === undefined || value <= rule.max);
+  if (!fits) {
+    const range = rule.max === undefined ? `>= ${rule.min}` : `from ${rule.min} to ${rule.max}`;
+    throw new TerminalFailure(
+      STATES_RUNTIME,
+      `${field}${typeof path === "string" ? `Path ${path}` : ""} must be ${integer ? "an integer" : "a number"} ${range}, got ${JSON.stringify(value)}`,
     );
   }
   return value;
@@ -143,8 +176,8 @@ async function loadItems(
       ? await evaluatePath(state.ItemsPath, input, scope.context)
       : input;
   if (!Array.isArray(items)) {
-    throw new TaskFailure(
-      "States.Runtime",
+    throw new TerminalFailure(
+      STATES_RUNTIME,
       "The Map's items (ItemsPath, default $) must be an array",
     );
   }
@@ -195,7 +228,7 @@ export async function runDistributedMap(
       percentage: await readNumber(state, "ToleratedFailurePercentage", input, context),
     });
   } catch (error) {
-    if (error instanceof RangeError) throw new TaskFailure("States.Runtime", error.message);
+    if (error instanceof RangeError) throw new TerminalFailure(STATES_RUNTIME, error.message);
     throw error;
   }
 

@@ -23,7 +23,8 @@ import {
   readFunctionRef,
   toBinding,
 } from "./lambda-binding.ts";
-import type { LocalInvoker } from "./lambda-invoker.ts";
+import { type LocalInvoker, TaskFailure } from "./lambda-invoker.ts";
+import { checkPayload, HistoryCounter, payloadViolation, type TerminalFailure } from "./limits.ts";
 import type { ContextObject } from "./payload.ts";
 import { createStateContext, trackStateEntries } from "./state-context.ts";
 import { readWaitSpec, scaledWaitMs, scaleRetriers, type TimeScale } from "./time-scaling.ts";
@@ -49,7 +50,57 @@ export interface RunScope {
 }
 
 type TaskFunction = (input: JsonValue) => Promise<JsonValue>;
-type TaskFactory = (scope: RunScope) => TaskFunction;
+type TaskFactory = (scope: RunScope, guard: RunGuard) => TaskFunction;
+
+/**
+ * The limits one execution's run is held to: the payload quota on every
+ * state's input and output and the history quota. A breach is terminal: it
+ * fails the execution, and no Retry or Catch sees it, as on AWS.
+ */
+class RunGuard {
+  readonly history = new HistoryCounter();
+  violation: TerminalFailure | undefined;
+  /** Set when the execution has ended: a Task the engine abandoned must not start a function then. */
+  ended = false;
+
+  constructor(private readonly onViolation: () => void) {}
+
+  /** Records the first breach and stops the execution; returns the breach to throw. */
+  breach(failure: TerminalFailure): TerminalFailure {
+    if (!this.violation) {
+      this.violation = failure;
+      this.onViolation();
+    }
+    return this.violation;
+  }
+
+  /** Records `n` history events; throws once the history is full. */
+  record(n: number): void {
+    const full = this.history.add(n);
+    if (full) throw this.breach(full);
+  }
+
+  /**
+   * Lets the event log catch up before a Task starts: aws-local-stepfunctions
+   * calls the next Task in the same tick as it logs the previous state's
+   * output, and a breach there must stop the execution before anything runs.
+   */
+  async gate(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.violation) throw this.violation;
+    if (this.ended) throw new TaskFailure("States.Aborted", "The execution has ended");
+  }
+}
+
+/**
+ * Events AWS records for one Task attempt besides StateEntered/Exited
+ * (Scheduled, Started, Succeeded or Failed), and for a Distributed Map
+ * (MapStateStarted, MapRunStarted, MapRunSucceeded/Failed, MapStateSucceeded/Failed).
+ */
+const TASK_ATTEMPT_EVENTS = 3;
+/** StateEntered and StateExited. */
+const STATE_EVENTS = 2;
+const DISTRIBUTED_MAP_EVENTS = 4;
 
 export interface PreparedMachine {
   /** The definition aws-local-stepfunctions runs. */
@@ -219,18 +270,22 @@ export class WorkflowEngine {
         state.Retry = scaleRetriers(state.Retry, this.settings.time.retryScale);
       if (state.Type === "Task") {
         const binding = bindings.get(name) as TaskBinding;
-        tasks.set(name, this.taskFunction(state, binding));
+        tasks.set(name, guarded(name, TASK_ATTEMPT_EVENTS, this.taskFunction(binding)));
         if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
           state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
         }
       } else if (state.Type === "Wait") {
-        tasks.set(name, this.waitFunction(state));
+        // A Wait state records only its Entered/Exited events.
+        tasks.set(name, guarded(name, 0, this.waitFunction(state), false));
         state = waitStandIn(state);
       } else if (state.Type === "Map" && isDistributedMap(state)) {
         const processor = state.ItemProcessor as Record<string, unknown>;
         const { ProcessorConfig: _mode, ...childDefinition } = processor;
         const child = this.transform(childDefinition as unknown as AslDefinition, bindings);
-        tasks.set(name, this.distributedMapFunction(name, original, child));
+        tasks.set(
+          name,
+          guarded(name, DISTRIBUTED_MAP_EVENTS, this.distributedMapFunction(name, original, child)),
+        );
         state = mapStandIn(state);
       } else if (state.Type === "Map") {
         for (const field of ["ItemProcessor", "Iterator"]) {
@@ -263,7 +318,7 @@ export class WorkflowEngine {
     return out;
   }
 
-  private taskFunction(state: AslState, binding: TaskBinding): TaskFactory {
+  private taskFunction(binding: TaskBinding): TaskFactory {
     const { invoker, lambdaTimeoutSeconds } = this.settings;
     const target =
       binding.kind === "resource"
@@ -274,12 +329,10 @@ export class WorkflowEngine {
             arn: binding.fn.arn,
           };
     const timeoutMs = (target.binding.timeoutSeconds ?? lambdaTimeoutSeconds) * 1000;
-    const deadlineMs =
-      typeof state.TimeoutSeconds === "number"
-        ? Math.min(timeoutMs, state.TimeoutSeconds * 1000)
-        : timeoutMs;
+    // The Task's TimeoutSeconds fails the state (the engine's States.Timeout) but, as
+    // on AWS, does not reach the function, which runs on to its own timeout.
     const invoke = (event: JsonValue, signal: AbortSignal) =>
-      invoker.invoke({ ...target, event, timeoutMs, deadlineMs }, signal);
+      invoker.invoke({ ...target, event, timeoutMs }, signal);
     if (binding.kind !== "lambda-invoke") return (scope) => (input) => invoke(input, scope.signal);
     // The optimised integration: the Payload goes in, the response envelope comes out.
     return (scope) => async (input) => {
@@ -336,25 +389,36 @@ export class WorkflowEngine {
   /** Runs a prepared machine to its end; never rejects for the machine's own failures. */
   async run(prepared: PreparedMachine, input: JsonValue, scope: RunScope): Promise<MachineOutcome> {
     if (scope.signal.aborted) return { status: "ABORTED" };
+    const inputTooLarge = payloadViolation(input, "The execution input");
+    if (inputTooLarge) return failed(inputTooLarge);
     const state = createStateContext();
+    let stopForBreach = () => {};
+    const guard = new RunGuard(() => stopForBreach());
+    // Entering a state records its Entered and Exited events, in step with the
+    // engine, so a loop of Pass and Choice states stops exactly at the quota.
+    const onEntry = () => guard.record(STATE_EVENTS);
     const machine = new StateMachine(
-      trackStateEntries(prepared.definition, state, this.settings.clock) as never,
+      trackStateEntries(prepared.definition, state, this.settings.clock, onEntry) as never,
       { validationOptions: { noValidate: true } },
     );
     const taskResourceLocalHandlers = Object.fromEntries(
-      [...prepared.tasks].map(([name, factory]) => [name, factory(scope)]),
+      [...prepared.tasks].map(([name, factory]) => [name, factory(scope, guard)]),
     );
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: taskResourceLocalHandlers as never },
       context: { ...scope.context, State: state },
       noThrowOnAbort: true,
     });
+    let settled = false;
+    stopForBreach = () => {
+      if (!settled) execution.abort();
+    };
     const forwarding = this.forwardEvents(
       execution.eventLogs as AsyncGenerator<EngineEvent>,
       prepared,
       scope.child,
+      guard,
     );
-    let settled = false;
     let aborted = false;
     execution.result.then(
       () => {
@@ -370,34 +434,36 @@ export class WorkflowEngine {
       execution.abort();
     };
     scope.signal.addEventListener("abort", onAbort, { once: true });
+    let outcome: MachineOutcome;
     try {
       const output = (await execution.result) as JsonValue;
-      return aborted ? { status: "ABORTED" } : { status: "SUCCEEDED", output };
+      outcome = aborted ? { status: "ABORTED" } : { status: "SUCCEEDED", output };
     } catch (error) {
-      if (aborted) return { status: "ABORTED" };
-      if (error instanceof ExecutionTimeoutError) {
-        return { status: "TIMED_OUT", error: "States.Timeout", cause: "The execution timed out" };
-      }
-      const reason =
-        error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
-      return reason instanceof Error
-        ? { status: "FAILED", error: reason.name, cause: reason.message }
-        : { status: "FAILED", error: "Error", cause: String(reason) };
+      outcome = aborted ? { status: "ABORTED" } : failedWith(error);
     } finally {
+      guard.ended = true;
       scope.signal.removeEventListener("abort", onAbort);
       await forwarding;
     }
+    // A breach seen in the event log (a state's output over the quota, a full
+    // history) fails the execution, whatever the machine did after it.
+    if (guard.violation && !aborted) return failed(guard.violation);
+    return outcome;
   }
 
   private async forwardEvents(
     logs: AsyncGenerator<EngineEvent>,
     prepared: PreparedMachine,
     child: ChildRef | undefined,
+    guard: RunGuard,
   ): Promise<void> {
     const { emit } = this.settings;
     for await (const event of logs) {
-      const stateData = event.state as { name: string; type: string } | undefined;
+      const stateData = event.state as
+        | { name: string; type: string; input?: JsonValue; output?: JsonValue }
+        | undefined;
       if (!stateData) continue;
+      if (!guard.violation) checkStateEvent(event.type, stateData, guard);
       const base = {
         state: stateData.name,
         stateType: prepared.stateTypes.get(stateData.name) ?? stateData.type,
@@ -434,6 +500,67 @@ export class WorkflowEngine {
       }
     }
   }
+}
+
+/**
+ * A Task function held to the run's limits: no start after a breach, its
+ * history events counted, its input (after Parameters) and its result within
+ * the payload quota ("a connector's output", "a state's input after
+ * Parameters"; AWS, States.DataLimitExceeded).
+ */
+function guarded(
+  stateName: string,
+  historyEvents: number,
+  factory: TaskFactory,
+  checkPayloads = true,
+): TaskFactory {
+  return (scope, guard) => {
+    const run = factory(scope, guard);
+    const attempt = async (input: JsonValue) => {
+      await guard.gate();
+      guard.record(historyEvents);
+      if (checkPayloads) checkPayload(input, `The input of state "${stateName}"`);
+      const result = await run(input);
+      if (checkPayloads) checkPayload(result, `The result of state "${stateName}"`);
+      return result;
+    };
+    return (input) => {
+      const settled = attempt(input);
+      // The engine may abandon a Task before awaiting it (a bad TimeoutSecondsPath
+      // fails the state first): its rejection then has no other listener.
+      settled.catch(() => {});
+      return settled;
+    };
+  };
+}
+
+/** Holds a state's input and output, as the event log shows them, to the payload quota. */
+function checkStateEvent(
+  type: string,
+  state: { name: string; input?: JsonValue; output?: JsonValue },
+  guard: RunGuard,
+): void {
+  if (type !== "StateEntered" && type !== "StateExited") return;
+  const breach =
+    type === "StateEntered"
+      ? payloadViolation(state.input, `The input of state "${state.name}"`)
+      : payloadViolation(state.output, `The output of state "${state.name}"`);
+  if (breach) guard.breach(breach);
+}
+
+function failed(failure: Error): MachineOutcome {
+  return { status: "FAILED", error: failure.name, cause: failure.message };
+}
+
+function failedWith(error: unknown): MachineOutcome {
+  if (error instanceof ExecutionTimeoutError) {
+    return { status: "TIMED_OUT", error: "States.Timeout", cause: "The execution timed out" };
+  }
+  const reason =
+    error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
+  return reason instanceof Error
+    ? failed(reason)
+    : { status: "FAILED", error: "Error", cause: String(reason) };
 }
 
 function causeText(cause: unknown): string {

@@ -1,5 +1,5 @@
 import type { JsonValue } from "./asl.ts";
-import { TaskFailure } from "./lambda-invoker.ts";
+import { MAX_PAYLOAD_BYTES, STATES_RUNTIME, TerminalFailure } from "./limits.ts";
 
 /**
  * ItemBatcher: groups the Map's items into child inputs `{ BatchInput, Items }`,
@@ -7,7 +7,7 @@ import { TaskFailure } from "./lambda-invoker.ts";
  */
 
 /** Step Functions' cap on a state's input, and so on one batch. */
-export const MAX_BATCH_BYTES = 256 * 1024;
+export const MAX_BATCH_BYTES = MAX_PAYLOAD_BYTES;
 
 export interface BatchLimits {
   maxItems?: number;
@@ -27,13 +27,15 @@ const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 
 /**
  * Splits `items` into batches of at most `maxItems` items and `maxBytes` bytes
  * (the serialised child input, BatchInput included). An item too large to fit
- * in a batch on its own fails the Map, as no batch could carry it.
+ * in a batch goes alone in its own: that child execution's input is then over
+ * the payload quota and it fails with States.DataLimitExceeded, a failed batch
+ * the Map counts against its tolerated failures.
  */
 export function batchItems(items: JsonValue[], limits: BatchLimits): Batch[] {
   const maxItems = limits.maxItems ?? Number.POSITIVE_INFINITY;
   const maxBytes = Math.min(limits.maxBytes ?? MAX_BATCH_BYTES, MAX_BATCH_BYTES);
   if (!(maxItems >= 1))
-    throw new TaskFailure("States.Runtime", `MaxItemsPerBatch must be >= 1, got ${maxItems}`);
+    throw new TerminalFailure(STATES_RUNTIME, `MaxItemsPerBatch must be >= 1, got ${maxItems}`);
   const shell: Batch["input"] =
     limits.batchInput === undefined ? { Items: [] } : { BatchInput: limits.batchInput, Items: [] };
   // `{"Items":[]}` plus one byte per item for the separating comma.
@@ -49,18 +51,12 @@ export function batchItems(items: JsonValue[], limits: BatchLimits): Batch[] {
     current = [];
     currentBytes = shellBytes;
   };
-  items.forEach((item, index) => {
+  items.forEach((item) => {
     const itemBytes = byteLength(item) + (current.length > 0 ? 1 : 0);
     if (current.length >= maxItems || (current.length > 0 && currentBytes + itemBytes > maxBytes)) {
       flush();
     }
     const bytes = byteLength(item);
-    if (shellBytes + bytes > maxBytes) {
-      throw new TaskFailure(
-        "States.Runtime",
-        `Item ${index} needs ${shellBytes + bytes} bytes in a batch, over the ${maxBytes}-byte batch limit`,
-      );
-    }
     current.push(item);
     currentBytes += current.length > 1 ? bytes + 1 : bytes;
   });

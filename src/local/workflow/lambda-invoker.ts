@@ -7,8 +7,13 @@ import type { HandlerBinding, LocalLambdaContext } from "./lambda-binding.ts";
  * Calls local handlers the way Lambda calls them from Step Functions: a
  * JSON-serialised event and result, a context with the remaining time, the
  * function's timeout enforced, and a failure reported by its error name (what
- * AWS reports as `errorType`, so `Retry`/`Catch` `ErrorEquals` match by name).
- * Every call is tracked so an aborted run can wait until no handler is left running.
+ * AWS reports as `errorType`, so `Retry`/`Catch` `ErrorEquals` match by name,
+ * and the Cause is the runtime's error JSON).
+ *
+ * As on AWS, nothing stops an invocation once it runs: not StopExecution, not
+ * a Task timeout, not a failed Map aborting its child executions (AWS runs the
+ * function to its end or its own timeout). The execution moves on without it;
+ * every call is tracked so the caller can wait for these orphans afterwards.
  */
 
 /** A Task's failure as the state machine sees it: `name` is the Error, `message` the Cause. */
@@ -27,15 +32,14 @@ export interface InvokeRequest {
   functionName: string;
   arn: string;
   event: JsonValue;
-  /** The function's timeout: past it the call fails with {@link LAMBDA_TIMEOUT_ERROR}. */
+  /** The function's timeout: past it the call fails with {@link LAMBDA_TIMEOUT_ERROR} and the handler's signal fires. */
   timeoutMs: number;
-  /** When the handler's remaining time runs out and its signal fires (the Task's TimeoutSeconds, if sooner). */
-  deadlineMs?: number;
 }
 
 export class LocalInvoker {
   private readonly inFlight = new Set<Promise<unknown>>();
   private handlersRunning = 0;
+  private orphanCount = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -44,10 +48,16 @@ export class LocalInvoker {
     return this.handlersRunning;
   }
 
+  /** Invocations whose (child) execution ended or was stopped while they ran: they ran on. */
+  get orphans(): number {
+    return this.orphanCount;
+  }
+
   /**
    * Invokes a handler; resolves with its JSON result or rejects with a
    * {@link TaskFailure}. `signal` is the run's: once it is aborted no new call
-   * starts, and running handlers see it through `context.signal`.
+   * starts; a handler already running is not told (`context.signal` fires
+   * only at the function's own timeout).
    */
   invoke(request: InvokeRequest, signal: AbortSignal): Promise<JsonValue> {
     if (signal.aborted) {
@@ -85,20 +95,9 @@ export class LocalInvoker {
 
   private async call(request: InvokeRequest, signal: AbortSignal): Promise<JsonValue> {
     const { binding, functionName, arn, event, timeoutMs } = request;
-    const deadlineMs = Math.min(request.deadlineMs ?? timeoutMs, timeoutMs);
     const controller = new AbortController();
-    const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const deadline = this.clock.now() + deadlineMs;
+    const deadline = this.clock.now() + timeoutMs;
     const seconds = timeoutMs / 1000;
-    // The Task's own timeout (States.Timeout) is the engine's; the handler is told to stop then too.
-    const deadlineTimer =
-      deadlineMs < timeoutMs
-        ? setTimeout(
-            () => controller.abort(new TaskFailure("States.Timeout", "Task timed out")),
-            deadlineMs,
-          )
-        : undefined;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -110,6 +109,15 @@ export class LocalInvoker {
         reject(error);
       }, timeoutMs);
     });
+    // Aborted between the call and the handler's start: the invocation never
+    // begins. Aborted later: it runs on, an orphan.
+    let started = false;
+    let abortedBeforeStart = false;
+    const onAbort = () => {
+      if (started) this.orphanCount += 1;
+      else abortedBeforeStart = true;
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     const requestId = randomUUID();
     const context: LocalLambdaContext = {
       awsRequestId: requestId,
@@ -129,12 +137,15 @@ export class LocalInvoker {
     const handlerRun = this.track(
       Promise.resolve()
         .then(() => {
-          // Aborted between the call and this tick: the handler never starts.
-          if (controller.signal.aborted) throw toTaskFailure(controller.signal.reason);
+          started = true;
+          if (abortedBeforeStart) {
+            throw new TaskFailure("States.Aborted", "The execution was aborted");
+          }
           return binding.handler(structuredClone(event) as never, context);
         })
         .finally(() => {
           this.handlersRunning -= 1;
+          signal.removeEventListener("abort", onAbort);
         }),
     );
     try {
@@ -146,16 +157,22 @@ export class LocalInvoker {
       throw toTaskFailure(error);
     } finally {
       clearTimeout(timer);
-      clearTimeout(deadlineTimer);
-      signal.removeEventListener("abort", onAbort);
       handlerRun.catch(() => {});
     }
   }
 }
 
-/** What Step Functions reports for a thrown value: Lambda's `errorType` is the error's name. */
+/**
+ * What Step Functions reports for a value a function threw: the Error is the
+ * runtime's `errorType` (the error's name), the Cause the runtime's error
+ * response as a JSON string, `{"errorType","errorMessage","trace"}` (AWS Lambda
+ * Developer Guide, "AWS Lambda function errors in Node.js"), which a Catch's
+ * ResultPath carries as `Cause`.
+ */
 export function toTaskFailure(error: unknown): TaskFailure {
   if (error instanceof TaskFailure) return error;
-  if (error instanceof Error) return new TaskFailure(error.name || "Error", error.message);
-  return new TaskFailure("Error", String(error));
+  const errorType = error instanceof Error ? error.name || "Error" : "Error";
+  const errorMessage = error instanceof Error ? error.message : String(error);
+  const trace = error instanceof Error ? (error.stack ?? "").split("\n") : [];
+  return new TaskFailure(errorType, JSON.stringify({ errorType, errorMessage, trace }));
 }

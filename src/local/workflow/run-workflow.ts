@@ -38,12 +38,13 @@ export interface RunWorkflowOptions {
   executionName?: string;
   /** Extra context object fields; `Execution.Id/Name` and `StateMachine.Id/Name` are set by the run. */
   context?: Record<string, unknown>;
-  /** Aborts the execution (StopExecution): the result is ABORTED and running handlers see the abort. */
+  /**
+   * Aborts the execution (StopExecution): the result is ABORTED at once and no
+   * new invocation starts; running handlers are not told and run on (orphans).
+   */
   signal?: AbortSignal;
   onEvent?: WorkflowEventListener;
   clock?: Clock;
-  /** After an abort, how long to wait for handlers to stop before returning (default 30 s). */
-  abortGraceMs?: number;
 }
 
 export interface WorkflowResult {
@@ -56,12 +57,20 @@ export interface WorkflowResult {
   startDate: string;
   stopDate: string;
   events: WorkflowEvent[];
-  /** Handlers that ignored the abort past `abortGraceMs` and were still running at return. */
-  handlersStillRunning: number;
+  /**
+   * Invocations that ran on after their execution ended or was stopped (an
+   * aborted or failed execution, a failed Map aborting its children): AWS does
+   * not stop a running Lambda.
+   */
+  orphans: number;
+  /**
+   * Waits until every orphan has ended, at most `timeoutMs` (default: the
+   * longest function timeout and a second); resolves with how many still run.
+   */
+  settleOrphans: (timeoutMs?: number) => Promise<number>;
 }
 
 const DEFAULT_LAMBDA_TIMEOUT_SECONDS = 900;
-const DEFAULT_ABORT_GRACE_MS = 30_000;
 
 /**
  * Executes `definition` with `input`. Resolves with the execution's status
@@ -119,10 +128,10 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }
-  // Whatever ended the execution, anything still running (a handler past a
-  // Task timeout, children of an aborted map) is told to stop and waited for.
+  // Whatever ended the execution, nothing new starts; what runs is left to run.
   controller.abort();
-  await invoker.drain(options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS);
+  const orphans = invoker.orphans;
+  const longestTimeoutMs = longestFunctionTimeoutMs(options);
 
   switch (outcome.status) {
     case "SUCCEEDED":
@@ -149,6 +158,18 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
     startDate,
     stopDate: new Date(clock.now()).toISOString(),
     events,
-    handlersStillRunning: invoker.running,
+    orphans,
+    settleOrphans: async (timeoutMs = longestTimeoutMs + 1000) => {
+      await invoker.drain(timeoutMs);
+      return invoker.running;
+    },
   };
+}
+
+function longestFunctionTimeoutMs(options: RunWorkflowOptions): number {
+  const fallback = options.lambdaTimeoutSeconds ?? DEFAULT_LAMBDA_TIMEOUT_SECONDS;
+  const seconds = Object.values({ ...options.handlers, ...options.resources }).map((entry) =>
+    typeof entry === "function" ? fallback : (entry.timeoutSeconds ?? fallback),
+  );
+  return Math.max(fallback, ...seconds) * 1000;
 }

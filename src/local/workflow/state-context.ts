@@ -18,24 +18,29 @@ export function createStateContext(): StateContext {
   return { Name: "", EnteredTime: "" };
 }
 
+/** Called as a state is entered, in step with the engine; may throw to fail the execution there. */
+export type OnStateEntry = (name: string) => void;
+
 /** A view of `definition` whose state lookups (nested ones included) update `state`. */
 export function trackStateEntries(
   definition: AslDefinition,
   state: StateContext,
   clock: Clock,
+  onEntry: OnStateEntry = () => {},
 ): AslDefinition {
-  return { ...definition, States: trackStates(definition.States, state, clock) };
+  return { ...definition, States: trackStates(definition.States, state, clock, onEntry) };
 }
 
 function trackStates(
   states: Record<string, AslState>,
   state: StateContext,
   clock: Clock,
+  onEntry: OnStateEntry,
 ): Record<string, AslState> {
   const nested = Object.fromEntries(
     Object.entries(states).map(([name, definition]) => [
       name,
-      trackNested(definition, state, clock),
+      trackNested(definition, state, clock, onEntry),
     ]),
   );
   return new Proxy(nested, {
@@ -44,20 +49,26 @@ function trackStates(
       if (typeof property === "string" && Object.hasOwn(target, property)) {
         state.Name = property;
         state.EnteredTime = new Date(clock.now()).toISOString();
+        onEntry(property);
       }
       return found;
     },
   });
 }
 
-function trackNested(definition: AslState, state: StateContext, clock: Clock): AslState {
+function trackNested(
+  definition: AslState,
+  state: StateContext,
+  clock: Clock,
+  onEntry: OnStateEntry,
+): AslState {
   const copy: AslState = { ...definition };
   for (const field of ["ItemProcessor", "Iterator"]) {
     const processor = copy[field];
     if (isObject(processor) && isObject(processor.States)) {
       copy[field] = {
         ...processor,
-        States: trackStates(processor.States as Record<string, AslState>, state, clock),
+        States: trackStates(processor.States as Record<string, AslState>, state, clock, onEntry),
       };
     }
   }
@@ -66,7 +77,7 @@ function trackNested(definition: AslState, state: StateContext, clock: Clock): A
       isObject(branch) && isObject(branch.States)
         ? {
             ...branch,
-            States: trackStates(branch.States as Record<string, AslState>, state, clock),
+            States: trackStates(branch.States as Record<string, AslState>, state, clock, onEntry),
           }
         : branch,
     );
