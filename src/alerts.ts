@@ -8,6 +8,7 @@
  * (`ALERT_TOPIC_ARN`; empty: no notification).
  */
 
+import { readableCause } from "./failure-cause.ts";
 import { modelVersionName } from "./metrics.ts";
 import type { RunFailure, RunSummary } from "./report/build-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
@@ -54,7 +55,7 @@ export function runNotification(opts: {
     ? [
         `The weekly Rekognition batch run FAILED${model}.`,
         `Error: ${failure.Error}`,
-        `Cause: ${failure.Cause ?? "no cause recorded"}`,
+        `Cause: ${readableCause(failure.Cause) || "no cause recorded"}`,
         "",
       ]
     : [`The weekly Rekognition batch run finished: ${result.outcome}${model}.`, ""];

@@ -5,9 +5,24 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 /** The AWS clients the core functions receive. Created once per process. */
 export interface AwsClients {
   s3: S3Client;
+  /** DetectCustomLabels only: SDK retries off, the rate controller owns them. */
   rekognition: RekognitionClient;
+  /**
+   * The model's control plane (DescribeProjects, DescribeProjectVersions,
+   * StartProjectVersion, StopProjectVersion): SDK retries on, with backoff.
+   */
+  modelControl: RekognitionClient;
   sfn: SFNClient;
 }
+
+/**
+ * Attempts (first call included) of a control-plane call. The SDK's standard
+ * mode backs off exponentially with full jitter (base 100 ms, cap 20 s), so
+ * five attempts ride out a throttling burst of a few seconds; what outlasts
+ * them leaves the Lambda as `ControlPlaneUnavailable`, which the workflow
+ * retries with its own, longer backoff.
+ */
+export const CONTROL_PLANE_MAX_ATTEMPTS = 5;
 
 /**
  * Clients configured from the environment only. Endpoints come from the SDK's
@@ -15,9 +30,12 @@ export interface AwsClients {
  * `AWS_ENDPOINT_URL_SFN`, checksum behaviour from `AWS_REQUEST_CHECKSUM_CALCULATION`
  * / `AWS_RESPONSE_CHECKSUM_VALIDATION`, so the same code runs on AWS and locally.
  *
- * Rekognition retries are off (`maxAttempts: 1`): the rate controller owns
+ * Detection retries are off (`maxAttempts: 1`): the rate controller owns
  * retries, and SDK retries of ProvisionedThroughputExceededException would
  * hide throttling from it and multiply calls beyond the provisioned rate.
+ * The control plane is called a handful of times per run and must not fail
+ * the run on one ThrottlingException or 5xx, so it has its own client with
+ * the SDK's retries on.
  */
 export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
   const { region } = regionOf(env);
@@ -26,6 +44,7 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
     // it is an explicit setting (`S3_FORCE_PATH_STYLE=true`), not a local branch.
     s3: new S3Client({ region, forcePathStyle: env.S3_FORCE_PATH_STYLE === "true" }),
     rekognition: new RekognitionClient({ region, maxAttempts: 1 }),
+    modelControl: createModelControlClient(region),
     sfn: new SFNClient({ region }),
   };
 }
@@ -39,4 +58,13 @@ export function regionOf(env: NodeJS.ProcessEnv = process.env): {
   if (env.AWS_DEFAULT_REGION)
     return { region: env.AWS_DEFAULT_REGION, source: "AWS_DEFAULT_REGION" };
   return { region: "us-east-1", source: "default" };
+}
+
+/** The control-plane client: standard retry mode, `CONTROL_PLANE_MAX_ATTEMPTS` attempts. */
+export function createModelControlClient(region: string): RekognitionClient {
+  return new RekognitionClient({
+    region,
+    retryMode: "standard",
+    maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS,
+  });
 }

@@ -38,6 +38,14 @@ export class AccessDeniedError extends RunnerError {}
 /** The project version, bucket or manifest named by the input does not exist. */
 export class ResourceNotFoundError extends RunnerError {}
 
+/**
+ * The model's control plane (DescribeProjects, DescribeProjectVersions,
+ * StartProjectVersion, StopProjectVersion) kept answering ThrottlingException
+ * or a 5xx after the SDK's retries. Nothing is known to be wrong with the
+ * request: the step is retried by the workflow.
+ */
+export class ControlPlaneUnavailableError extends RunnerError {}
+
 /** Retryable calls kept failing until the batch's deadline. */
 export class RetriesExhaustedError extends RunnerError {}
 
@@ -62,9 +70,33 @@ export const RUNNER_ERROR_NAMES = [
   "ModelNotReady",
   "AccessDenied",
   "ResourceNotFound",
+  "ControlPlaneUnavailable",
   "RetriesExhausted",
   "BatchIncomplete",
   "Internal",
 ] as const;
 
 export type RunnerErrorName = (typeof RUNNER_ERROR_NAMES)[number];
+
+/**
+ * Errors Lambda itself reports when a function dies rather than throws, as
+ * Step Functions sees them: a timeout (`Sandbox.Timedout`), a Node.js process
+ * out of memory (`Runtime.OutOfMemory`) or killed (`Runtime.ExitError`).
+ */
+export const LAMBDA_RUNTIME_ERROR_NAMES = [
+  "Sandbox.Timedout",
+  "Runtime.OutOfMemory",
+  "Runtime.ExitError",
+] as const;
+
+/**
+ * AWS's recommended retry list for a Task that invokes a Lambda: transient
+ * errors of the Lambda service itself, never of the function's code.
+ */
+export const LAMBDA_SERVICE_ERROR_NAMES = [
+  "Lambda.ServiceException",
+  "Lambda.AWSLambdaException",
+  "Lambda.SdkClientException",
+  "Lambda.TooManyRequestsException",
+  "Lambda.ClientExecutionTimeoutException",
+] as const;

@@ -18,6 +18,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { awsErrorName, isServiceRejection, isTransientAwsError } from "./aws-errors.ts";
 import {
   AccessDeniedError,
+  ControlPlaneUnavailableError,
   InferenceUnitQuotaExceededError,
   InvalidRunInputError,
   ModelNotUsableError,
@@ -102,6 +103,10 @@ export function parseProjectVersionArn(projectVersionArn: string): ProjectVersio
 
 /** What every function here needs to find the model. */
 export interface ModelRef {
+  /**
+   * The control-plane client (`AwsClients.modelControl`): its SDK retries
+   * ride out throttling and 5xx answers before an error reaches us.
+   */
   rekognition: RekognitionClient;
   projectVersionArn: string;
   /**
@@ -255,7 +260,7 @@ export async function waitUntilRunning(
     try {
       last = await checkModel(input);
     } catch (error) {
-      if (!isTransientAwsError(error)) throw error;
+      if (!isTransientControlPlaneError(error)) throw error;
       logger.warn("describe failed transiently; polling on", {
         projectVersionArn,
         error: awsErrorName(error),
@@ -382,7 +387,7 @@ export async function ensureModelRunning(
       model = await describeModel(input);
     } catch (error) {
       // Only while polling: the first describe's errors are the caller's to see.
-      if (polls === 0 || !isTransientAwsError(error)) throw error;
+      if (polls === 0 || !isTransientControlPlaneError(error)) throw error;
       logger.warn("describe failed transiently; polling on", { error: awsErrorName(error) });
       await sleepUntilDeadline();
       continue;
@@ -507,7 +512,7 @@ async function startWithLease(
     };
   } catch (error) {
     const name = awsErrorName(error);
-    if (isServiceRejection(error)) {
+    if (certainlyHadNoEffect(error)) {
       // Nothing was started: give back the lease as it was before us.
       await undoLease(input, lease, previousLease, `start refused: ${name || "error"}`);
     } else {
@@ -739,8 +744,37 @@ async function statusForReport(
 // Helpers
 
 /**
- * Maps the Rekognition errors the workflow routes on to our named errors;
- * others are returned unchanged.
+ * True when the failed call certainly changed nothing: the service refused it
+ * (HTTP 4xx) on the only attempt. After SDK retries only the last answer is
+ * seen, and an earlier attempt may have been a 5xx or a timeout that the
+ * service carried out (a retried StartProjectVersion then answers
+ * ResourceInUseException for the start it made itself).
+ */
+export function certainlyHadNoEffect(error: unknown): boolean {
+  if (!isServiceRejection(error)) return false;
+  // A quota refusal is the same for every attempt of the same request: had an
+  // earlier attempt started the model, this one would have met ResourceInUse.
+  if (awsErrorName(error) === "LimitExceededException") return true;
+  return sdkAttempts(error) <= 1;
+}
+
+/** How many attempts the SDK made for a failed call (1 when it does not say). */
+export function sdkAttempts(error: unknown): number {
+  if (typeof error !== "object" || error === null) return 1;
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts === "number" && attempts >= 1 ? attempts : 1;
+}
+
+/** Throttling, 5xx or a dropped connection, before or after it was named ControlPlaneUnavailable. */
+export function isTransientControlPlaneError(error: unknown): boolean {
+  return error instanceof ControlPlaneUnavailableError || isTransientAwsError(error);
+}
+
+/**
+ * Maps the Rekognition errors the workflow routes on to our named errors:
+ * AccessDenied, ResourceNotFound, and ControlPlaneUnavailable for throttling
+ * and 5xx answers that outlasted the SDK's retries (so the workflow can retry
+ * the step instead of seeing `Internal`). Others are returned unchanged.
  */
 export function mapRekognitionError(
   error: unknown,
@@ -748,6 +782,14 @@ export function mapRekognitionError(
   action: string,
 ): unknown {
   const name = awsErrorName(error);
+  if (isTransientAwsError(error)) {
+    const attempts = sdkAttempts(error);
+    return new ControlPlaneUnavailableError(
+      `could not ${action} model ${projectVersionArn}: ${name || "error"} after ${attempts} attempt${attempts === 1 ? "" : "s"}` +
+        ` (${errorMessage(error)}); the control plane is throttling or failing, try again later`,
+      { cause: error },
+    );
+  }
   if (name === "AccessDeniedException") {
     return new AccessDeniedError(
       `not allowed to ${action} model ${projectVersionArn}: ${errorMessage(error)}`,

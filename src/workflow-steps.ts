@@ -151,7 +151,7 @@ export async function ensureModelRunningStep(
   const { plan } = event;
   const remaining = context.getRemainingTimeInMillis?.();
   return ensureModelRunning({
-    rekognition: clients.rekognition,
+    rekognition: clients.modelControl,
     s3: clients.s3,
     ...leaseHome(),
     projectVersionArn: plan.context.projectVersionArn,
@@ -185,7 +185,7 @@ export async function checkModelStep(
   const attempt = (event.attempt ?? 0) + 1;
   const maxAttempts = Math.ceil(maxStartSeconds(plan) / MODEL_WAIT_SECONDS);
   const check = await checkModel({
-    rekognition: clients.rekognition,
+    rekognition: clients.modelControl,
     projectVersionArn: plan.context.projectVersionArn,
     clock,
   });
@@ -248,7 +248,7 @@ export async function stopModelStep(
   { clients, clock, logger }: HandlerTools,
 ): Promise<StopModelResult> {
   return stopModelIfOwned({
-    rekognition: clients.rekognition,
+    rekognition: clients.modelControl,
     s3: clients.s3,
     ...leaseHome(),
     projectVersionArn: event.plan.context.projectVersionArn,
@@ -318,7 +318,7 @@ export async function safetyStopStep(
     );
   }
   return safetyStop({
-    rekognition: clients.rekognition,
+    rekognition: clients.modelControl,
     s3: clients.s3,
     ...leaseHome(),
     executionArn,
@@ -333,7 +333,7 @@ export async function reaperStep(
   { clients, clock, logger }: HandlerTools,
 ): Promise<ReapResult> {
   return reapStaleLease({
-    rekognition: clients.rekognition,
+    rekognition: clients.modelControl,
     s3: clients.s3,
     sfn: clients.sfn,
     ...leaseHome(),

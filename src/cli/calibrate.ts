@@ -57,7 +57,7 @@ export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome>
   let result: CalibrationResult;
   let model: ModelDescription;
   try {
-    model = await describeModel(ref);
+    model = await describeModel({ ...ref, rekognition: ctx.clients.modelControl });
     if (model.status !== "RUNNING") {
       return failure(
         `model ${input.projectVersionArn} is ${model.status}: calibrate probes a RUNNING model (start it, or run while a job runs)`,
@@ -84,7 +84,7 @@ export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome>
     });
   } finally {
     if (startedLocally) {
-      await ctx.clients.rekognition.send(
+      await ctx.clients.modelControl.send(
         new StopProjectVersionCommand({ ProjectVersionArn: input.projectVersionArn }),
       );
     }
@@ -139,9 +139,9 @@ function failure(message: string): CommandOutcome {
 async function startLocalModel(ctx: CliContext, values: CliContext["args"]["values"]) {
   const projectVersionArn = ctx.local?.stack.projectVersionArn as string;
   const units = numberFlag(values, "units", 1, { integer: true });
-  const ref = { rekognition: ctx.clients.rekognition, projectVersionArn };
+  const ref = { rekognition: ctx.clients.modelControl, projectVersionArn };
   if ((await describeModel(ref)).status === "RUNNING") return false;
-  await ctx.clients.rekognition.send(
+  await ctx.clients.modelControl.send(
     new StartProjectVersionCommand({
       ProjectVersionArn: projectVersionArn,
       MinInferenceUnits: units,

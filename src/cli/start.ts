@@ -13,6 +13,7 @@ import {
   type MapRunItemCounts,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { readableCause } from "../failure-cause.ts";
 import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { assertValidOverrides, numberFlag, type OptionTable, UsageError } from "./args.ts";
@@ -117,7 +118,7 @@ async function followExecution(
   pollMs: number,
   show: boolean,
 ): Promise<DescribeExecutionCommandOutput> {
-  const { sfn, rekognition } = ctx.clients;
+  const { sfn, modelControl: rekognition } = ctx.clients;
   const projectVersionArn = settingOf(ctx, "projectVersionArn", "PROJECT_VERSION_ARN");
   const startedAt = ctx.clock.now();
   let mapRunArn: string | undefined;
@@ -190,7 +191,7 @@ async function readRunSummary(
 
 function renderEnd(execution: DescribeExecutionCommandOutput, summary?: RunSummary): string {
   const lines = [`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`];
-  if (execution.cause) lines.push(`Cause       ${execution.cause}`);
+  if (execution.cause) lines.push(`Cause       ${readableCause(execution.cause)}`);
   if (summary) {
     const c = summary.counts;
     lines.push(

@@ -54,7 +54,7 @@ export interface StatusReport {
 
 export async function statusCommand(ctx: CliContext): Promise<CommandOutcome> {
   const projectVersionArn = requireProjectVersionArn(ctx);
-  const model = await describeModel({ rekognition: ctx.clients.rekognition, projectVersionArn });
+  const model = await describeModel({ rekognition: ctx.clients.modelControl, projectVersionArn });
   const report: StatusReport = { projectVersionArn, model };
   const location = leaseLocationOf(ctx);
   const lease = location

@@ -24,7 +24,7 @@ export async function stopCommand(ctx: CliContext): Promise<CommandOutcome> {
   }
   const stateMachineArn = stateMachineArnOf(ctx);
   // Checked before asking, so a wrong ARN fails before anyone confirms anything.
-  const model = await describeModel({ rekognition: ctx.clients.rekognition, projectVersionArn });
+  const model = await describeModel({ rekognition: ctx.clients.modelControl, projectVersionArn });
   const executions = stateMachineArn ? await runningExecutions(ctx, stateMachineArn) : [];
 
   if (ctx.args.values.yes !== true) {
@@ -56,7 +56,7 @@ export async function stopCommand(ctx: CliContext): Promise<CommandOutcome> {
     stoppedExecutions.push(execution.executionArn);
   }
   const result = await stopModelIfOwned({
-    rekognition: ctx.clients.rekognition,
+    rekognition: ctx.clients.modelControl,
     s3: ctx.clients.s3,
     ...location,
     projectVersionArn,

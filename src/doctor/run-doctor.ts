@@ -177,7 +177,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const modelRegion = checkModelRegion(input.projectVersionArn, region);
   checks.push(modelRegion);
   const model = await checkModelVersion({
-    rekognition: options.aws.rekognition,
+    rekognition: options.aws.modelControl,
     projectVersionArn: input.projectVersionArn,
     regionMatches: modelRegion.status === "pass",
   });

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { readableCause } from "../failure-cause.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -154,21 +155,6 @@ async function settledModelStatus(stack: LocalStack): Promise<string> {
     if (Date.now() > deadline) return status;
     await new Promise((done) => setTimeout(done, 200));
   }
-}
-
-/** A Lambda error's Cause is the runtime's JSON (`errorType`, `errorMessage`, `trace`): show its message. */
-function readableCause(cause: string): string {
-  try {
-    const parsed = JSON.parse(cause) as { errorType?: unknown; errorMessage?: unknown };
-    if (typeof parsed.errorMessage === "string") {
-      return typeof parsed.errorType === "string"
-        ? `${parsed.errorType}: ${parsed.errorMessage}`
-        : parsed.errorMessage;
-    }
-  } catch {
-    // Not JSON: already plain text.
-  }
-  return cause;
 }
 
 function printSummary(

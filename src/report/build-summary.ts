@@ -1,3 +1,4 @@
+import { readableCause } from "../failure-cause.ts";
 import { resultsFolder } from "../result-keys.ts";
 import type { Clock } from "../runtime.ts";
 import type {
@@ -462,7 +463,7 @@ function outcomeOf(
   if (input.failure) {
     return {
       outcome: "failed",
-      note: `The workflow failed: ${input.failure.Error}${input.failure.Cause ? ` (${input.failure.Cause})` : ""}.`,
+      note: `The workflow failed: ${input.failure.Error}${input.failure.Cause ? ` (${readableCause(input.failure.Cause)})` : ""}.`,
     };
   }
   if (discrepancies.length > 0) {

@@ -1,3 +1,4 @@
+import { readableCause } from "../failure-cause.ts";
 import type { RunOutcome, RunSummary } from "./build-summary.ts";
 import {
   formatDuration,
@@ -92,7 +93,7 @@ function header(summary: RunSummary): SafeHtml {
 ${summary.mapRunArn ? html`<dt>Map run</dt><dd>${summary.mapRunArn}</dd>` : ""}
 <dt>Generated</dt><dd>${formatTime(summary.generatedAt)}</dd>
 </dl>
-${summary.failure ? html`<div class="callout bad"><strong>${summary.failure.Error}</strong>${summary.failure.Cause ? html`: ${summary.failure.Cause}` : ""}</div>` : ""}
+${summary.failure ? html`<div class="callout bad"><strong>${summary.failure.Error}</strong>${summary.failure.Cause ? html`: ${readableCause(summary.failure.Cause)}` : ""}</div>` : ""}
 </header>`;
 }
 

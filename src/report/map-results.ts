@@ -1,5 +1,6 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { causeMessage } from "../failure-cause.ts";
 import type { BatchOutput } from "../shapes.ts";
 
 /** Where the Distributed Map's ResultWriter put its manifest (the Map state's output). */
@@ -126,20 +127,6 @@ function batchKeys(child: ChildResult): string[] | undefined {
   );
 }
 
-/**
- * A Lambda failure's Cause is its JSON error (`{"errorType","errorMessage",...}`):
- * keep the message, not the stack trace.
- */
-function readableCause(cause: string | undefined): string {
-  if (!cause) return "";
-  const parsed = parseJsonField(cause);
-  if (typeof parsed === "object" && parsed !== null) {
-    const message = (parsed as { errorMessage?: unknown }).errorMessage;
-    if (typeof message === "string") return message;
-  }
-  return cause;
-}
-
 function childName(child: ChildResult, fallback: string): string {
   return child.Name ?? child.ExecutionArn?.split(":").pop() ?? fallback;
 }
@@ -211,7 +198,7 @@ export async function loadBatchOutputs(
       failedNames.add(name);
       const error = child.Error || (status === "PENDING" ? "Pending" : "UnknownError");
       const cause =
-        readableCause(child.Cause) ||
+        causeMessage(child.Cause) ||
         (status === "PENDING" ? "the child execution had not finished when the map ended" : "");
       failedBatches.push(failedBatchOf(child, name, status, error, cause));
     }

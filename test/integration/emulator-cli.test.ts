@@ -78,6 +78,28 @@ describe.skipIf(!hasAws)("the AWS CLI against the emulator", () => {
       aws("stop-project-version", "--project-version-arn", `${versionArn}0`),
     ).rejects.toMatchObject({ stderr: expect.stringContaining("ResourceNotFoundException") });
   });
+
+  it("describe-projects shows an injected ThrottlingException, then answers again", async () => {
+    // Armed over the admin HTTP API, as a shell script would.
+    const armed = await fetch(`${emulator.endpoint}/_emulator/faults`, {
+      method: "POST",
+      body: JSON.stringify({
+        type: "control-plane",
+        operation: "DescribeProjects",
+        error: "ThrottlingException",
+        count: 1,
+      }),
+    });
+    expect(armed.status).toBe(200);
+    await expect(aws("describe-projects", "--project-names", "cli")).rejects.toMatchObject({
+      stderr: expect.stringMatching(/ThrottlingException.*DescribeProjects/),
+    });
+    const projects = JSON.parse((await aws("describe-projects", "--project-names", "cli")).stdout);
+    expect(projects.ProjectDescriptions).toEqual([
+      expect.objectContaining({ ProjectArn: projectArn }),
+    ]);
+    expect(emulator.admin.controlPlaneErrors("DescribeProjects")).toBe(1);
+  });
 });
 
 describe("npm run emulator (main.ts)", () => {

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { RUNNER_ERROR_NAMES } from "../../src/errors.ts";
+import { LAMBDA_RUNTIME_ERROR_NAMES, RUNNER_ERROR_NAMES } from "../../src/errors.ts";
 import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
 
 /**
@@ -289,6 +289,7 @@ describe("the state machine definition", () => {
     const allowed = (name: string) =>
       name.startsWith("States.") ||
       name.startsWith("Lambda.") ||
+      (LAMBDA_RUNTIME_ERROR_NAMES as readonly string[]).includes(name) ||
       (RUNNER_ERROR_NAMES as readonly string[]).includes(name);
     expect([...names].filter((n) => !allowed(n))).toEqual([]);
     expect(names.size).toBeGreaterThan(3);

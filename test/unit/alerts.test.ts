@@ -60,4 +60,25 @@ describe("runNotification", () => {
     expect(note.subject).toBe("Rekognition batch FAILED: ModelStartTimeout");
     expect(note.message).toContain("Cause: still STARTING after 40 checks");
   });
+
+  it("shows a Lambda error's JSON cause (as Catch records it on AWS) as errorType: errorMessage, without the trace", () => {
+    const cause = JSON.stringify({
+      errorType: "ControlPlaneUnavailable",
+      errorMessage: "could not start model m: ThrottlingException after 5 attempts",
+      trace: [
+        "ControlPlaneUnavailable: could not start model m",
+        "    at startWithLease (/var/task/index.js:1:99)",
+      ],
+    });
+    const note = runNotification({
+      topicArn: "arn:t",
+      result,
+      failure: { Error: "ControlPlaneUnavailable", Cause: cause },
+    });
+    expect(note.message).toContain(
+      "Cause: ControlPlaneUnavailable: could not start model m: ThrottlingException after 5 attempts\n",
+    );
+    expect(note.message).not.toContain("startWithLease");
+    expect(note.message).not.toContain("errorMessage");
+  });
 });

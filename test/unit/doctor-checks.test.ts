@@ -147,6 +147,7 @@ function clients(region = REGION) {
     aws: {
       s3: new S3Client({ region }),
       rekognition: new RekognitionClient({ region }),
+      modelControl: new RekognitionClient({ region }),
       sfn: new SFNClient({ region }),
     },
     account: {

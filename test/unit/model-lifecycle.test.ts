@@ -1,14 +1,17 @@
 import {
   DescribeProjectsCommand,
   DescribeProjectVersionsCommand,
+  InternalServerError,
   LimitExceededException,
   StartProjectVersionCommand,
   StopProjectVersionCommand,
+  ThrottlingException,
 } from "@aws-sdk/client-rekognition";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
+  ControlPlaneUnavailableError,
   InferenceUnitQuotaExceededError,
   InvalidRunInputError,
   ModelNotUsableError,
@@ -442,10 +445,13 @@ describe("ensureModelRunning", () => {
     expect(aws.storedLease()?.releaseReason).toBe("start refused: AccessDeniedException");
   });
 
-  it("start outcome unknown (5xx): rethrows and keeps the lease active", async () => {
+  it("start outcome unknown (5xx): ControlPlaneUnavailable, and the lease stays active", async () => {
     const boom = serviceError("InternalServerError", 500);
     aws.model.startError = boom;
-    await expect(ensureModelRunning(ensureInput())).rejects.toBe(boom);
+    await expect(ensureModelRunning(ensureInput())).rejects.toMatchObject({
+      name: "ControlPlaneUnavailable",
+      cause: boom,
+    });
     expect(aws.storedLease()).toMatchObject({ executionId: EXECUTION_ARN });
     expect(aws.storedLease()?.releasedAt).toBeUndefined();
     expect(logger.lines.some((line) => line.level === "warn")).toBe(true);
@@ -704,5 +710,100 @@ describe("stopModelIfOwned", () => {
       status: "UNKNOWN",
       leaseReleased: true,
     });
+  });
+});
+
+/** An SDK error after the SDK's own retries, as the retry middleware leaves it. */
+function afterRetries<T extends Error & { $metadata: { attempts?: number } }>(
+  error: T,
+  attempts: number,
+): T {
+  error.$metadata.attempts = attempts;
+  return error;
+}
+
+describe("control-plane throttling and 5xx after the SDK's retries", () => {
+  it("describe: a ThrottlingException becomes ControlPlaneUnavailable, naming the call and the attempts", async () => {
+    aws.rekognitionMock
+      .on(DescribeProjectVersionsCommand)
+      .rejects(afterRetries(rekognitionError(ThrottlingException, "Slow down"), 5));
+    const error = await describeModel({
+      rekognition: aws.rekognition,
+      projectVersionArn: MODEL_ARN,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ControlPlaneUnavailableError);
+    expect((error as Error).name).toBe("ControlPlaneUnavailable");
+    expect((error as Error).message).toMatch(
+      /could not describe model .*: ThrottlingException after 5 attempts \(Slow down\)/,
+    );
+  });
+
+  it("the project lookup: an InternalServerError becomes ControlPlaneUnavailable", async () => {
+    aws.rekognitionMock
+      .on(DescribeProjectsCommand)
+      .rejects(afterRetries(rekognitionError(InternalServerError, "boom", 500), 5));
+    await expect(
+      describeModel({ rekognition: aws.rekognition, projectVersionArn: MODEL_ARN }),
+    ).rejects.toMatchObject({ name: "ControlPlaneUnavailable" });
+  });
+
+  it("ensureModelRunning: a throttled first describe is ControlPlaneUnavailable, nothing written or started", async () => {
+    aws.rekognitionMock
+      .on(DescribeProjectVersionsCommand)
+      .rejects(afterRetries(rekognitionError(ThrottlingException, "Slow down"), 5));
+    await expect(ensureModelRunning(ensureInput())).rejects.toBeInstanceOf(
+      ControlPlaneUnavailableError,
+    );
+    expect(leasePuts()).toHaveLength(0);
+    expect(startCalls()).toHaveLength(0);
+  });
+
+  it("a start throttled on every attempt: ControlPlaneUnavailable, the lease kept (an earlier attempt may have started it)", async () => {
+    aws.model.startError = afterRetries(rekognitionError(ThrottlingException, "Slow down"), 5);
+    await expect(ensureModelRunning(ensureInput())).rejects.toBeInstanceOf(
+      ControlPlaneUnavailableError,
+    );
+    expect(aws.storedLease()).toMatchObject({ executionId: EXECUTION_ARN });
+    expect(aws.storedLease()?.releasedAt).toBeUndefined();
+  });
+
+  it("the step retried after that: the model is still STOPPED under our lease, so it starts it and owns it", async () => {
+    aws.putLease(leaseFor(EXECUTION_ARN));
+    const result = await ensureModelRunning(ensureInput());
+    expect(result).toMatchObject({ action: "started", owned: true });
+    expect(startCalls()).toHaveLength(1);
+  });
+
+  it("a start whose retried attempt meets ResourceInUse (its own earlier attempt started it): owned, never adopted", async () => {
+    aws.rekognitionMock.on(StartProjectVersionCommand).callsFake(() => {
+      // The first attempt's answer was lost (a 5xx) but it started the model;
+      // the SDK's second attempt meets the STARTING model.
+      aws.model.status = "STARTING";
+      throw afterRetries(rekognitionError(ResourceInUseException, "in use"), 2);
+    });
+    const result = await ensureModelRunning(ensureInput());
+    expect(result).toMatchObject({ action: "waiting-for-start", status: "STARTING", owned: true });
+    expect(aws.storedLease()?.releasedAt).toBeUndefined();
+  });
+
+  it("a quota refusal after retries is still certain: the lease is given back", async () => {
+    aws.model.startError = afterRetries(rekognitionError(LimitExceededException, "quota"), 5);
+    await expect(ensureModelRunning(ensureInput({ units: 8 }))).rejects.toBeInstanceOf(
+      InferenceUnitQuotaExceededError,
+    );
+    expect(aws.storedLease()?.releasedAt).toBeDefined();
+  });
+
+  it("stop: a StopProjectVersion throttled past the SDK's retries is ControlPlaneUnavailable and keeps the lease", async () => {
+    aws.putLease(leaseFor(EXECUTION_ARN));
+    aws.model.status = "RUNNING";
+    aws.rekognitionMock
+      .on(StopProjectVersionCommand)
+      .rejects(afterRetries(rekognitionError(ThrottlingException, "Slow down"), 5));
+    await expect(stopModelIfOwned(stopInput())).rejects.toMatchObject({
+      name: "ControlPlaneUnavailable",
+      message: expect.stringContaining("could not stop model"),
+    });
+    expect(aws.storedLease()?.releasedAt).toBeUndefined();
   });
 });

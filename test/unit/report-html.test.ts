@@ -105,6 +105,25 @@ describe("renderReportHtml", () => {
     expect(page).toMatch(/<td>unsupported-extension<\/td><td class="num">1<\/td>/);
     expect(page).toMatch(/<td>folder-marker<\/td><td class="num">1<\/td>/);
   });
+
+  it("shows a Lambda error's JSON cause as errorType: errorMessage, never its trace", () => {
+    const summary = hostileSummary();
+    const failed = renderReportHtml({
+      ...summary,
+      failure: {
+        Error: "ControlPlaneUnavailable",
+        Cause: JSON.stringify({
+          errorType: "ControlPlaneUnavailable",
+          errorMessage: "could not stop model m: InternalServerError after 5 attempts",
+          trace: ["ControlPlaneUnavailable: x", "    at stopOwnedModel (/var/task/index.js:9:9)"],
+        }),
+      },
+    });
+    expect(failed).toContain(
+      "<strong>ControlPlaneUnavailable</strong>: ControlPlaneUnavailable: could not stop model m: InternalServerError after 5 attempts",
+    );
+    expect(failed).not.toContain("stopOwnedModel");
+  });
 });
 
 describe("html building blocks", () => {

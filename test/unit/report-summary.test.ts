@@ -127,6 +127,27 @@ describe("reconciliation", () => {
     expect(noMap.outcomeNote).toContain("ModelStartTimeout");
   });
 
+  it("writes a Lambda error's JSON cause into the note as errorType: errorMessage", () => {
+    const plan = makePlan({ counts: { listed: 12, pending: 8, skipped: 2, alreadyDone: 2 } });
+    const failed = buildRunSummary(
+      input({
+        plan,
+        batches: [],
+        mapRan: false,
+        failure: {
+          Error: "Sandbox.Timedout",
+          Cause: JSON.stringify({
+            errorType: "Sandbox.Timedout",
+            errorMessage: "RequestId: 1f2e Error: Task timed out after 330.00 seconds",
+          }),
+        },
+      }),
+    );
+    expect(failed.outcomeNote).toBe(
+      "The workflow failed: Sandbox.Timedout (Sandbox.Timedout: RequestId: 1f2e Error: Task timed out after 330.00 seconds).",
+    );
+  });
+
   it("flags a skipped list that does not match the plan, and double counting", () => {
     const short = buildRunSummary(input({ skipped: skippedTwo.slice(0, 1) }));
     expect(short.reconciled).toBe(false);

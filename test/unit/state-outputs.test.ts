@@ -44,7 +44,12 @@ beforeEach(() => {
   aws = fakeAws("STOPPED");
   clock = manualClock();
   tools = {
-    clients: { rekognition: aws.rekognition, s3: aws.s3, sfn: aws.sfn },
+    clients: {
+      rekognition: aws.rekognition,
+      modelControl: aws.rekognition,
+      s3: aws.s3,
+      sfn: aws.sfn,
+    },
     clock,
     logger: silentLogger,
     signal: new AbortController().signal,

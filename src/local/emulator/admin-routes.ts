@@ -12,7 +12,7 @@ export const ADMIN_PREFIX = "/_emulator/";
  *   GET  /_emulator/state
  *   GET  /_emulator/timeline?arn=<version arn>
  *   GET  /_emulator/billing[?arn=<version arn>]
- *   POST /_emulator/faults   {"type": "fail-unit" | "fail-zone" | ..., ...}
+ *   POST /_emulator/faults   {"type": "fail-unit" | "fail-zone" | "control-plane" | ..., ...}
  *   POST /_emulator/models   {"project", "version", "feature"?, "status"?}
  *   POST /_emulator/reset
  * Errors: `{"error": <name>, "message"}` with 400, or 404 for unknown ARNs and paths.

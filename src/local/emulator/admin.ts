@@ -2,6 +2,12 @@ import { z } from "zod";
 import type { Clock } from "../../runtime.ts";
 import { ApiError } from "./api-error.ts";
 import type { BillingSession } from "./billing-meter.ts";
+import type {
+  ControlPlaneFault,
+  ControlPlaneFaultState,
+  ControlPlaneFaults,
+  ControlPlaneOperation,
+} from "./control-plane-faults.ts";
 import type { ModelVersionState } from "./model-version.ts";
 import type { DeclaredModel, ModelRegistry } from "./registry.ts";
 import {
@@ -35,6 +41,8 @@ export const faultSchema = z.discriminatedUnion("type", [
     message: z.string().min(1).optional(),
   }),
   z.strictObject({ type: z.literal("clear"), arn: arn.optional() }),
+  // The rest of a control-plane fault is checked by ControlPlaneFaults.add.
+  z.looseObject({ type: z.literal("control-plane") }),
 ]);
 
 export type Fault = z.infer<typeof faultSchema>;
@@ -55,6 +63,8 @@ export interface EmulatorState {
   availabilityZones: { name: string; up: boolean }[];
   tpsPerUnit: number;
   models: ModelVersionState[];
+  /** Armed control-plane faults and the errors they injected so far. */
+  controlPlane: ControlPlaneFaultState;
 }
 
 export const DEFAULT_START_FAILURE = "Injected start failure: the model could not be deployed.";
@@ -69,6 +79,7 @@ export class EmulatorAdmin {
     private readonly zones: AvailabilityZones,
     private readonly settings: EmulatorSettings,
     private readonly clock: Clock,
+    private readonly controlPlane: ControlPlaneFaults,
   ) {}
 
   state(): EmulatorState {
@@ -77,6 +88,7 @@ export class EmulatorAdmin {
       availabilityZones: this.zones.names.map((name) => ({ name, up: this.zones.isUp(name) })),
       tpsPerUnit: this.settings.tpsPerUnit,
       models: this.registry.versions().map((version) => version.state()),
+      controlPlane: this.controlPlane.state(),
     };
   }
 
@@ -156,6 +168,22 @@ export class EmulatorAdmin {
     this.registry.version(arn).setFaults({ nextStartFailure: message });
   }
 
+  /**
+   * A throttling storm or 5xx burst of the control plane: `operation`
+   * (DescribeProjects, DescribeProjectVersions, StartProjectVersion,
+   * StopProjectVersion, or `*` for all four) answers `error`
+   * (ThrottlingException, HTTP 400, or InternalServerError, HTTP 500) for its
+   * next `count` calls, or for a share `rate` of its calls until cleared.
+   */
+  failControlPlane(fault: ControlPlaneFault): void {
+    this.controlPlane.add(fault);
+  }
+
+  /** Errors injected into the control plane so far (into `operation` only when given). */
+  controlPlaneErrors(operation?: ControlPlaneOperation): number {
+    return this.controlPlane.injectedCount(operation);
+  }
+
   /** Removes the model faults of one version (or of all) and restores every zone when no ARN is given. */
   clearFaults(arn?: string): void {
     const versions = arn ? [this.registry.version(arn)] : this.registry.versions();
@@ -167,7 +195,10 @@ export class EmulatorAdmin {
         nextStartFailure: undefined,
       });
     }
-    if (!arn) this.withZone(() => this.zones.restoreAll());
+    if (!arn) {
+      this.withZone(() => this.zones.restoreAll());
+      this.controlPlane.clear();
+    }
   }
 
   /** Applies a fault given as data (what the admin HTTP endpoint receives). */
@@ -191,6 +222,10 @@ export class EmulatorAdmin {
         return this.failNextStart(fault.arn, fault.message);
       case "clear":
         return this.clearFaults(fault.arn);
+      case "control-plane": {
+        const { type: _type, ...rest } = fault;
+        return this.failControlPlane(rest as ControlPlaneFault);
+      }
     }
   }
 
@@ -198,6 +233,7 @@ export class EmulatorAdmin {
   reset(): void {
     this.registry.clear();
     this.zones.restoreAll();
+    this.controlPlane.clear();
   }
 
   private withZone(change: () => unknown): void {

@@ -4,6 +4,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { silentLogger, systemClock } from "../../runtime.ts";
 import { EmulatorAdmin } from "./admin.ts";
 import { ADMIN_PREFIX, handleAdminCall } from "./admin-routes.ts";
+import { ControlPlaneFaults } from "./control-plane-faults.ts";
 import type { OperationContext } from "./operations.ts";
 import { ModelRegistry } from "./registry.ts";
 import { handleRekognitionCall } from "./rekognition-protocol.ts";
@@ -12,6 +13,11 @@ import { Timers } from "./timers.ts";
 import { AvailabilityZones } from "./zones.ts";
 
 export type { BillingView, EmulatorAdmin, EmulatorState, Fault } from "./admin.ts";
+export type {
+  ControlPlaneFault,
+  ControlPlaneFaultState,
+  ControlPlaneOperation,
+} from "./control-plane-faults.ts";
 export type { ModelVersionState } from "./model-version.ts";
 export type { DeclaredModel } from "./registry.ts";
 export type { EmulatorOptions, EmulatorSettings, ModelDeclaration } from "./settings.ts";
@@ -37,12 +43,15 @@ export const EMULATOR_HOST = "127.0.0.1";
  * from defaults, then `configFile`, then the options themselves.
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const { settings, models } = await resolveSettings(options);
+  const { settings, models, controlPlaneFaults: armed } = await resolveSettings(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const zones = new AvailabilityZones(settings.region, settings.availabilityZones);
   const registry = new ModelRegistry({ settings, clock, zones });
-  const admin = new EmulatorAdmin(registry, zones, settings, clock);
+  const random = options.random ?? Math.random;
+  const controlPlaneFaults = new ControlPlaneFaults(random);
+  for (const fault of armed) controlPlaneFaults.add(fault);
+  const admin = new EmulatorAdmin(registry, zones, settings, clock, controlPlaneFaults);
   const timers = new Timers(clock);
   const s3 =
     options.s3Client ??
@@ -52,7 +61,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     settings,
     s3,
     timers,
-    random: options.random ?? Math.random,
+    random,
+    controlPlaneFaults,
     ...(options.authorize ? { authorize: options.authorize } : {}),
   };
   for (const declaration of models) admin.declareModel(declaration);

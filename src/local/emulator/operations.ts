@@ -1,5 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ApiError, invalidParameter } from "./api-error.ts";
+import type { ControlPlaneFaults } from "./control-plane-faults.ts";
 import { decodeImage } from "./image-decoder.ts";
 import { readImageParameter } from "./image-source.ts";
 import { labelImage } from "./labeler.ts";
@@ -40,6 +41,8 @@ export interface OperationContext {
   timers: Timers;
   random: () => number;
   authorize?: RekognitionAuthorizer;
+  /** Injected ThrottlingException / InternalServerError answers of the control plane. */
+  controlPlaneFaults?: ControlPlaneFaults;
 }
 
 export type Operation = (params: Params, context: OperationContext) => Promise<object> | object;

@@ -47,6 +47,9 @@ export async function handleRekognitionCall(
         throw error;
       }
     }
+    // An injected fault answers before the operation runs, so it changes nothing.
+    const fault = context.controlPlaneFaults?.answer(operationName as string);
+    if (fault) throw fault;
     const output = await operation(params, context);
     send(response, 200, output, requestId);
   } catch (error) {

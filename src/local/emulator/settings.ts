@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { Clock, Logger } from "../../runtime.ts";
+import { type ControlPlaneFault, controlPlaneFaultSchema } from "./control-plane-faults.ts";
 
 /** What the stand-in model does: name colours, or name them and box them. */
 export type ModelFeature = "CLASSIFICATION" | "OBJECT_DETECTION";
@@ -65,6 +66,8 @@ export const emulatorConfigSchema = z.strictObject({
   billFrom: z.enum(["start-request", "running"]).optional(),
   unitQuota: z.number().int().min(1).optional(),
   models: z.array(modelDeclarationSchema).optional(),
+  /** Throttling and 5xx answers of the control plane, armed at start (see control-plane-faults.ts). */
+  controlPlaneFaults: z.array(controlPlaneFaultSchema).optional(),
 });
 
 export type RekognitionAuthorizer = (
@@ -73,7 +76,8 @@ export type RekognitionAuthorizer = (
   params: Record<string, unknown>,
 ) => Promise<void>;
 
-export type EmulatorConfig = z.infer<typeof emulatorConfigSchema>;
+// The input type: a control-plane fault may leave `operation` out (all four).
+export type EmulatorConfig = z.input<typeof emulatorConfigSchema>;
 
 /** Options of `startEmulator`: every tunable, plus what only code can pass. */
 export interface EmulatorOptions extends EmulatorConfig {
@@ -176,9 +180,11 @@ export async function loadConfigFile(path: string): Promise<EmulatorConfig> {
  * Layers defaults, then the config file, then explicit options (validated
  * like the file). Declared models of the file come first, then the options'.
  */
-export async function resolveSettings(
-  options: EmulatorOptions,
-): Promise<{ settings: EmulatorSettings; models: ModelDeclaration[] }> {
+export async function resolveSettings(options: EmulatorOptions): Promise<{
+  settings: EmulatorSettings;
+  models: ModelDeclaration[];
+  controlPlaneFaults: ControlPlaneFault[];
+}> {
   const fromFile = options.configFile ? await loadConfigFile(options.configFile) : {};
   const {
     configFile: _configFile,
@@ -190,10 +196,22 @@ export async function resolveSettings(
     ...tunables
   } = options;
   const explicit = parseEmulatorConfig(dropUndefined(tunables), "options");
-  const { models: fileModels = [], ...fileSettings } = fromFile;
-  const { models: optionModels = [], ...optionSettings } = explicit;
+  const {
+    models: fileModels = [],
+    controlPlaneFaults: fileFaults = [],
+    ...fileSettings
+  } = fromFile;
+  const {
+    models: optionModels = [],
+    controlPlaneFaults: optionFaults = [],
+    ...optionSettings
+  } = explicit;
   const settings: EmulatorSettings = { ...DEFAULT_SETTINGS, ...fileSettings, ...optionSettings };
-  return { settings, models: [...fileModels, ...optionModels] };
+  return {
+    settings,
+    models: [...fileModels, ...optionModels],
+    controlPlaneFaults: [...fileFaults, ...optionFaults],
+  };
 }
 
 function dropUndefined<T extends object>(value: T): Partial<T> {
