@@ -1,3 +1,4 @@
+import { type SingleUnitRisk, singleUnitRisk } from "../availability.ts";
 import { readableCause } from "../failure-cause.ts";
 import { resultsFolder } from "../result-keys.ts";
 import type { Clock } from "../runtime.ts";
@@ -223,6 +224,8 @@ export interface RunSummary {
   model?: ModelInfo & { stopped?: boolean; stopReason?: string; runningSeenAt?: string };
   failure?: RunFailure;
   plan: { plannedAt: string; sizing: Sizing; cost: CostEstimate };
+  /** Present when the plan used one unit: what a unit failure would have cost, and two instead. */
+  singleUnitRisk?: SingleUnitRisk;
   planVsActual: CompareRow[];
 }
 
@@ -495,6 +498,15 @@ function outcomeOf(
   return { outcome: "succeeded", note: "Every pending image was analysed." };
 }
 
+function singleUnitRiskOf(plan: Plan): { singleUnitRisk?: SingleUnitRisk } {
+  const risk = singleUnitRisk({
+    sizing: plan.sizing,
+    pending: plan.counts.pending,
+    pricePerUnitHour: plan.cost.pricePerUnitHour,
+  });
+  return risk ? { singleUnitRisk: risk } : {};
+}
+
 /**
  * Builds the run's report from what the workflow recorded. Pure: every input
  * is passed in, and the clock is read once for `generatedAt` (and as the end
@@ -695,6 +707,7 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
       : {}),
     ...(input.failure ? { failure: input.failure } : {}),
     plan: { plannedAt: plan.plannedAt, sizing: plan.sizing, cost: plan.cost },
+    ...singleUnitRiskOf(plan),
     planVsActual: [
       {
         name: "Inference units",

@@ -242,6 +242,7 @@ ${unitsChart({
   constantUnits: u.minInferenceUnits,
   ...(u.maxInferenceUnits !== undefined ? { maxUnits: u.maxInferenceUnits } : {}),
 })}
+${summary.singleUnitRisk ? html`<p id="single-unit-risk" class="muted">${summary.singleUnitRisk.note}</p>` : ""}
 </section>`;
 }
 
