@@ -193,13 +193,11 @@ describe("the summary with the model's metrics", () => {
 
 describe("writeRunReport with CloudWatch refusing", () => {
   it("still writes summary.json and report.html, saying the hours were not measured", async () => {
-    cloudwatchMock
-      .on(GetMetricDataCommand)
-      .rejects(
-        Object.assign(new Error("not authorized to perform cloudwatch:GetMetricData"), {
-          name: "AccessDenied",
-        }),
-      );
+    cloudwatchMock.on(GetMetricDataCommand).rejects(
+      Object.assign(new Error("not authorized to perform cloudwatch:GetMetricData"), {
+        name: "AccessDenied",
+      }),
+    );
     s3Mock.on(ListObjectsV2Command).resolves({});
     s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error("missing"), { name: "NoSuchKey" }));
     s3Mock.on(PutObjectCommand).resolves({});
