@@ -1,3 +1,4 @@
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { RekognitionClient } from "@aws-sdk/client-rekognition";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
@@ -13,6 +14,8 @@ export interface AwsClients {
    */
   modelControl: RekognitionClient;
   sfn: SFNClient;
+  /** Reads the model's unit metrics (the Report step and `status`). */
+  cloudwatch: CloudWatchClient;
 }
 
 /**
@@ -27,7 +30,7 @@ export const CONTROL_PLANE_MAX_ATTEMPTS = 5;
 /**
  * Clients configured from the environment only. Endpoints come from the SDK's
  * standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL_REKOGNITION` /
- * `AWS_ENDPOINT_URL_SFN`, checksum behaviour from `AWS_REQUEST_CHECKSUM_CALCULATION`
+ * `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_CLOUDWATCH`, checksum behaviour from `AWS_REQUEST_CHECKSUM_CALCULATION`
  * / `AWS_RESPONSE_CHECKSUM_VALIDATION`, so the same code runs on AWS and locally.
  *
  * Detection retries are off (`maxAttempts: 1`): the rate controller owns
@@ -46,6 +49,7 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
     rekognition: new RekognitionClient({ region, maxAttempts: 1 }),
     modelControl: createModelControlClient(region),
     sfn: new SFNClient({ region }),
+    cloudwatch: new CloudWatchClient({ region }),
   };
 }
 

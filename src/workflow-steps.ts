@@ -17,6 +17,7 @@ import {
   type StopModelResult,
   stopModelIfOwned,
 } from "./model-lifecycle.ts";
+import { metricsPeriodFromEnv } from "./model-metrics.ts";
 import { planRun } from "./plan.ts";
 import { processBatch } from "./process-batch.ts";
 import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
@@ -272,8 +273,17 @@ export async function reportStep(
   { clients, clock, logger }: HandlerTools,
 ): Promise<ReportStepResult> {
   let summary: RunSummary | undefined;
+  let metricsPeriodSeconds = 60;
+  try {
+    metricsPeriodSeconds = metricsPeriodFromEnv();
+  } catch (error) {
+    // A bad setting must not cost the report: read per minute and say so in the log.
+    logger.warn("MODEL_METRICS_PERIOD_SECONDS ignored", { error: (error as Error).message });
+  }
   const result = await writeRunReport({
     s3: clients.s3,
+    cloudwatch: clients.cloudwatch,
+    metricsPeriodSeconds,
     state,
     clock,
     logger,

@@ -3,6 +3,7 @@
  * (listed, or `--images N`), the units for the window, and the cost table.
  */
 
+import { type SingleUnitRisk, singleUnitRisk } from "../availability.ts";
 import { type BacklogCounts, BacklogTally, scanBacklog } from "../backlog.ts";
 import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
 import { resolveTpsPerUnit } from "../plan.ts";
@@ -30,6 +31,8 @@ export interface PlanReport {
   assumedCount: boolean;
   sizing: Sizing;
   cost: CostEstimate;
+  /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
+  singleUnitRisk?: SingleUnitRisk;
 }
 
 export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
@@ -60,7 +63,18 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
   });
   const cost = estimateCost({ sizing, pending: pending.count, input });
   assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
-  const report: PlanReport = { counts, assumedCount: assumed !== undefined, sizing, cost };
+  const risk = singleUnitRisk({
+    sizing,
+    pending: pending.count,
+    pricePerUnitHour: cost.pricePerUnitHour,
+  });
+  const report: PlanReport = {
+    counts,
+    assumedCount: assumed !== undefined,
+    sizing,
+    cost,
+    ...(risk ? { singleUnitRisk: risk } : {}),
+  };
   return {
     exitCode: 0,
     data: report,
@@ -95,5 +109,6 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
     );
   }
   if (sizing.windowNote) lines.push(`Note        ${sizing.windowNote}`);
+  if (report.singleUnitRisk) lines.push(`Resilience  ${report.singleUnitRisk.note}`);
   return lines.join("\n");
 }

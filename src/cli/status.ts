@@ -6,6 +6,12 @@
 import { formatDuration } from "../cost.ts";
 import { isLeaseActive, type LeaseRecord, readLease } from "../lease.ts";
 import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
+import {
+  latestUnitFigures,
+  metricsPeriodFromEnv,
+  readUnitMetrics,
+  type UnitMetric,
+} from "../model-metrics.ts";
 import { normalizePrefix } from "../result-keys.ts";
 import { UsageError } from "./args.ts";
 import { type CliContext, type CommandOutcome, settingOf, stateMachineArnOf } from "./context.ts";
@@ -50,12 +56,48 @@ export interface StatusReport {
     pricePerUnitHour: number;
   };
   runningExecutions?: { executionArn: string; name?: string; startDate?: string }[];
+  /** The latest unit metrics from CloudWatch (GetMetricData over the last 15 minutes). */
+  unitMetrics:
+    | {
+        status: "read";
+        periodSeconds: number;
+        figures: Partial<Record<UnitMetric, { value: number; at: string }>>;
+      }
+    | { status: "unavailable"; reason: string };
+}
+
+/** How far back `status` looks for the latest datapoints (CloudWatch lags a few minutes). */
+const STATUS_METRICS_LOOKBACK_MS = 15 * 60_000;
+
+async function currentUnitMetrics(
+  ctx: CliContext,
+  projectVersionArn: string,
+): Promise<StatusReport["unitMetrics"]> {
+  try {
+    const periodSeconds = metricsPeriodFromEnv(ctx.env);
+    const now = ctx.clock.now();
+    const reading = await readUnitMetrics({
+      cloudwatch: ctx.clients.cloudwatch,
+      projectVersionArn,
+      fromMs: now - STATUS_METRICS_LOOKBACK_MS,
+      toMs: now,
+      periodSeconds,
+    });
+    return { status: "read", periodSeconds, figures: latestUnitFigures(reading) };
+  } catch (error) {
+    const name = (error as { name?: string } | null)?.name ?? "Error";
+    return { status: "unavailable", reason: `${name}: ${(error as Error).message}` };
+  }
 }
 
 export async function statusCommand(ctx: CliContext): Promise<CommandOutcome> {
   const projectVersionArn = requireProjectVersionArn(ctx);
   const model = await describeModel({ rekognition: ctx.clients.modelControl, projectVersionArn });
-  const report: StatusReport = { projectVersionArn, model };
+  const report: StatusReport = {
+    projectVersionArn,
+    model,
+    unitMetrics: await currentUnitMetrics(ctx, projectVersionArn),
+  };
   const location = leaseLocationOf(ctx);
   const lease = location
     ? await readLease({ s3: ctx.clients.s3, ...location, logger: ctx.logger })
@@ -91,6 +133,16 @@ function runOf(lease: LeaseRecord, nowMs: number, pricePerUnitHour: number): Sta
   };
 }
 
+function metricsText(metrics: StatusReport["unitMetrics"]): string {
+  if (metrics.status === "unavailable") return `CloudWatch not readable (${metrics.reason})`;
+  const f = metrics.figures;
+  const show = (id: UnitMetric) => (f[id] ? String(f[id].value) : "-");
+  const at = f.inService?.at ?? f.desired?.at;
+  if (!at)
+    return "no CloudWatch data in the last 15 minutes (the model is not running, or CloudWatch lags)";
+  return `in service ${show("inService")}, desired ${show("desired")}, min ${show("min")}, max ${show("max")} (CloudWatch, ${at})`;
+}
+
 function renderStatus(report: StatusReport): string {
   const { model } = report;
   const units =
@@ -100,7 +152,8 @@ function renderStatus(report: StatusReport): string {
   const lines = [
     `Model       ${report.projectVersionArn}`,
     `Status      ${model.status}${model.statusMessage ? ` (${model.statusMessage})` : ""}`,
-    `Units       ${units} (in service: see CloudWatch InServiceInferenceUnits)`,
+    `Units       ${units}`,
+    `Metrics     ${metricsText(report.unitMetrics)}`,
   ];
   if (report.run) {
     lines.push(

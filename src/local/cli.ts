@@ -14,6 +14,7 @@ import {
 } from "./local-stack.ts";
 import { LocalProgress } from "./progress.ts";
 import { writeSampleImages } from "./sample-images.ts";
+import { unitsLine } from "./units-line.ts";
 import type { JsonValue } from "./workflow/index.ts";
 
 const HELP = `Run the weekly Rekognition Custom Labels job locally: the real state machine
@@ -203,9 +204,15 @@ function printSummary(
     lines.push(
       `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
     );
+    lines.push(`Units       ${unitsLine(summary)}`);
   }
   lines.push(
     `Billed      ${billing.inferenceHours.toFixed(4)} inference hours = USD ${billing.cost.toFixed(4)} (emulator meter)`,
+    ...(summary?.billing.measured.inferenceHours !== undefined
+      ? [
+          `Measured    ${summary.billing.measured.inferenceHours.toFixed(4)} inference hours from InServiceInferenceUnits (GetMetricData, as on AWS)`,
+        ]
+      : []),
     `Model       ${modelStatus}`,
     `Duration    ${(elapsedMs / 1000).toFixed(1)} s`,
   );

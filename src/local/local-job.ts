@@ -131,6 +131,9 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
     // EMF lines are for CloudWatch; locally the report shows the same figures.
     POWERTOOLS_METRICS_DISABLED: "true",
+    // The emulator's time runs in seconds where AWS's runs in minutes, and it
+    // keeps per-second unit figures: read them per second (AWS: 60).
+    MODEL_METRICS_PERIOD_SECONDS: "1",
   };
 }
 

@@ -2,6 +2,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { resetHandlerClients } from "../lambda-handler.ts";
+import { emulatorMetricSource } from "./cloudwatch/emulator-metrics.ts";
+import { type LocalCloudWatch, startLocalCloudWatch } from "./cloudwatch-server.ts";
 import { type Emulator, type EmulatorOptions, startEmulator } from "./emulator/index.ts";
 import { IamGate } from "./iam/iam-gate.ts";
 import { gateRekognitionCall, gateS3Request } from "./iam/service-gates.ts";
@@ -51,6 +53,7 @@ export interface LocalStackOptions {
   /** Fixed ports on 127.0.0.1 (default 0: free ones), for a stack other processes use. */
   s3Port?: number;
   emulatorPort?: number;
+  cloudwatchPort?: number;
 }
 
 export interface LocalStack {
@@ -62,6 +65,8 @@ export interface LocalStack {
    * only requests signed with a role's key are evaluated, never the operator's.
    */
   iam: IamGate;
+  /** GetMetricData for the emulated model's unit metrics (`AWS_ENDPOINT_URL_CLOUDWATCH`). */
+  cloudwatch: LocalCloudWatch;
   /** An S3 client for the embedded S3 (seeding, reading results). */
   s3: S3Client;
   projectVersionArn: string;
@@ -102,6 +107,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await s3Server.close();
     throw error;
   }
+  let cloudwatch: LocalCloudWatch;
+  try {
+    cloudwatch = await startLocalCloudWatch({
+      source: emulatorMetricSource(emulator.admin),
+      ...(options.cloudwatchPort !== undefined ? { port: options.cloudwatchPort } : {}),
+    });
+  } catch (error) {
+    await emulator.close();
+    await s3Server.close();
+    throw error;
+  }
   const declared = emulator.admin.declareModel({
     project: LOCAL_DEFAULTS.project,
     version: LOCAL_DEFAULTS.version,
@@ -111,6 +127,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const environment = localAwsEnvironment({
     s3: s3Server.endpoint,
     rekognition: emulator.endpoint,
+    cloudwatch: cloudwatch.endpoint,
   });
   const s3 = new S3Client(localS3ClientConfig(s3Server.endpoint));
 
@@ -118,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     s3Server,
     emulator,
     iam,
+    cloudwatch,
     s3,
     projectVersionArn: declared.projectVersionArn,
     projectArn: declared.projectArn,
@@ -141,6 +159,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     async close() {
       s3.destroy();
+      await cloudwatch.close();
       await emulator.close();
       await s3Server.close();
     },

@@ -167,6 +167,7 @@ export interface LocalEndpoints {
   s3: string;
   rekognition?: string;
   sfn?: string;
+  cloudwatch?: string;
 }
 
 /**
@@ -188,5 +189,6 @@ export function localAwsEnvironment(endpoints: LocalEndpoints): Record<string, s
   };
   if (endpoints.rekognition) env.AWS_ENDPOINT_URL_REKOGNITION = endpoints.rekognition;
   if (endpoints.sfn) env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
+  if (endpoints.cloudwatch) env.AWS_ENDPOINT_URL_CLOUDWATCH = endpoints.cloudwatch;
   return env;
 }

@@ -9,7 +9,7 @@ import { LOCAL_DATA_DIRECTORY, LOCAL_DEFAULTS, startLocalStack } from "./local-s
 import { envFileText } from "./sample-events.ts";
 import { writeSampleImages } from "./sample-images.ts";
 
-const HELP = `Start the local AWS stand-ins (S3 and the Custom Labels emulator) in the foreground,
+const HELP = `Start the local AWS stand-ins (S3, the Custom Labels emulator and its CloudWatch metrics) in the foreground,
 for \`npx osls invoke local --stage local\` from another terminal. Ctrl-C stops them.
 
 Usage: npm run local:stack -- [options]
@@ -19,6 +19,7 @@ Usage: npm run local:stack -- [options]
   --images <n>              sample images to seed when the images prefix is empty (default 20)
   --s3-port <port>          embedded S3 port on 127.0.0.1 (default 4569; 0: any free port)
   --rekognition-port <port> emulator port on 127.0.0.1 (default 4570; 0: any free port)
+  --cloudwatch-port <port>  CloudWatch GetMetricData port on 127.0.0.1 (default 4571; 0: any free port)
   --start-delay <ms>        model start-up time (default 3000)
   --tps-per-unit <n>        what one inference unit serves (default 20)
   --env-file <path>         where to write the environment (default <data>/invoke.env)
@@ -34,6 +35,7 @@ const options = {
   images: { type: "string" },
   "s3-port": { type: "string" },
   "rekognition-port": { type: "string" },
+  "cloudwatch-port": { type: "string" },
   "start-delay": { type: "string" },
   "tps-per-unit": { type: "string" },
   "env-file": { type: "string" },
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     fresh: Boolean(values.fresh),
     s3Port: whole(values["s3-port"], "s3-port", 4569),
     emulatorPort: whole(values["rekognition-port"], "rekognition-port", 4570),
+    cloudwatchPort: whole(values["cloudwatch-port"], "cloudwatch-port", 4571),
     emulator: {
       startDelayMs: whole(values["start-delay"], "start-delay", 3000),
       tpsPerUnit: whole(values["tps-per-unit"], "tps-per-unit", 20),
@@ -100,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     [
       `S3:          ${stack.s3Server.endpoint} (buckets ${stack.imagesBucket}, ${stack.resultsBucket})`,
       `Rekognition: ${stack.emulator.endpoint} (model ${stack.projectVersionArn})`,
+      `CloudWatch:  ${stack.cloudwatch.endpoint} (GetMetricData: the model's AWS/Rekognition unit metrics)`,
       `Environment: ${envFile}`,
       "",
       "In another terminal:",

@@ -1,3 +1,4 @@
+import { type SingleUnitRisk, singleUnitRisk } from "../availability.ts";
 import { readableCause } from "../failure-cause.ts";
 import { resultsFolder } from "../result-keys.ts";
 import type { Clock } from "../runtime.ts";
@@ -22,6 +23,12 @@ import {
   unitSeconds,
   unitsAt,
 } from "./throughput.ts";
+import {
+  type MeasuredUsage,
+  measuredUsage,
+  type UnitMetricsOutcome,
+  unitsTimelineFromMetrics,
+} from "./unit-metrics.ts";
 
 /** The model step's output, as it sits in the workflow state. */
 export interface ModelInfo {
@@ -66,8 +73,11 @@ export interface RunSummaryInput {
   check?: CheckInfo;
   stop?: StopInfo;
   failure?: RunFailure;
-  /** Units in service over time (the local emulator's); else the units are taken as constant. */
-  unitsTimeline?: readonly UnitsPoint[];
+  /**
+   * The model's unit metrics read from CloudWatch (GetMetricData), on AWS and
+   * locally alike; without them the units are taken as constant.
+   */
+  unitMetrics?: UnitMetricsOutcome;
   /** ISO start of the execution, when the workflow passes it; the plan phase is unknown without it. */
   executionStartedAt?: string;
   clock: Clock;
@@ -118,6 +128,8 @@ export interface Billing {
   pricePerUnitHour: number;
   cost: number;
   note: string;
+  /** The hours measured from InServiceInferenceUnits, beside this estimate. */
+  measured: MeasuredUsage;
 }
 
 export interface CompareRow {
@@ -196,7 +208,10 @@ export interface RunSummary {
     timeline: ChartPoint[];
   };
   units: {
-    source: "timeline" | "constant";
+    /** "cloudwatch": the timeline is the model's metrics; "constant": the starting units. */
+    source: "cloudwatch" | "constant";
+    /** Whether the model's metrics were read, and if not why. */
+    metrics: { status: "read" | "unavailable" | "not-read"; note: string };
     autoScaling: boolean;
     minInferenceUnits: number;
     maxInferenceUnits?: number;
@@ -209,6 +224,8 @@ export interface RunSummary {
   model?: ModelInfo & { stopped?: boolean; stopReason?: string; runningSeenAt?: string };
   failure?: RunFailure;
   plan: { plannedAt: string; sizing: Sizing; cost: CostEstimate };
+  /** Present when the plan used one unit: what a unit failure would have cost, and two instead. */
+  singleUnitRisk?: SingleUnitRisk;
   planVsActual: CompareRow[];
 }
 
@@ -375,7 +392,7 @@ function billingOf(
   timeline: readonly UnitsPoint[],
   warnings: string[],
   now: number,
-): Billing {
+): Omit<Billing, "measured"> {
   const { plan, model, stop } = input;
   const price = plan.cost.pricePerUnitHour;
   const base = { estimate: true as const, units, pricePerUnitHour: price };
@@ -446,7 +463,7 @@ function billingOf(
     note:
       "Estimate: units x time from the StartProjectVersion request to the StopProjectVersion request" +
       (timeline.length > 0
-        ? " (units above the starting count taken from the units timeline). "
+        ? " (units above the starting count taken from the model's CloudWatch metrics). "
         : ". ") +
       "AWS's meter decides the bill (its granularity and whether start-up time is billed are not confirmed)." +
       (upper !== undefined
@@ -481,6 +498,15 @@ function outcomeOf(
   return { outcome: "succeeded", note: "Every pending image was analysed." };
 }
 
+function singleUnitRiskOf(plan: Plan): { singleUnitRisk?: SingleUnitRisk } {
+  const risk = singleUnitRisk({
+    sizing: plan.sizing,
+    pending: plan.counts.pending,
+    pricePerUnitHour: plan.cost.pricePerUnitHour,
+  });
+  return risk ? { singleUnitRisk: risk } : {};
+}
+
 /**
  * Builds the run's report from what the workflow recorded. Pure: every input
  * is passed in, and the clock is read once for `generatedAt` (and as the end
@@ -510,7 +536,9 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
 
   // Units: the timeline when given, else what the model ran with, constant.
   const units = model?.units ?? plan.sizing.units;
-  const unitsTimeline = sortUnitsTimeline(input.unitsTimeline ?? []);
+  const unitsTimeline = sortUnitsTimeline(
+    input.unitMetrics?.status === "read" ? unitsTimelineFromMetrics(input.unitMetrics.reading) : [],
+  );
   const tpsPerUnit = plan.sizing.tpsPerUnit;
   const unitsAtSecond = (t: number) => unitsAt(unitsTimeline, t, units);
   const limitAt = (t: number) => unitsAtSecond(t) * tpsPerUnit;
@@ -520,7 +548,19 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
   const calls = sum(batches, (b) => b.calls);
   const throttled = sum(batches, (b) => b.throttled);
 
-  const billing = billingOf(input, units, unitsTimeline, warnings, now);
+  const stopRequestedAtMs = ms(stop?.stopRequestedAt);
+  const billing: Billing = {
+    ...billingOf(input, units, unitsTimeline, warnings, now),
+    measured: measuredUsage({
+      outcome: input.unitMetrics,
+      owned: model?.owned === true,
+      ...(stopRequestedAtMs !== undefined ? { stopRequestedAtMs } : {}),
+      pricePerUnitHour: plan.cost.pricePerUnitHour,
+    }),
+  };
+  if (model?.owned && billing.measured.status === "unavailable") {
+    warnings.push(billing.measured.note);
+  }
   if (model?.owned && stop && !stop.stopped) {
     warnings.push(`The run started the model but did not stop it: ${stop.reason}.`);
   }
@@ -636,7 +676,16 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
       timeline: merged.map((p) => ({ ...p, limit: limitAt(p.t) })),
     },
     units: {
-      source: unitsTimeline.length > 0 ? "timeline" : "constant",
+      source: unitsTimeline.length > 0 ? "cloudwatch" : "constant",
+      metrics:
+        input.unitMetrics === undefined
+          ? { status: "not-read", note: "The model's CloudWatch metrics were not read." }
+          : input.unitMetrics.status === "read"
+            ? {
+                status: "read",
+                note: `From CloudWatch GetMetricData (AWS/Rekognition, Average per ${input.unitMetrics.reading.periodSeconds} s).`,
+              }
+            : { status: "unavailable", note: `Not read: ${input.unitMetrics.reason}.` },
       autoScaling: plan.sizing.maxInferenceUnits !== undefined,
       minInferenceUnits: units,
       ...(plan.sizing.maxInferenceUnits !== undefined
@@ -658,6 +707,7 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
       : {}),
     ...(input.failure ? { failure: input.failure } : {}),
     plan: { plannedAt: plan.plannedAt, sizing: plan.sizing, cost: plan.cost },
+    ...singleUnitRiskOf(plan),
     planVsActual: [
       {
         name: "Inference units",
@@ -684,12 +734,29 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
         unit: "calls/s",
       },
       {
-        name: "Inference hours",
+        name: "Inference hours (estimate from request times)",
         planned: plan.cost.chosen.inferenceHours,
         actual: billing.inferenceHours,
         unit: "h",
       },
-      { name: "Cost", planned: plan.cost.chosen.cost, actual: billing.cost, unit: "USD" },
+      {
+        name: "Inference hours (measured, CloudWatch)",
+        planned: plan.cost.chosen.inferenceHours,
+        actual: billing.measured.inferenceHours ?? null,
+        unit: "h",
+      },
+      {
+        name: "Cost (estimate)",
+        planned: plan.cost.chosen.cost,
+        actual: billing.cost,
+        unit: "USD",
+      },
+      {
+        name: "Cost (measured)",
+        planned: plan.cost.chosen.cost,
+        actual: billing.measured.cost ?? null,
+        unit: "USD",
+      },
     ],
   };
 }

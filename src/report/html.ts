@@ -153,6 +153,12 @@ ${tile(formatDuration(b.billedSeconds), "model running (billed)")}
 ${tile(`${formatUsd(b.pricePerUnitHour)}`, "per unit-hour")}
 </div>
 <p class="muted">${b.note}${b.from ? ` Billed from ${formatTime(b.from)} to ${formatTime(b.to)}.` : ""}</p>
+<h3 id="measured-hours">Inference hours: planned, estimated, measured</h3>
+<table><thead><tr><th></th><th class="num">Planned</th><th class="num">Estimate (request times)</th><th class="num">Measured (CloudWatch)</th></tr></thead><tbody>
+<tr><td>Inference hours</td><td class="num">${formatNumber(summary.plan.cost.chosen.inferenceHours, 3)}</td><td class="num">${formatNumber(b.inferenceHours, 3)}</td><td class="num">${b.measured.inferenceHours !== undefined ? formatNumber(b.measured.inferenceHours, 3) : "–"}</td></tr>
+<tr><td>Cost</td><td class="num">${formatUsd(summary.plan.cost.chosen.cost)}</td><td class="num">${formatUsd(b.cost)}</td><td class="num">${b.measured.cost !== undefined ? formatUsd(b.measured.cost) : "–"}</td></tr>
+</tbody></table>
+<p class="muted">${b.measured.note}</p>
 <h3>Plan against actual</h3>
 <table><thead><tr><th>Figure</th><th class="num">Planned</th><th class="num">Actual</th></tr></thead><tbody>
 ${summary.planVsActual.map((row) => {
@@ -222,11 +228,11 @@ function unitsSection(summary: RunSummary): SafeHtml {
   const toSec = sec(b.to);
   return html`<section id="units"><h2>Inference units</h2>
 <p class="muted">${
-    u.source === "timeline"
-      ? "Units in service as reported over the run."
+    u.source === "cloudwatch"
+      ? `Units in service and desired units as the model reported them to CloudWatch (${u.metrics.note})`
       : u.autoScaling
-        ? `Auto-scaling between ${u.minInferenceUnits} and ${u.maxInferenceUnits} units; the units actually in service were not recorded, so the minimum is drawn.`
-        : "Constant: the units the model was started with."
+        ? `Auto-scaling between ${u.minInferenceUnits} and ${u.maxInferenceUnits} units; the units actually in service are not known (${u.metrics.note}), so the minimum is drawn.`
+        : `Constant: the units the model was started with. ${u.metrics.note}`
   }</p>
 <div class="legend"><span class="l-units">in service</span>${u.timeline.some((p) => p.desired !== undefined) ? html`<span class="l-desired">desired</span>` : ""}${u.maxInferenceUnits !== undefined ? html`<span class="l-max">maximum</span>` : ""}</div>
 ${unitsChart({
@@ -236,6 +242,7 @@ ${unitsChart({
   constantUnits: u.minInferenceUnits,
   ...(u.maxInferenceUnits !== undefined ? { maxUnits: u.maxInferenceUnits } : {}),
 })}
+${summary.singleUnitRisk ? html`<p id="single-unit-risk" class="muted">${summary.singleUnitRisk.note}</p>` : ""}
 </section>`;
 }
 

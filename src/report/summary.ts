@@ -1,3 +1,4 @@
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { readJsonl } from "../manifest.ts";
@@ -21,7 +22,7 @@ import {
   type MapResults,
   type ResultWriterDetails,
 } from "./map-results.ts";
-import type { UnitsPoint } from "./throughput.ts";
+import { readRunUnitMetrics, type UnitMetricsOutcome } from "./unit-metrics.ts";
 
 export { buildRunSummary, type RunSummary } from "./build-summary.ts";
 export { loadBatchOutputs, type ResultWriterDetails } from "./map-results.ts";
@@ -60,15 +61,19 @@ export interface RunReportResult {
  * Builds the run's summary and report from the workflow state and what the
  * run left in S3, writes `summary.json` and `report.html` into the run's
  * folder, and records the capacity figure for the next plan (see
- * `nextLearnedTps` for when). `unitsTimeline` is optional: the local runner
- * passes the emulator's; on AWS the units are taken as constant.
+ * `nextLearnedTps` for when). With `cloudwatch`, the model's unit metrics
+ * are read over the run (GetMetricData, the same call on AWS and against the
+ * local stack) for the units chart and the measured inference hours.
  */
 export async function writeRunReport(opts: {
   s3: S3Client;
   state: ReportState;
   clock: Clock;
   logger: Logger;
-  unitsTimeline?: readonly UnitsPoint[];
+  /** Reads the model's unit metrics; without it the units are taken as constant. */
+  cloudwatch?: CloudWatchClient;
+  /** GetMetricData period (default 60 s, what the model publishes on AWS). */
+  metricsPeriodSeconds?: number;
   /** Called with the summary once it is written (metrics are published from it). */
   onSummary?: (summary: RunSummary) => void;
 }): Promise<RunReportResult> {
@@ -79,6 +84,15 @@ export async function writeRunReport(opts: {
 
   const mapResults = await loadMapResults(s3, state, logger);
   const skipped = await readSkipped(s3, plan, logger);
+  const unitMetrics = opts.cloudwatch
+    ? await readUnitMetricsOfRun(
+        opts.cloudwatch,
+        state,
+        clock.now(),
+        opts.metricsPeriodSeconds ?? 60,
+        logger,
+      )
+    : undefined;
   const summary = buildRunSummary({
     plan,
     batches: mapResults.batches,
@@ -90,7 +104,7 @@ export async function writeRunReport(opts: {
     ...(state.check ? { check: state.check } : {}),
     ...(state.stop ? { stop: state.stop } : {}),
     ...(state.error ? { failure: state.error } : {}),
-    ...(opts.unitsTimeline ? { unitsTimeline: opts.unitsTimeline } : {}),
+    ...(unitMetrics ? { unitMetrics } : {}),
     ...(state.execution?.StartTime ? { executionStartedAt: state.execution.StartTime } : {}),
     clock,
   });
@@ -137,6 +151,29 @@ export async function writeRunReport(opts: {
       ? { learnedTps: { tpsPerUnit: learned.tpsPerUnit, measured: learned.measured !== false } }
       : {}),
   };
+}
+
+/**
+ * The model's unit metrics from the start request (else the plan) to now:
+ * undefined when no model was involved (nothing to do, or it never started).
+ */
+async function readUnitMetricsOfRun(
+  cloudwatch: CloudWatchClient,
+  state: ReportState,
+  nowMs: number,
+  periodSeconds: number,
+  logger: Logger,
+): Promise<UnitMetricsOutcome | undefined> {
+  if (!state.model) return undefined;
+  const startMs = Date.parse(state.model.startRequestedAt ?? state.plan.plannedAt);
+  return readRunUnitMetrics({
+    cloudwatch,
+    projectVersionArn: state.plan.context.projectVersionArn,
+    fromMs: Number.isFinite(startMs) ? startMs : nowMs - 3600_000,
+    toMs: nowMs,
+    periodSeconds,
+    logger,
+  });
 }
 
 /** The capacity figure this run yields, as the record kept for the next plan. */

@@ -157,7 +157,21 @@ describe("the CLI against the local stack", () => {
     expect(status.json()).toMatchObject({
       model: { status: "RUNNING", minInferenceUnits: 1 },
       runningExecutions: [],
+      // The current figures come from CloudWatch GetMetricData (the local endpoint).
+      unitMetrics: {
+        status: "read",
+        periodSeconds: 1,
+        figures: {
+          inService: { value: 1 },
+          desired: { value: 1 },
+          min: { value: 1 },
+          max: { value: 1 },
+        },
+      },
     });
+    const text = io();
+    expect(await runCli(["status"], text.io)).toBe(0);
+    expect(text.out()).toMatch(/Metrics {5}in service 1, desired 1, min 1, max 1 \(CloudWatch, /);
 
     const noTerminal = io();
     expect(await runCli(["stop"], noTerminal.io)).toBe(2);

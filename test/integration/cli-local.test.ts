@@ -72,4 +72,21 @@ describe("the rekognition-weekly-batch command", () => {
     // The local stack and its environment are gone afterwards.
     expect(process.env.STATE_MACHINE_ARN).toBeUndefined();
   });
+
+  it("plan says what a unit failure would cost a one-unit run, and how to choose two", async () => {
+    const out: string[] = [];
+    const code = await runCli(
+      ["plan", "--local", "--data", dataDirectory, "--images", "300", "--min-units", "1"],
+      {
+        stdout: { write: (text: string) => out.push(text) },
+        stderr: { write: () => true },
+        env: process.env,
+      },
+    );
+    expect(code).toBe(0);
+    const text = out.join("");
+    expect(text).toMatch(/Recommended 1 inference unit/);
+    expect(text).toMatch(/Resilience {2}One inference unit: .*the run waits rather than fails/);
+    expect(text).toContain("with minUnits=2 (--min-units 2");
+  });
 });

@@ -201,6 +201,37 @@ describe("the packaged CloudFormation template", () => {
     }
   });
 
+  it("grants cloudwatch:GetMetricData to the Report Lambda's own role only, which cannot touch the model", () => {
+    const lambdas = resourcesOfType("AWS::Lambda::Function");
+    const roleOf = (id: string) =>
+      JSON.stringify(lambdas.find(([name]) => name === id)?.[1].Properties.Role);
+    expect(roleOf("ReportLambdaFunction")).toBe('{"Fn::GetAtt":["ReportFunctionRole","Arn"]}');
+    for (const [id] of lambdas.filter(([name]) => name !== "ReportLambdaFunction")) {
+      expect(roleOf(id), id).toBe('{"Fn::GetAtt":["IamRoleLambdaExecution","Arn"]}');
+    }
+    const granting = resourcesOfType("AWS::IAM::Role").filter(([, role]) =>
+      statementsOf(role.Properties).some((s) => actions(s).includes("cloudwatch:GetMetricData")),
+    );
+    expect(granting.map(([id]) => id)).toEqual(["ReportFunctionRole"]);
+
+    const statements = statementsOf(template.Resources.ReportFunctionRole?.Properties ?? {});
+    const find = (action: string) => statements.filter((s) => actions(s).includes(action));
+    // GetMetricData takes no resource ARN: "*" is the only resource IAM accepts for it.
+    expect(find("cloudwatch:GetMetricData").flatMap(resources)).toEqual(["*"]);
+    expect(find("cloudwatch:GetMetricData").flatMap(actions)).toEqual(["cloudwatch:GetMetricData"]);
+    expect(statements.flatMap(actions).filter((a) => a.startsWith("rekognition:"))).toEqual([]);
+    expect(find("s3:PutObject").flatMap(resources)).toEqual([
+      "arn:aws:s3:::acme-shelf-results/labels/*",
+    ]);
+    expect(find("s3:GetObject").flatMap(resources)).toEqual([
+      "arn:aws:s3:::acme-shelf-results/labels/*",
+    ]);
+    expect(find("s3:ListBucket")[0]?.Condition?.StringLike?.["s3:prefix"]).toEqual(["labels/*"]);
+    expect(JSON.stringify(find("logs:PutLogEvents").flatMap(resources))).toContain(
+      "/aws/lambda/rekognition-weekly-batch-prod-report",
+    );
+  });
+
   it("lets the state machine start its own Distributed Map children and touch only the results prefix", () => {
     const role = template.Resources.WeeklyBatchStateMachineRole;
     const statements = statementsOf(role?.Properties ?? {});

@@ -1,3 +1,4 @@
+import type { UnitMetricsOutcome } from "../../src/report/unit-metrics.ts";
 import { runFiles } from "../../src/result-keys.ts";
 import type { BatchOutput, Plan, TimelinePoint } from "../../src/shapes.ts";
 
@@ -112,5 +113,33 @@ export function makeBatch(opts: {
     startedAt: opts.startedAt ?? iso(timeline[0]?.t ?? T0 + 300),
     endedAt: opts.endedAt ?? iso((timeline[timeline.length - 1]?.t ?? T0 + 300) + 1),
     timeline,
+  };
+}
+
+/**
+ * A CloudWatch reading of the unit metrics holding exactly these datapoints
+ * (InServiceInferenceUnits from `units`, DesiredInferenceUnits from `desired`).
+ */
+export function unitMetricsRead(
+  points: readonly { t: number; units: number; desired?: number }[],
+  periodSeconds = 60,
+): UnitMetricsOutcome {
+  const ts = points.map((p) => p.t);
+  return {
+    status: "read",
+    reading: {
+      periodSeconds,
+      from: Math.min(...ts),
+      to: Math.max(...ts) + periodSeconds,
+      series: {
+        inService: points.map((p) => ({ t: p.t, value: p.units })),
+        desired: points.flatMap((p) =>
+          p.desired === undefined ? [] : [{ t: p.t, value: p.desired }],
+        ),
+        min: [],
+        max: [],
+      },
+      messages: [],
+    },
   };
 }

@@ -1,4 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import {
   GetAccountSettingsCommand,
@@ -149,6 +150,7 @@ function clients(region = REGION) {
       rekognition: new RekognitionClient({ region }),
       modelControl: new RekognitionClient({ region }),
       sfn: new SFNClient({ region }),
+      cloudwatch: new CloudWatchClient({ region }),
     },
     account: {
       sts: new STSClient({ region }),

@@ -4,7 +4,14 @@ import { renderReportHtml } from "../../src/report/html.ts";
 import { escapeHtml, html } from "../../src/report/html-escape.ts";
 import { niceScale } from "../../src/report/svg-charts.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { iso, makeBatch, makePlan, steadyTimeline, T0 } from "../support/report-fixtures.ts";
+import {
+  iso,
+  makeBatch,
+  makePlan,
+  steadyTimeline,
+  T0,
+  unitMetricsRead,
+} from "../support/report-fixtures.ts";
 
 const HOSTILE_KEY = "<img src=x onerror=alert(1)>.jpg";
 const HOSTILE_LABEL = "</style><script>alert('label')</script>";
@@ -52,10 +59,10 @@ function hostileSummary(): RunSummary {
     check: { status: "RUNNING", checkedAt: iso(T0 + 250) },
     stop: { stopped: true, reason: "completed", stopRequestedAt: iso(T0 + 340) },
     failure: { Error: "Map<Failed>", Cause: HOSTILE_MESSAGE },
-    unitsTimeline: [
+    unitMetrics: unitMetricsRead([
       { t: T0 + 10, units: 2, desired: 2 },
       { t: T0 + 320, units: 1, desired: 2 },
-    ],
+    ]),
     clock: new FakeClock((T0 + 350) * 1000),
   });
 }

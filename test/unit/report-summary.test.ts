@@ -19,6 +19,7 @@ import {
   PROJECT_VERSION_ARN,
   steadyTimeline,
   T0,
+  unitMetricsRead,
 } from "../support/report-fixtures.ts";
 
 const skippedTwo: SkippedObject[] = [
@@ -279,10 +280,10 @@ describe("timeline merge", () => {
   it("puts the limit (units x planned TPS per unit) on every chart point", () => {
     const summary = buildRunSummary(
       input({
-        unitsTimeline: [
+        unitMetrics: unitMetricsRead([
           { t: T0, units: 2 },
           { t: T0 + 301, units: 1 },
-        ],
+        ]),
       }),
     );
     expect(summary.throughput.timeline.map((p) => [p.t - T0, p.accepted, p.limit])).toEqual([
@@ -363,10 +364,10 @@ describe("billed inference hours", () => {
       input({
         model: { ...ownedModel, startRequestedAt: iso(T0) },
         stop: { stopped: true, reason: "completed", stopRequestedAt: iso(T0 + 1800) },
-        unitsTimeline: [
+        unitMetrics: unitMetricsRead([
           { t: T0 + 900, units: 3 },
           { t: T0, units: 2 },
-        ],
+        ]),
       }),
     );
     expect(summary.billing.inferenceHours).toBe(1.25);

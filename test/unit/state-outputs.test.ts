@@ -1,4 +1,6 @@
+import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createHandler, type HandlerTools } from "../../src/lambda-handler.ts";
 import { silentLogger } from "../../src/runtime.ts";
@@ -38,6 +40,16 @@ const LONG_PREFIX = `${"é".repeat(255)}/`;
 
 let aws: FakeAws;
 let clock: ManualClock;
+
+/** CloudWatch with no datapoints for the model (the report falls back to its estimate). */
+function noMetricsYet(): CloudWatchClient {
+  const cloudwatch = new CloudWatchClient({
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  mockClient(cloudwatch).on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+  return cloudwatch;
+}
 let tools: HandlerTools;
 
 beforeEach(() => {
@@ -49,6 +61,7 @@ beforeEach(() => {
       modelControl: aws.rekognition,
       s3: aws.s3,
       sfn: aws.sfn,
+      cloudwatch: noMetricsYet(),
     },
     clock,
     logger: silentLogger,

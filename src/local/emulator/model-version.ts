@@ -160,6 +160,9 @@ export class ModelVersion {
     this.resetSession();
     this.setStatus("STOPPING");
     this.session.after(this.env.settings.stopDelayMs, () => this.becomeStopped());
+    // STOPPING is still billed: keep the timeline (and so the published metrics) going.
+    this.refresh();
+    this.session.every(this.env.settings.tickMs, () => this.refresh());
     return this.status;
   }
 
@@ -171,12 +174,7 @@ export class ModelVersion {
     const now = this.env.clock.now();
     this.scaler?.recordArrival(now);
     const accepted = this.status === "RUNNING" && this.bucket.tryTake(now);
-    this.timeline.recordCall(
-      now,
-      accepted ? "accepted" : "throttled",
-      this.desiredUnits,
-      this.inServiceUnits(),
-    );
+    this.timeline.recordCall(now, accepted ? "accepted" : "throttled", this.unitFigures());
     return accepted;
   }
 
@@ -233,8 +231,19 @@ export class ModelVersion {
       this.meter.setUnits(now, this.inServiceUnits());
     }
     if (this.status !== "STOPPED") {
-      this.timeline.sample(now, this.desiredUnits, this.inServiceUnits());
+      this.timeline.sample(now, this.unitFigures());
     }
+  }
+
+  /** Desired, in-service and billed units, and the session's bounds (Max defaults to Min). */
+  private unitFigures() {
+    const min = this.minUnits;
+    return {
+      desired: this.desiredUnits,
+      inService: this.inServiceUnits(),
+      billed: this.meter.billingUnits,
+      ...(min !== undefined ? { min, max: this.maxUnits ?? min } : {}),
+    };
   }
 
   /** Cancels everything scheduled for this version (emulator close or reset). */

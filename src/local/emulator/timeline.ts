@@ -5,6 +5,23 @@ export interface TimelineSecond {
   throttled: number;
   desiredUnits: number;
   inServiceUnits: number;
+  /**
+   * What the model publishes to CloudWatch for this second (the local
+   * CloudWatch endpoint answers from these): the units the billing meter
+   * counts, and the session's MinInferenceUnits / MaxInferenceUnits.
+   */
+  billedUnits?: number;
+  minUnits?: number;
+  maxUnits?: number;
+}
+
+/** The unit figures of one moment. */
+export interface UnitFigures {
+  desired: number;
+  inService: number;
+  billed: number;
+  min?: number;
+  max?: number;
 }
 
 /** How many seconds each model keeps (an hour). */
@@ -17,13 +34,14 @@ const MAX_SECONDS = 3600;
 export class Timeline {
   private readonly seconds = new Map<number, TimelineSecond>();
 
-  recordCall(now: number, outcome: "accepted" | "throttled", desired: number, inService: number) {
-    const second = this.sample(now, desired, inService);
+  recordCall(now: number, outcome: "accepted" | "throttled", figures: UnitFigures) {
+    const second = this.sample(now, figures);
     second[outcome] += 1;
   }
 
   /** Notes the unit figures at `now` (called on every tick and every change). */
-  sample(now: number, desired: number, inService: number): TimelineSecond {
+  sample(now: number, figures: UnitFigures): TimelineSecond {
+    const { desired, inService } = figures;
     const t = Math.floor(now / 1000);
     let second = this.seconds.get(t);
     if (!second) {
@@ -36,6 +54,9 @@ export class Timeline {
     }
     second.desiredUnits = desired;
     second.inServiceUnits = inService;
+    second.billedUnits = figures.billed;
+    if (figures.min !== undefined) second.minUnits = figures.min;
+    if (figures.max !== undefined) second.maxUnits = figures.max;
     return second;
   }
 

@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { getMetricData, type MetricSource } from "./cloudwatch/get-metric-data.ts";
+import { CloudWatchError, JSON_10, parseCloudWatchRequest } from "./cloudwatch/request.ts";
+import { LOOPBACK_HOST } from "./s3-server.ts";
+
+/**
+ * A local CloudWatch endpoint that answers GetMetricData (AWS JSON 1.0,
+ * query-compatible, what the AWS SDK and the AWS CLI send) from a metric
+ * source: in the local stack, the Custom Labels emulator's unit metrics. The
+ * value for `AWS_ENDPOINT_URL_CLOUDWATCH` (or `--endpoint-url`).
+ */
+export interface LocalCloudWatch {
+  /** `http://127.0.0.1:<port>`. */
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function startLocalCloudWatch(options: {
+  source: MetricSource;
+  port?: number;
+}): Promise<LocalCloudWatch> {
+  const server = createServer((request, response) => {
+    handle(request, response, options.source).catch(() => response.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, LOOPBACK_HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint: `http://${LOOPBACK_HOST}:${port}`,
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+async function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  source: MetricSource,
+): Promise<void> {
+  const requestId = randomUUID();
+  try {
+    const body = await readBody(request);
+    const parsed = parseCloudWatchRequest({
+      method: request.method,
+      headers: request.headers,
+      body,
+    });
+    send(response, 200, getMetricData(parsed, source), requestId);
+  } catch (error) {
+    const failure =
+      error instanceof CloudWatchError
+        ? error
+        : new CloudWatchError(
+            "InternalServiceError",
+            "InternalServiceError",
+            error instanceof Error ? error.message : String(error),
+            500,
+          );
+    send(response, failure.status, { __type: failure.type, message: failure.message }, requestId, {
+      // Query-compatible services name the query error code here; the SDKs read it.
+      "x-amzn-query-error": `${failure.queryCode};${failure.status >= 500 ? "Receiver" : "Sender"}`,
+    });
+  }
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new CloudWatchError(
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+        `Request body over ${MAX_BODY_BYTES} bytes.`,
+        413,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "Content-Type": JSON_10,
+    "Content-Length": Buffer.byteLength(text),
+    "x-amzn-RequestId": requestId,
+    ...headers,
+  });
+  response.end(text);
+}
