@@ -131,6 +131,8 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
     // EMF lines are for CloudWatch; locally the report shows the same figures.
     POWERTOOLS_METRICS_DISABLED: "true",
+    // As deployed: an execution input may not leave the buckets, prefixes and model above.
+    DEPLOYED_IAM_SCOPE: "true",
   };
 }
 
