@@ -14,7 +14,7 @@ import { IMAGE_LIMITS, listBacklog, skipReasonFor } from "../../src/backlog.ts";
 import { InternalError } from "../../src/errors.ts";
 import { readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import { newRunId } from "../../src/plan.ts";
-import { resultKeyFor } from "../../src/result-keys.ts";
+import { normalizePrefix, resultKeyFor, resultsFolder, runFiles } from "../../src/result-keys.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
 import { compareKeys, greatestKeyWithPrefix } from "../../src/s3-listing.ts";
 
@@ -314,6 +314,23 @@ describe("listBacklog with a mocked S3", () => {
     );
     await expect(listBacklog({ s3, input: INPUT })).rejects.toMatchObject({ name: "AccessDenied" });
   });
+});
+
+describe("listings under the results bucket", () => {
+  it.each(["", "labels", "labels/", "a/b/"])(
+    "name a folder inside the results prefix %j, as the s3:prefix grant requires",
+    (resultsPrefix) => {
+      // The ledger (Plan) and a run's map results (the report, when the Map failed).
+      const prefixes = [
+        resultsFolder(resultsPrefix),
+        normalizePrefix(runFiles.mapResults(resultsPrefix, "2026-01-05T02-00-00Z-1f3a")),
+      ];
+      for (const prefix of prefixes) {
+        expect(prefix.startsWith(normalizePrefix(resultsPrefix))).toBe(true);
+        expect(prefix.length).toBeGreaterThan(normalizePrefix(resultsPrefix).length);
+      }
+    },
+  );
 });
 
 describe("greatestKeyWithPrefix", () => {
