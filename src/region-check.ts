@@ -10,8 +10,8 @@ import type { RunInput } from "./run-input.ts";
  */
 export async function bucketRegion(s3: S3Client, bucket: string): Promise<string> {
   try {
-    const { LocationConstraint } = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }));
-    const location = String(LocationConstraint ?? "");
+    const answer = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }));
+    const location = String(answer?.LocationConstraint ?? "");
     if (location === "") return "us-east-1";
     if (location === "EU") return "eu-west-1";
     return location;
