@@ -178,22 +178,25 @@ function resourcesOfType(type: string) {
 }
 
 beforeAll(async () => {
-  [full, minimal] = await Promise.all([
-    packageWith({
-      projectVersionArn,
-      imagesBucket: "acme-shelf-images",
-      imagesPrefix: "incoming/",
-      resultsBucket: "acme-shelf-results",
-      resultsPrefix: "labels/",
-      alertTopicArn,
-      kmsKeyArn,
-    }),
-    packageWith({ projectVersionArn, imagesBucket: "acme-shelf", scheduleEnabled: "false" }),
-  ]);
+  // One after the other: two builds at once compete for memory on a small machine.
+  full = await packageWith({
+    projectVersionArn,
+    imagesBucket: "acme-shelf-images",
+    imagesPrefix: "incoming/",
+    resultsBucket: "acme-shelf-results",
+    resultsPrefix: "labels/",
+    alertTopicArn,
+    kmsKeyArn,
+  });
+  minimal = await packageWith({
+    projectVersionArn,
+    imagesBucket: "acme-shelf",
+    scheduleEnabled: "false",
+  });
   template = full.template;
   deployed = new Deployed(full.template);
   deployedMinimal = new Deployed(minimal.template);
-}, 300_000);
+}, 540_000);
 
 afterAll(async () => {
   for (const packaged of [full, minimal]) {
