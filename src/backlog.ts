@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { resultKeyFor, resultsFolder } from "./result-keys.ts";
+import { jobFolders, resultKeyFor, resultsFolder } from "./result-keys.ts";
 import type { RunInput } from "./run-input.ts";
 import { type ListedObject, listObjects } from "./s3-listing.ts";
 import type { ImageRef, SkippedObject, SkipReason } from "./shapes.ts";
@@ -100,7 +100,16 @@ export async function loadResultIndex(opts: {
 }
 
 /**
- * Every object under the image prefix, classified one by one as it is listed:
+ * The job's own folders that the images prefix contains (images at the bucket
+ * root with the results in the same bucket): never part of the backlog.
+ */
+export function jobFoldersAmongImages(input: BacklogSource): string[] {
+  if (input.resultsBucket !== input.imagesBucket) return [];
+  return jobFolders(input.resultsPrefix).filter((folder) => folder.startsWith(input.imagesPrefix));
+}
+
+/**
+ * Every object under the image prefix (but the job's own folders), classified one by one as it is listed:
  * pending (a supported image with no result, or a result older than the
  * image), skipped (with a reason), or already done. Streams, so callers can
  * write the manifest without holding the pending list.
@@ -115,7 +124,11 @@ export async function* scanBacklog(opts: {
     bucket: input.resultsBucket,
     resultsPrefix: input.resultsPrefix,
   });
-  const objects = listObjects(s3, { bucket: input.imagesBucket, prefix: input.imagesPrefix });
+  const objects = listObjects(s3, {
+    bucket: input.imagesBucket,
+    prefix: input.imagesPrefix,
+    exclude: jobFoldersAmongImages(input),
+  });
   for await (const object of objects) {
     const skip = skipReasonFor(object, input.imageMode);
     if (skip) {

@@ -12,6 +12,7 @@ import {
 import { readLearnedTps } from "./learned-tps.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits } from "./plan-limits.ts";
+import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
@@ -112,6 +113,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     );
   }
   const plannedAt = new Date(clock.now()).toISOString();
+  await checkRegions({ s3, input, region: await s3.config.region() });
   const { tpsPerUnit, tpsSource } = await resolveTpsPerUnit({ s3, input, logger });
 
   const contextWithoutRates: Omit<BatchContext, "perWorkerTps" | "concurrency"> = {

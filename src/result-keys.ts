@@ -67,6 +67,16 @@ export function runFolder(resultsPrefix: string, runId: string): string {
   return `${normalizePrefix(resultsPrefix)}runs/${runId}/`;
 }
 
+/**
+ * The folders the job owns under the results prefix. Images may contain them
+ * (results in the same bucket, under the images prefix): the backlog leaves
+ * them out. Images may not lie inside one.
+ */
+export function jobFolders(resultsPrefix: string): string[] {
+  const prefix = normalizePrefix(resultsPrefix);
+  return [`${prefix}results/`, `${prefix}runs/`, `${prefix}state/`];
+}
+
 export const runFiles = {
   manifest: (resultsPrefix: string, runId: string) =>
     `${runFolder(resultsPrefix, runId)}manifest.jsonl`,

@@ -1,4 +1,5 @@
 import { type _Object, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import { MAX_S3_KEY_BYTES } from "./result-keys.ts";
 
 /** One listed object, with the fields the job uses always present. */
 export interface ListedObject {
@@ -8,25 +9,76 @@ export interface ListedObject {
   lastModified: Date;
 }
 
+/** S3 lists keys in the order of their UTF-8 bytes. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/**
+ * The greatest key S3 can hold that starts with `prefix`: every key under the
+ * prefix sorts at or before it, every other key after it sorts after it too.
+ * As a `StartAfter` it jumps over the whole prefix in one request. Built from
+ * the greatest UTF-8 sequence of each length (U+10FFFF is F4 8F BF BF), filling
+ * the 1,024 bytes a key may have.
+ */
+export function greatestKeyWithPrefix(prefix: string): string {
+  const room = Math.max(0, MAX_S3_KEY_BYTES - Buffer.byteLength(prefix, "utf8"));
+  const tail = ["", "\u007F", "\u07FF", "\uFFFF"][room % 4];
+  return `${prefix}${"\u{10FFFF}".repeat(Math.floor(room / 4))}${tail}`;
+}
+
 /**
  * Every object under `prefix`, page by page (ListObjectsV2 through the SDK
  * paginator), in S3's key order. Keys arrive exactly as stored: no
  * `EncodingType=url`, so nothing needs decoding and `+`, spaces and unicode
  * pass through unchanged.
+ *
+ * An empty `prefix` sends no `prefix` parameter at all (the whole bucket).
+ * `exclude` names folders under `prefix` that are not listed: when the listing
+ * reaches one, it starts again after it (`StartAfter`), so a large folder
+ * costs one request, not its pages. A key inside an excluded folder is never
+ * yielded, even from a server that orders keys differently.
  */
 export async function* listObjects(
   s3: S3Client,
-  opts: { bucket: string; prefix: string; pageSize?: number },
+  opts: { bucket: string; prefix: string; pageSize?: number; exclude?: readonly string[] },
 ): AsyncGenerator<ListedObject> {
-  const pages = paginateListObjectsV2(
-    { client: s3, pageSize: opts.pageSize },
-    { Bucket: opts.bucket, Prefix: opts.prefix === "" ? undefined : opts.prefix },
-  );
-  for await (const page of pages) {
-    for (const object of page.Contents ?? []) {
-      const listed = toListed(object);
-      if (listed) yield listed;
+  const excluded = [...(opts.exclude ?? [])]
+    .filter((folder) => folder !== "" && folder.startsWith(opts.prefix))
+    .sort(compareKeys);
+  let startAfter: string | undefined;
+  let next = 0; // the first excluded folder not yet passed
+  listing: for (;;) {
+    const pages = paginateListObjectsV2(
+      { client: s3, pageSize: opts.pageSize },
+      {
+        Bucket: opts.bucket,
+        Prefix: opts.prefix === "" ? undefined : opts.prefix,
+        ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
+      },
+    );
+    for await (const page of pages) {
+      for (const object of page.Contents ?? []) {
+        const listed = toListed(object);
+        if (!listed) continue;
+        while (
+          next < excluded.length &&
+          !listed.key.startsWith(excluded[next] as string) &&
+          compareKeys(listed.key, excluded[next] as string) > 0
+        ) {
+          next += 1; // an empty excluded folder: already behind us
+        }
+        const folder = excluded[next];
+        if (folder !== undefined && listed.key.startsWith(folder)) {
+          startAfter = greatestKeyWithPrefix(folder);
+          next += 1;
+          continue listing;
+        }
+        if (excluded.some((f) => listed.key.startsWith(f))) continue;
+        yield listed;
+      }
     }
+    return;
   }
 }
 

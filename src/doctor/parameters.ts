@@ -1,7 +1,7 @@
 /** The deployment's parameters, parsed as the Plan step parses them. */
 import type { RunInputField } from "../cli/args.ts";
 import { InvalidRunInputError } from "../errors.ts";
-import { parseRunInput, type RunInput } from "../run-input.ts";
+import { DEPLOYED_IAM_SCOPE_ENV, parseRunInput, type RunInput } from "../run-input.ts";
 import { type CheckResult, fail, pass } from "./check.ts";
 
 export function checkParameters(opts: {
@@ -15,7 +15,10 @@ export function checkParameters(opts: {
   const title = "Parameters";
   const flags = Object.keys(opts.overrides).length > 0 ? ", with the run input flags given" : "";
   try {
-    const input = parseRunInput(opts.overrides, opts.environment);
+    // The flags try settings before they are deployed, so the deployed IAM scope does not
+    // bind them here (a run would refuse them); the Lambda role check shows what IAM would deny.
+    const { [DEPLOYED_IAM_SCOPE_ENV]: _scope, ...environment } = opts.environment;
+    const input = parseRunInput(opts.overrides, environment);
     const where = (bucket: string, prefix: string) => `s3://${bucket}/${prefix}`;
     return {
       input,

@@ -84,6 +84,15 @@ export function jobRequests(opts: {
       purpose: "start, call and stop the model",
     },
   ];
+  // Plan checks that the buckets are in the job's Region before anything is billed.
+  for (const bucket of new Set([input.imagesBucket, input.resultsBucket])) {
+    requests.push({
+      actions: ["s3:GetBucketLocation"],
+      resource: s3(bucket),
+      context: [],
+      purpose: "check the bucket's Region",
+    });
+  }
   if (opts.projectArn) {
     requests.push({
       actions: ["rekognition:DescribeProjectVersions"],

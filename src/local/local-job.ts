@@ -134,6 +134,8 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     // The emulator's time runs in seconds where AWS's runs in minutes, and it
     // keeps per-second unit figures: read them per second (AWS: 60).
     MODEL_METRICS_PERIOD_SECONDS: "1",
+    // As deployed: an execution input may not leave the buckets, prefixes and model above.
+    DEPLOYED_IAM_SCOPE: "true",
   };
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -14,12 +15,15 @@ import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/lear
 import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import { readJsonl, readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
 import { planRun } from "../../src/plan.ts";
-import { resultKeyFor, runFiles } from "../../src/result-keys.ts";
+import { bucketRegion } from "../../src/region-check.ts";
+import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
 import { parseRunInput, type RunInput } from "../../src/run-input.ts";
 import { type Logger, silentLogger, systemClock } from "../../src/runtime.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 const BUCKET = "images";
+/** Images at the root, results in the same bucket. */
+const ROOTED = "rooted";
 const ARN = "arn:aws:rekognition:us-east-1:123456789012:project/weekly/version/v1/1700000000000";
 const BULK = 1_050;
 
@@ -73,7 +77,7 @@ const bulkKey = (i: number) => `photos/bulk/img-${String(i).padStart(4, "0")}.jp
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "backlog-test-"));
-  server = await startS3Server({ directory: dataDir, buckets: [BUCKET] });
+  server = await startS3Server({ directory: dataDir, buckets: [BUCKET, ROOTED] });
   s3 = new S3Client(localS3ClientConfig(server.endpoint));
   const bulk = Array.from({ length: BULK }, (_, i) => bulkKey(i));
   await pMap(bulk, (key) => put(key, "jpeg-ish"), { concurrency: 16 });
@@ -258,6 +262,71 @@ describe("listBacklog against a real S3 server", () => {
       runId: "nothing-run",
     };
     expect(await readManifest(location)).toEqual([]);
+  });
+
+  it("plans images at the bucket root beside the job's own folders, which it never counts", async () => {
+    const input = parseRunInput(
+      { imagesBucket: ROOTED, imagesPrefix: "", resultsPrefix: "", projectVersionArn: ARN },
+      {},
+    );
+    const images = ["a.jpg", "results0.jpg", "runsheet.png", "zz/b.png"];
+    for (const key of images) {
+      await s3.send(new PutObjectCommand({ Bucket: ROOTED, Key: key, Body: Buffer.from("img") }));
+    }
+    const plan = (runId: string) =>
+      planRun({
+        s3,
+        input,
+        executionId: "local:test",
+        runId,
+        clock: systemClock,
+        logger: silentLogger,
+      });
+
+    const first = await plan("root-1");
+    expect(first.counts).toEqual({ listed: 4, pending: 4, skipped: 0, alreadyDone: 0 });
+    // The first run wrote runs/root-1/...; results arrive under results/; the lease under state/.
+    for (const key of images) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: ROOTED,
+          Key: resultKeyFor("", key),
+          Body: Buffer.from("{}"),
+        }),
+      );
+    }
+    await s3.send(
+      new PutObjectCommand({ Bucket: ROOTED, Key: "state/lease.json", Body: Buffer.from("{}") }),
+    );
+    const second = await plan("root-2");
+    expect(second.counts).toEqual({ listed: 4, pending: 0, skipped: 0, alreadyDone: 4 });
+  });
+
+  it("refuses a model in another Region before listing anything; the local S3 answers us-east-1", async () => {
+    expect(await bucketRegion(s3, BUCKET)).toBe("us-east-1");
+    const elsewhere = ARN.replace(":us-east-1:", ":eu-west-1:");
+    const error = await planRun({
+      s3,
+      input: inputFor({ projectVersionArn: elsewhere }),
+      executionId: "local:test",
+      runId: "region-run",
+      clock: systemClock,
+      logger: silentLogger,
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.name).toBe("InvalidRunInput");
+    expect(error?.message).toContain(
+      "projectVersionArn is a model in eu-west-1, but the job runs in us-east-1",
+    );
+    const listed = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: BUCKET,
+        Prefix: runFolder("results-area/", "region-run"),
+      }),
+    );
+    expect(listed.KeyCount ?? 0).toBe(0);
   });
 
   it("fails with ResourceNotFound on a missing images bucket and leaves no run files", async () => {

@@ -16,8 +16,10 @@ import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
 
 const run = promisify(execFile);
 const alertTopicArn = "arn:aws:sns:eu-west-1:111122223333:shelf-alerts";
+const kmsKeyArn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const projectVersionArn =
   "arn:aws:rekognition:eu-west-1:111122223333:project/shelf-audit/version/shelf-audit.2026-01-01/1767225600000";
+const stateMachineName = "rekognition-weekly-batch-prod";
 
 type Statement = {
   Effect: string;
@@ -25,24 +27,99 @@ type Statement = {
   Resource: unknown;
   Condition?: Record<string, Record<string, unknown>>;
 };
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+type Resource = { Type: string; Condition?: string; Properties: Record<string, any> };
+type Template = {
+  Parameters?: Record<string, { Default?: string }>;
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, Resource>;
+};
 
-let dir: string;
-let template: Template;
+/**
+ * What the packaged template means once deployed, with the parameters as the
+ * command line gave them (`--param` values are strings): Refs to template
+ * parameters take their defaults, pseudo parameters get example values,
+ * Fn::If follows its condition, Fn::Join/Select/Split are applied, and
+ * resources whose condition is false are gone. Fn::GetAtt stays as it is.
+ */
+class Deployed {
+  constructor(readonly template: Template) {}
 
-function resourcesOfType(type: string) {
-  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-}
+  static readonly PSEUDO: Record<string, string> = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "111122223333",
+  };
 
-/** A conditional statement (`Fn::If: [condition, statement, AWS::NoValue]`) as its "true" branch. */
-function whenConditionHolds(statement: Statement | { "Fn::If": [string, Statement, unknown] }) {
-  return "Fn::If" in statement ? statement["Fn::If"][1] : statement;
-}
+  condition(name: string): boolean {
+    return Boolean(this.resolve(this.template.Conditions?.[name]));
+  }
 
-function statementsOf(roleProperties: Record<string, any>): Statement[] {
-  return roleProperties.Policies.flatMap(
-    (policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement,
-  ).map(whenConditionHolds);
+  resolve(node: unknown): unknown {
+    if (Array.isArray(node)) {
+      return node.map((n) => this.resolve(n)).filter((n) => n !== Deployed.NO_VALUE);
+    }
+    if (!node || typeof node !== "object") return node;
+    const entries = Object.entries(node);
+    const [key, arg] = entries[0] ?? [];
+    if (entries.length === 1 && key === "Ref") {
+      if (arg === "AWS::NoValue") return Deployed.NO_VALUE;
+      return (
+        Deployed.PSEUDO[arg as string] ?? this.template.Parameters?.[arg as string]?.Default ?? node
+      );
+    }
+    if (entries.length === 1 && key === "Fn::If") {
+      const [name, yes, no] = arg as [string, unknown, unknown];
+      return this.resolve(this.condition(name) ? yes : no);
+    }
+    if (entries.length === 1 && key === "Fn::Not") return !this.resolve((arg as unknown[])[0]);
+    if (entries.length === 1 && key === "Fn::Equals") {
+      const [a, b] = this.resolve(arg) as unknown[];
+      return a === b;
+    }
+    if (entries.length === 1 && key === "Fn::Join") {
+      const [separator, parts] = arg as [string, unknown[]];
+      return (this.resolve(parts) as string[]).join(separator);
+    }
+    if (entries.length === 1 && key === "Fn::Split") {
+      const [separator, text] = this.resolve(arg) as [string, string];
+      return text.split(separator);
+    }
+    if (entries.length === 1 && key === "Fn::Select") {
+      const [index, list] = this.resolve(arg) as [number, unknown[]];
+      return list[index];
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      const value = this.resolve(v);
+      if (value !== Deployed.NO_VALUE) out[k] = value;
+    }
+    return out;
+  }
+
+  static readonly NO_VALUE = Symbol("AWS::NoValue");
+
+  resources(type: string): [string, Resource][] {
+    return Object.entries(this.template.Resources).filter(
+      ([, r]) => r.Type === type && (r.Condition === undefined || this.condition(r.Condition)),
+    );
+  }
+
+  /** Every statement granted to a role: its inline policies and the policies attached to it. */
+  statementsOf(roleId: string): Statement[] {
+    const inline = (this.template.Resources[roleId]?.Properties.Policies ?? []).map(
+      (p: { PolicyDocument: unknown }) => p.PolicyDocument,
+    );
+    const attached = this.resources("AWS::IAM::Policy")
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+      .map(([, p]) => p.Properties.PolicyDocument);
+    return [...inline, ...attached].flatMap(
+      (document) => (this.resolve(document) as { Statement: Statement[] }).Statement,
+    );
+  }
+
+  find(roleId: string, action: string): Statement[] {
+    return this.statementsOf(roleId).filter((s) => actions(s).includes(action));
+  }
 }
 
 function actions(statement: Statement): string[] {
@@ -53,8 +130,11 @@ function resources(statement: Statement): unknown[] {
   return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "package-"));
+/** `osls package` with parameters given as `--param` strings, as a user types them. */
+async function packageWith(
+  params: Record<string, string>,
+): Promise<{ dir: string; template: Template }> {
+  const dir = await mkdtemp(join(tmpdir(), "package-"));
   await run(
     "npx",
     [
@@ -64,31 +144,65 @@ beforeAll(async () => {
       dir,
       "--region",
       "eu-west-1",
-      "--param",
-      `projectVersionArn=${projectVersionArn}`,
-      "--param",
-      "imagesBucket=acme-shelf-images",
-      "--param",
-      "imagesPrefix=incoming/",
-      "--param",
-      "resultsBucket=acme-shelf-results",
-      "--param",
-      "resultsPrefix=labels/",
-      "--param",
-      `alertTopicArn=${alertTopicArn}`,
+      ...Object.entries(params).flatMap(([name, value]) => ["--param", `${name}=${value}`]),
     ],
     {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        // Each package run builds in its own folder (a finished run deletes its folder).
+        ESBUILD_WORK_FOLDER: join(dir, ".esbuild"),
+      },
       timeout: 240_000,
     },
   );
-  template = JSON.parse(
+  const template = JSON.parse(
     await readFile(join(dir, "cloudformation-template-update-stack.json"), "utf8"),
   );
-}, 300_000);
+  return { dir, template };
+}
+
+const LAMBDA_ROLE = "IamRoleLambdaExecution";
+const MACHINE_ROLE = "WeeklyBatchStateMachineRole";
+const REPORT_ROLE = "ReportFunctionRole";
+
+/** Every setting given, the results in their own bucket. */
+let full: { dir: string; template: Template };
+/** Only the two required parameters (and the schedule switched off, as a string). */
+let minimal: { dir: string; template: Template };
+let template: Template;
+let deployed: Deployed;
+let deployedMinimal: Deployed;
+
+function resourcesOfType(type: string) {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+beforeAll(async () => {
+  // One after the other: two builds at once compete for memory on a small machine.
+  full = await packageWith({
+    projectVersionArn,
+    imagesBucket: "acme-shelf-images",
+    imagesPrefix: "incoming/",
+    resultsBucket: "acme-shelf-results",
+    resultsPrefix: "labels/",
+    alertTopicArn,
+    kmsKeyArn,
+  });
+  minimal = await packageWith({
+    projectVersionArn,
+    imagesBucket: "acme-shelf",
+    scheduleEnabled: "false",
+  });
+  template = full.template;
+  deployed = new Deployed(full.template);
+  deployedMinimal = new Deployed(minimal.template);
+}, 540_000);
 
 afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
+  for (const packaged of [full, minimal]) {
+    if (packaged) await rm(packaged.dir, { recursive: true, force: true });
+  }
 });
 
 describe("the packaged CloudFormation template", () => {
@@ -148,78 +262,79 @@ describe("the packaged CloudFormation template", () => {
   });
 
   it("grants no wildcard resources for Rekognition actions or S3 writes, in any role", () => {
-    for (const [id, role] of resourcesOfType("AWS::IAM::Role")) {
-      for (const statement of statementsOf(role.Properties)) {
-        // DescribeProjects (read-only listing) is the one action IAM cannot scope.
-        const sensitive = actions(statement).some(
-          (a) =>
-            (a.startsWith("rekognition:") && a !== "rekognition:DescribeProjects") ||
-            a === "s3:PutObject" ||
-            a === "s3:*",
-        );
-        if (!sensitive) continue;
-        for (const resource of resources(statement)) {
-          const text = JSON.stringify(resource);
-          expect(text, `${id}: ${actions(statement).join(",")}`).not.toBe('"*"');
-          expect(text).not.toMatch(/arn:aws:s3:::\*|"arn:aws:rekognition:\*/);
+    for (const config of [deployed, deployedMinimal]) {
+      for (const [id] of config.resources("AWS::IAM::Role")) {
+        for (const statement of config.statementsOf(id)) {
+          // DescribeProjects (read-only listing) is the one action IAM cannot scope.
+          const sensitive = actions(statement).some(
+            (a) =>
+              (a.startsWith("rekognition:") && a !== "rekognition:DescribeProjects") ||
+              a === "s3:PutObject" ||
+              a === "s3:*",
+          );
+          if (!sensitive) continue;
+          for (const resource of resources(statement)) {
+            expect(resource, `${id}: ${actions(statement).join(",")}`).not.toBe("*");
+            expect(String(resource)).not.toMatch(/^arn:aws:s3:::\*|^arn:aws:rekognition:\*/);
+          }
         }
       }
     }
   });
 
-  it("scopes the Lambdas to this model version, its project and the two prefixes", () => {
-    const lambdaRole = template.Resources.IamRoleLambdaExecution;
-    const statements = statementsOf(lambdaRole?.Properties ?? {});
-    const find = (action: string) => statements.filter((s) => actions(s).includes(action));
-
+  it("scopes the Lambdas to this model version and its own project", () => {
     for (const action of [
       "rekognition:StartProjectVersion",
       "rekognition:StopProjectVersion",
       "rekognition:DetectCustomLabels",
     ]) {
-      expect(find(action).flatMap(resources)).toEqual([projectVersionArn]);
+      expect(deployed.find(LAMBDA_ROLE, action).flatMap(resources)).toEqual([projectVersionArn]);
     }
-    expect(find("rekognition:DescribeProjects").flatMap(actions)).toEqual([
+    expect(deployed.find(LAMBDA_ROLE, "rekognition:DescribeProjects").flatMap(actions)).toEqual([
       "rekognition:DescribeProjects",
     ]);
-    const describe = JSON.stringify(find("rekognition:DescribeProjectVersions").flatMap(resources));
-    expect(describe).toContain('"/version/"');
-    expect(describe).toContain(projectVersionArn);
+    // project/<name>/<id>: "shelf-audit/*", which "shelf-audit-2/..." does not match.
+    expect(
+      deployed.find(LAMBDA_ROLE, "rekognition:DescribeProjectVersions").flatMap(resources),
+    ).toEqual(["arn:aws:rekognition:eu-west-1:111122223333:project/shelf-audit/*"]);
+  });
 
-    const puts = find("s3:PutObject").flatMap(resources);
-    expect(puts).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
-    const gets = find("s3:GetObject").flatMap(resources).sort();
-    expect(gets).toEqual(
+  it("scopes S3 to the two prefixes, with the multipart abort the manifest writer needs", () => {
+    const find = (action: string) => deployed.find(LAMBDA_ROLE, action).flatMap(resources);
+    expect(find("s3:PutObject")).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
+    expect(find("s3:AbortMultipartUpload")).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
+    expect(find("s3:GetObject").sort()).toEqual(
       [
         "arn:aws:s3:::acme-shelf-images/incoming/*",
         "arn:aws:s3:::acme-shelf-results/labels/*",
       ].sort(),
     );
-    for (const list of find("s3:ListBucket")) {
-      const prefixes = list.Condition?.StringLike?.["s3:prefix"];
-      expect(prefixes, "ListBucket must be limited to a prefix").toBeDefined();
-    }
+    expect(find("s3:GetBucketLocation").sort()).toEqual(
+      ["arn:aws:s3:::acme-shelf-images", "arn:aws:s3:::acme-shelf-results"].sort(),
+    );
   });
 
   it("grants cloudwatch:GetMetricData to the Report Lambda's own role only, which cannot touch the model", () => {
-    const lambdas = resourcesOfType("AWS::Lambda::Function");
+    const lambdas = deployed.resources("AWS::Lambda::Function");
     const roleOf = (id: string) =>
       JSON.stringify(lambdas.find(([name]) => name === id)?.[1].Properties.Role);
-    expect(roleOf("ReportLambdaFunction")).toBe('{"Fn::GetAtt":["ReportFunctionRole","Arn"]}');
+    expect(roleOf("ReportLambdaFunction")).toBe(`{"Fn::GetAtt":["${REPORT_ROLE}","Arn"]}`);
     for (const [id] of lambdas.filter(([name]) => name !== "ReportLambdaFunction")) {
-      expect(roleOf(id), id).toBe('{"Fn::GetAtt":["IamRoleLambdaExecution","Arn"]}');
+      expect(roleOf(id), id).toBe(`{"Fn::GetAtt":["${LAMBDA_ROLE}","Arn"]}`);
     }
-    const granting = resourcesOfType("AWS::IAM::Role").filter(([, role]) =>
-      statementsOf(role.Properties).some((s) => actions(s).includes("cloudwatch:GetMetricData")),
-    );
-    expect(granting.map(([id]) => id)).toEqual(["ReportFunctionRole"]);
+    const granting = deployed
+      .resources("AWS::IAM::Role")
+      .filter(([id]) =>
+        deployed.statementsOf(id).some((s) => actions(s).includes("cloudwatch:GetMetricData")),
+      );
+    expect(granting.map(([id]) => id)).toEqual([REPORT_ROLE]);
 
-    const statements = statementsOf(template.Resources.ReportFunctionRole?.Properties ?? {});
-    const find = (action: string) => statements.filter((s) => actions(s).includes(action));
+    const find = (action: string) => deployed.find(REPORT_ROLE, action);
     // GetMetricData takes no resource ARN: "*" is the only resource IAM accepts for it.
     expect(find("cloudwatch:GetMetricData").flatMap(resources)).toEqual(["*"]);
     expect(find("cloudwatch:GetMetricData").flatMap(actions)).toEqual(["cloudwatch:GetMetricData"]);
-    expect(statements.flatMap(actions).filter((a) => a.startsWith("rekognition:"))).toEqual([]);
+    const granted = deployed.statementsOf(REPORT_ROLE).flatMap(actions);
+    expect(granted.filter((a) => a.startsWith("rekognition:"))).toEqual([]);
     expect(find("s3:PutObject").flatMap(resources)).toEqual([
       "arn:aws:s3:::acme-shelf-results/labels/*",
     ]);
@@ -232,55 +347,143 @@ describe("the packaged CloudFormation template", () => {
     );
   });
 
-  it("lets the state machine start its own Distributed Map children and touch only the results prefix", () => {
-    const role = template.Resources.WeeklyBatchStateMachineRole;
-    const statements = statementsOf(role?.Properties ?? {});
+  it("lets every listing the job makes through, and only those", () => {
+    // What the job sends: the images prefix; the results ledger and a run's map results
+    // (always a folder under the results prefix, so `prefix` is always present there).
+    const lists = (config: Deployed) =>
+      config.find(LAMBDA_ROLE, "s3:ListBucket").map((s) => [s.Resource, s.Condition]);
+    expect(lists(deployed)).toEqual([
+      ["arn:aws:s3:::acme-shelf-images", { StringLike: { "s3:prefix": ["incoming/*"] } }],
+      ["arn:aws:s3:::acme-shelf-results", { StringLike: { "s3:prefix": ["labels/*"] } }],
+    ]);
+    // An empty images prefix lists the whole bucket without a `prefix` parameter, which no
+    // s3:prefix condition matches: that grant has no condition.
+    expect(lists(deployedMinimal)).toEqual([
+      ["arn:aws:s3:::acme-shelf", undefined],
+      ["arn:aws:s3:::acme-shelf", { StringLike: { "s3:prefix": ["rekognition-results/*"] } }],
+    ]);
+  });
+
+  it("lets the state machine run, stop and redrive its Distributed Map children, and touch only the results prefix", () => {
+    const statements = deployed.statementsOf(MACHINE_ROLE);
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith("s3:")));
     expect(s3.flatMap(resources)).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
-    const start = statements.find((s) => actions(s).includes("states:StartExecution"));
-    expect(JSON.stringify(start?.Resource)).toContain("stateMachine");
+    const execution = `arn:aws:states:eu-west-1:111122223333:execution:${stateMachineName}`;
+    expect(deployed.find(MACHINE_ROLE, "states:StartExecution").flatMap(resources)).toEqual([
+      `arn:aws:states:eu-west-1:111122223333:stateMachine:${stateMachineName}`,
+    ]);
+    for (const action of ["states:DescribeExecution", "states:StopExecution"]) {
+      expect(deployed.find(MACHINE_ROLE, action).flatMap(resources)).toEqual([
+        `${execution}:*`,
+        `${execution}/ProcessImages:*`,
+      ]);
+    }
+    expect(deployed.find(MACHINE_ROLE, "states:RedriveExecution").flatMap(resources)).toEqual([
+      `${execution}/ProcessImages:*`,
+    ]);
   });
 
   it("lets only the state machine publish, only to the alert topic, only when one is set", () => {
-    const role = template.Resources.WeeklyBatchStateMachineRole;
-    const raw = role?.Properties.Policies.flatMap(
-      (policy: { PolicyDocument: { Statement: unknown[] } }) => policy.PolicyDocument.Statement,
-    );
-    const conditional = raw.find((s: Record<string, unknown>) => "Fn::If" in s);
-    expect(conditional).toEqual({
-      "Fn::If": [
-        "AlertTopicSet",
-        { Effect: "Allow", Action: "sns:Publish", Resource: alertTopicArn },
-        { Ref: "AWS::NoValue" },
-      ],
+    expect(deployed.find(MACHINE_ROLE, "sns:Publish").flatMap(resources)).toEqual([alertTopicArn]);
+    expect(deployedMinimal.find(MACHINE_ROLE, "sns:Publish")).toEqual([]);
+    for (const config of [deployed, deployedMinimal]) {
+      const lambda = config.statementsOf(LAMBDA_ROLE).flatMap(actions);
+      expect(lambda.filter((a) => a.startsWith("sns:"))).toEqual([]);
+    }
+  });
+
+  it("grants the KMS key to every role only when one is given", () => {
+    for (const role of [LAMBDA_ROLE, MACHINE_ROLE, REPORT_ROLE]) {
+      expect(deployed.find(role, "kms:Decrypt").flatMap(resources)).toEqual([kmsKeyArn]);
+      expect(deployed.find(role, "kms:GenerateDataKey").flatMap(resources)).toEqual([kmsKeyArn]);
+      const kms = deployedMinimal.statementsOf(role).flatMap(actions);
+      expect(kms.filter((a) => a.startsWith("kms:"))).toEqual([]);
+    }
+  });
+
+  it("writes no partition into an ARN it builds: aws-cn and GovCloud deploy the same template", () => {
+    for (const packaged of [full.template, minimal.template]) {
+      // The state machine definition's service integrations (arn:aws:states:::s3:getObject) aside.
+      const built = Object.values(packaged.Resources).filter(
+        (r) => r.Type !== "AWS::StepFunctions::StateMachine",
+      );
+      const text = JSON.stringify(built)
+        .replaceAll(projectVersionArn, "")
+        .replaceAll(alertTopicArn, "")
+        .replaceAll(kmsKeyArn, "");
+      expect(text.match(/arn:aws[-:][^"]{0,60}/g) ?? []).toEqual([]);
+    }
+  });
+
+  it("switches the schedule off with --param scheduleEnabled=false, a string", () => {
+    const state = (config: Deployed) =>
+      config
+        .resources("AWS::Events::Rule")
+        .find(([, r]) => r.Properties.ScheduleExpression === "cron(0 2 ? * MON *)")?.[1].Properties
+        .State;
+    expect(state(deployed)).toBe("ENABLED");
+    expect(state(deployedMinimal)).toBe("DISABLED");
+  });
+
+  it("declares the deployed IAM scope to the Lambdas, with the defaults of the minimal configuration", () => {
+    const [, plan] =
+      deployedMinimal
+        .resources("AWS::Lambda::Function")
+        .find(([id]) => id === "PlanLambdaFunction") ?? [];
+    const env = deployedMinimal.resolve(plan?.Properties.Environment.Variables);
+    expect(env).toMatchObject({
+      DEPLOYED_IAM_SCOPE: "true",
+      IMAGES_BUCKET: "acme-shelf",
+      IMAGES_PREFIX: "",
+      RESULTS_BUCKET: "acme-shelf",
+      RESULTS_PREFIX: "rekognition-results/",
+      PROJECT_VERSION_ARN: projectVersionArn,
     });
-    // An empty alertTopicArn makes the condition false, which drops the statement.
-    expect((template as { Conditions?: unknown }).Conditions).toEqual({
-      AlertTopicSet: { "Fn::Not": [{ "Fn::Equals": [alertTopicArn, ""] }] },
-    });
-    const lambdaStatements = statementsOf(
-      template.Resources.IamRoleLambdaExecution?.Properties ?? {},
+  });
+});
+
+describe("osls package without a required parameter", () => {
+  it("names the missing parameters and how to pass them", async () => {
+    const failure = await run("npx", ["osls", "package", "--package", join(tmpdir(), "never")], {
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      timeout: 120_000,
+    }).then(
+      () => undefined,
+      (error: { stdout: string; stderr: string }) => `${error.stdout}\n${error.stderr}`,
     );
-    expect(lambdaStatements.flatMap(actions).filter((a) => a.startsWith("sns:"))).toEqual([]);
+    expect(failure).toBeDefined();
+    expect(failure).toContain(
+      'the deployment parameter projectVersionArn is required: pass --param="projectVersionArn=arn:aws:rekognition:',
+    );
+    expect(failure).toContain(
+      'the deployment parameter imagesBucket is required: pass --param="imagesBucket=',
+    );
+    expect(failure).not.toContain("provider.iam.role.statements");
   });
 });
 
 describe("cfn-lint", () => {
-  it("finds no errors in the packaged template", async (ctx) => {
-    const found = await run("cfn-lint", ["--version"]).then(
-      () => true,
-      () => false,
-    );
-    if (!found) ctx.skip("cfn-lint is not installed");
-    // Exit code 0 = clean; 4 = warnings only; 2 (errors) or other codes reject.
-    const result = await run("cfn-lint", [
-      join(dir, "cloudformation-template-update-stack.json"),
-    ]).then(
-      () => ({ code: 0, stdout: "" }),
-      (error: { code: number; stdout: string }) => error,
-    );
-    expect([0, 4], result.stdout).toContain(result.code);
-  });
+  const configurations = [
+    ["every setting given", () => full.dir],
+    ["only the two required parameters", () => minimal.dir],
+  ] as const;
+  for (const [name, dirOf] of configurations) {
+    it(`finds no errors in the packaged template (${name})`, async (ctx) => {
+      const found = await run("cfn-lint", ["--version"]).then(
+        () => true,
+        () => false,
+      );
+      if (!found) ctx.skip("cfn-lint is not installed");
+      // Exit code 0 = clean; 4 = warnings only; 2 (errors) or other codes reject.
+      const result = await run("cfn-lint", [
+        join(dirOf(), "cloudformation-template-update-stack.json"),
+      ]).then(
+        () => ({ code: 0, stdout: "" }),
+        (error: { code: number; stdout: string }) => error,
+      );
+      expect([0, 4], result.stdout).toContain(result.code);
+    });
+  }
 });
 
 describe("the state machine definition", () => {

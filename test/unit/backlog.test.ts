@@ -14,8 +14,9 @@ import { IMAGE_LIMITS, listBacklog, skipReasonFor } from "../../src/backlog.ts";
 import { InternalError } from "../../src/errors.ts";
 import { readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import { newRunId } from "../../src/plan.ts";
-import { resultKeyFor } from "../../src/result-keys.ts";
+import { normalizePrefix, resultKeyFor, resultsFolder, runFiles } from "../../src/result-keys.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
+import { compareKeys, greatestKeyWithPrefix } from "../../src/s3-listing.ts";
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: "us-east-1" });
@@ -47,6 +48,30 @@ function servePages(pagesByPrefix: Record<string, Page[]>) {
       ...page,
       IsTruncated: !last,
       NextContinuationToken: last ? undefined : `${input.Prefix}#${index + 1}`,
+    };
+  });
+  return calls;
+}
+
+/**
+ * One bucket's keys served as S3 does: in UTF-8 byte order, filtered by Prefix,
+ * after StartAfter, `pageSize` per page, the continuation token being the last key.
+ */
+function serveBucket(keys: string[], pageSize: number) {
+  const sorted = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const after = (key: string, start: string | undefined) =>
+    start === undefined || Buffer.compare(Buffer.from(key), Buffer.from(start)) > 0;
+  const calls: ListObjectsV2CommandInput[] = [];
+  s3Mock.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+    calls.push({ ...input });
+    const from = input.ContinuationToken ?? input.StartAfter;
+    const matching = sorted.filter((key) => key.startsWith(input.Prefix ?? "") && after(key, from));
+    const page = matching.slice(0, pageSize);
+    const truncated = matching.length > pageSize;
+    return {
+      Contents: page.map((key) => object(key, 1000, at(0))),
+      IsTruncated: truncated,
+      NextContinuationToken: truncated ? page.at(-1) : undefined,
     };
   });
   return calls;
@@ -150,6 +175,65 @@ describe("listBacklog with a mocked S3", () => {
     expect(calls.find((c) => c.Bucket === "results")?.Prefix).toBe("out/results/");
   });
 
+  it("leaves the job's own folders out of a bucket-root listing, jumping over each with StartAfter", async () => {
+    // Images at the root of the bucket that also holds the results (resultsPrefix "").
+    const keys = [
+      "a.jpg",
+      "results/a.jpg.json",
+      "results/z.jpg.json",
+      "results0.jpg",
+      "runs/r1/manifest.jsonl",
+      "runs/r1/plan.json",
+      "runsheet.png",
+      "state/lease.json",
+      "zebra.png",
+    ];
+    const calls = serveBucket(keys, 1);
+    const backlog = await listBacklog({
+      s3,
+      input: { ...INPUT, imagesPrefix: "", resultsPrefix: "" },
+    });
+    expect(backlog.pending.map((i) => i.key)).toEqual([
+      "results0.jpg",
+      "runsheet.png",
+      "zebra.png",
+    ]);
+    expect(backlog.counts).toEqual({ listed: 4, pending: 3, skipped: 0, alreadyDone: 1 });
+    const imageCalls = calls.filter((c) => c.Prefix !== "results/");
+    // No `prefix` parameter for the whole bucket; each job folder costs one request, which
+    // lands on its first key and jumps past the folder (StartAfter = its greatest possible key).
+    expect(imageCalls.every((c) => c.Prefix === undefined)).toBe(true);
+    const folderOf = (start: string | undefined) => start?.slice(0, start.indexOf("/") + 1);
+    expect(imageCalls.map((c) => [c.ContinuationToken, folderOf(c.StartAfter)])).toEqual([
+      [undefined, undefined],
+      ["a.jpg", undefined],
+      [undefined, "results/"],
+      ["results0.jpg", "results/"],
+      [undefined, "runs/"],
+      ["runsheet.png", "runs/"],
+      [undefined, "state/"],
+    ]);
+    for (const c of imageCalls) {
+      if (c.StartAfter) expect(Buffer.byteLength(c.StartAfter)).toBe(1024);
+    }
+  });
+
+  it("keeps the results prefix's other folders and the images of a separate bucket", async () => {
+    const calls = serveBucket(["in/a.jpg", "out/results/in/a.jpg.json", "out/x.png"], 1000);
+    const backlog = await listBacklog({
+      s3,
+      input: { ...INPUT, imagesPrefix: "", resultsPrefix: "out/" },
+    });
+    // out/x.png is not a job folder: an image like any other.
+    expect(backlog.pending.map((i) => i.key)).toEqual(["out/x.png"]);
+    expect(backlog.counts.alreadyDone).toBe(1);
+    expect(calls.map((c) => [c.Prefix, c.StartAfter?.slice(0, 12)])).toEqual([
+      ["out/results/", undefined],
+      [undefined, undefined],
+      [undefined, "out/results/"],
+    ]);
+  });
+
   it("pends an image whose result is older, and not one whose result is as new or newer", async () => {
     servePages({
       "in/": [
@@ -230,6 +314,48 @@ describe("listBacklog with a mocked S3", () => {
     );
     await expect(listBacklog({ s3, input: INPUT })).rejects.toMatchObject({ name: "AccessDenied" });
   });
+});
+
+describe("listings under the results bucket", () => {
+  it.each(["", "labels", "labels/", "a/b/"])(
+    "name a folder inside the results prefix %j, as the s3:prefix grant requires",
+    (resultsPrefix) => {
+      // The ledger (Plan) and a run's map results (the report, when the Map failed).
+      const prefixes = [
+        resultsFolder(resultsPrefix),
+        normalizePrefix(runFiles.mapResults(resultsPrefix, "2026-01-05T02-00-00Z-1f3a")),
+      ];
+      for (const prefix of prefixes) {
+        expect(prefix.startsWith(normalizePrefix(resultsPrefix))).toBe(true);
+        expect(prefix.length).toBeGreaterThan(normalizePrefix(resultsPrefix).length);
+      }
+    },
+  );
+});
+
+describe("greatestKeyWithPrefix", () => {
+  it.each(["results/", "a/results/", "ab/results/", "abc/results/", "café/runs/"])(
+    "sorts after every key S3 can hold under %s and before every key after it",
+    (prefix) => {
+      const greatest = greatestKeyWithPrefix(prefix);
+      expect(Buffer.byteLength(greatest)).toBe(1024);
+      expect(greatest.startsWith(prefix)).toBe(true);
+      const room = 1024 - Buffer.byteLength(prefix);
+      const inside = [
+        `${prefix}x`,
+        `${prefix}${"\u{10FFFF}".repeat(Math.floor(room / 4))}`,
+        `${prefix}${"\u{10FFFF}".repeat(Math.floor((room - 3) / 4))}\uFFFF`,
+        `${prefix}${"\uFFFF".repeat(Math.floor(room / 3))}`,
+        `${prefix}${"z".repeat(room)}`,
+      ];
+      for (const key of inside) {
+        expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
+        expect(compareKeys(key, greatest), key).toBeLessThanOrEqual(0);
+      }
+      const next = `${prefix.slice(0, -1)}0`; // "/" + 1
+      expect(compareKeys(next, greatest)).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe("learned TPS", () => {

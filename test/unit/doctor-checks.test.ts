@@ -494,6 +494,12 @@ describe("the job's requests", () => {
     expect(listImages?.context).toEqual([]);
     const listResults = requests.find((r) => r.resource === "arn:aws:s3:::acme-results");
     expect(listResults?.context[0]?.ContextKeyValues).toEqual(["rekognition-results/results/"]);
+    // Plan's Region check.
+    const locations = requests.filter((r) => r.actions.includes("s3:GetBucketLocation"));
+    expect(locations.map((r) => r.resource)).toEqual([
+      "arn:aws:s3:::acme-images",
+      "arn:aws:s3:::acme-results",
+    ]);
     const kms = requests.filter((r) => r.kms).map((r) => r.actions);
     expect(kms).toEqual([["kms:Decrypt"], ["kms:Decrypt", "kms:GenerateDataKey"]]);
   });

@@ -335,19 +335,34 @@ describe("parseRunInput problems name the field and the value", () => {
     ).toBe(4);
   });
 
-  it("refuses a results location inside the images location, and the reverse", () => {
-    expect(problemOf(() => parseRunInput({ ...VALID, imagesPrefix: "" }, {}))).toContain(
-      'resultsPrefix ("rekognition-results/") overlaps imagesPrefix ("") in bucket photos',
+  it("accepts images that contain the job's folders, and refuses images inside one, naming both fields", () => {
+    // The documented default: images at the bucket root, results in the same bucket.
+    expect(parseRunInput({ ...VALID, imagesPrefix: "" }, {}).resultsPrefix).toBe(
+      "rekognition-results/",
+    );
+    expect(parseRunInput({ ...VALID, imagesPrefix: "", resultsPrefix: "" }, {}).resultsPrefix).toBe(
+      "",
     );
     expect(
+      parseRunInput({ ...VALID, imagesPrefix: "data/", resultsPrefix: "data" }, {}).resultsPrefix,
+    ).toBe("data/");
+    expect(
       problemOf(() =>
-        parseRunInput({ ...VALID, imagesPrefix: "data/images/", resultsPrefix: "data" }, {}),
+        parseRunInput({ ...VALID, imagesPrefix: "data/results/x/", resultsPrefix: "data" }, {}),
       ),
-    ).toContain("overlaps");
+    ).toContain(
+      'imagesPrefix ("data/results/x/") lies inside "data/results/", a folder the job writes under resultsPrefix ("data/")',
+    );
+    expect(
+      problemOf(() => parseRunInput({ ...VALID, imagesPrefix: "state/", resultsPrefix: "" }, {})),
+    ).toContain('choose an imagesPrefix outside "results/", "runs/", "state/"');
     // Another bucket, or disjoint prefixes, are fine.
     expect(
-      parseRunInput({ ...VALID, imagesPrefix: "", resultsBucket: "results" }, {}).resultsBucket,
-    ).toBe("results");
+      parseRunInput(
+        { ...VALID, imagesPrefix: "runs/", resultsPrefix: "", resultsBucket: "res" },
+        {},
+      ).resultsBucket,
+    ).toBe("res");
     expect(
       parseRunInput({ ...VALID, imagesPrefix: "data/images/", resultsPrefix: "data/results/" }, {})
         .resultsPrefix,

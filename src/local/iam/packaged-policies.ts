@@ -128,6 +128,7 @@ async function packageTemplate(parameters: PolicyParameters): Promise<Record<str
 export function policiesFromTemplate(template: Record<string, unknown>): RolePolicies {
   const resources = (template.Resources ?? {}) as TemplateResources;
   const conditions = (template.Conditions ?? {}) as Record<string, unknown>;
+  const parameters = (template.Parameters ?? {}) as Record<string, { Default?: unknown }>;
   const resolveValue = (value: unknown) =>
     stripMarker(
       resolveIntrinsics(value, {
@@ -136,6 +137,7 @@ export function policiesFromTemplate(template: Record<string, unknown>): RolePol
         partition: "aws",
         resources,
         conditions,
+        parameters,
         prepare: stripMarker,
       }),
     );

@@ -16,6 +16,8 @@ export interface IntrinsicContext {
   partition: string;
   resources: TemplateResources;
   conditions: Record<string, unknown>;
+  /** The template's parameters: a Ref to one takes its default (osls passes no values). */
+  parameters?: Record<string, { Default?: unknown }>;
   /** Applied to every string before a condition compares it. */
   prepare?: (value: string) => string;
 }
@@ -58,6 +60,9 @@ function pseudo(name: string, context: IntrinsicContext): unknown {
     case "AWS::NoValue":
       return NO_VALUE;
     default:
+      if (context.parameters && name in context.parameters) {
+        return String(context.parameters[name]?.Default ?? "");
+      }
       throw new Error(`Cannot resolve Ref ${name} in the packaged IAM policies`);
   }
 }

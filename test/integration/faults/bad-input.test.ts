@@ -161,11 +161,15 @@ describe("bad input", () => {
   });
 
   it("refuses a plan no run can mean after sizing, before anything is started", async () => {
-    await seedImages(fixture.stack, 3, { prefix: "absurd-plan/" });
+    await seedImages(fixture.stack, 3, { prefix: "incoming/absurd-plan/" });
     const error = await errorOf(() =>
       plan.handler(
         {
-          input: { imagesPrefix: "absurd-plan/", lambdaTimeoutSeconds: 1, expectedLatencyMs: 2000 },
+          input: {
+            imagesPrefix: "incoming/absurd-plan/",
+            lambdaTimeoutSeconds: 1,
+            expectedLatencyMs: 2000,
+          },
           executionId: "absurd-plan",
         },
         {} as never,
@@ -180,7 +184,7 @@ describe("bad input", () => {
   });
 
   it("sizes with the default, not a learned TPS outside tpsPerUnit's range", async () => {
-    await seedImages(fixture.stack, 2, { prefix: "learned/" });
+    await seedImages(fixture.stack, 2, { prefix: "incoming/learned/" });
     const env = localDeploymentEnvironment(fixture.stack);
     await fixture.stack.s3.send(
       new PutObjectCommand({
@@ -197,7 +201,7 @@ describe("bad input", () => {
     const unset = fixture.stack.applyEnvironment({ TPS_PER_UNIT: "" });
     try {
       const output = (await plan.handler(
-        { input: { imagesPrefix: "learned/" }, executionId: "learned-tps" },
+        { input: { imagesPrefix: "incoming/learned/" }, executionId: "learned-tps" },
         {} as never,
       )) as { plan: Plan };
       expect(output.plan.sizing).toMatchObject({ tpsSource: "default", tpsPerUnit: 5 });
