@@ -37,7 +37,9 @@ describe("images with long key segments", () => {
       .send(new GetObjectCommand({ Bucket: stack.imagesBucket, Key: source }))
       .then((response) => response.Body?.transformToByteArray());
     for (const key of [...longKeys, multiByte]) {
-      await stack.s3.send(new PutObjectCommand({ Bucket: stack.imagesBucket, Key: key, Body: body }));
+      await stack.s3.send(
+        new PutObjectCommand({ Bucket: stack.imagesBucket, Key: key, Body: body }),
+      );
     }
 
     const first = await runToCleanFinish(fixture);
