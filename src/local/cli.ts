@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { readableCause } from "../failure-cause.ts";
+import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -82,18 +83,6 @@ const options = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-class UsageError extends Error {}
-
-function number(values: Record<string, unknown>, name: string, fallback?: number) {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new UsageError(`--${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
 async function countObjects(stack: LocalStack, prefix: string): Promise<number> {
   const page = await stack.s3.send(
     new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
@@ -103,14 +92,14 @@ async function countObjects(stack: LocalStack, prefix: string): Promise<number> 
 
 function scheduleFaults(
   stack: LocalStack,
-  values: Record<string, unknown>,
+  numbers: LocalOptions["numbers"],
   abort: AbortController,
 ): (event: { type: string }) => void {
   const arn = stack.projectVersionArn;
   const admin = stack.emulator.admin;
   const timers: NodeJS.Timeout[] = [];
-  const at = (name: string, action: () => void) => {
-    const seconds = number(values, name);
+  const at = (name: "lose-unit" | "lose-zone" | "throttle-storm" | "abort", action: () => void) => {
+    const seconds = numbers[name];
     if (seconds !== undefined) timers.push(setTimeout(action, seconds * 1000).unref());
   };
   let started = false;
@@ -238,10 +227,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const feature = (values.feature as string | undefined) ?? "CLASSIFICATION";
-  if (feature !== "CLASSIFICATION" && feature !== "OBJECT_DETECTION") {
-    throw new UsageError(`--feature must be CLASSIFICATION or OBJECT_DETECTION, got ${feature}`);
-  }
+  // Every flag is checked before anything starts: a bad value is exit 2, not a run.
+  const { numbers, feature } = parseLocalOptions(values);
   if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
   const dataDirectory = resolve((values.data as string | undefined) ?? LOCAL_DATA_DIRECTORY);
   const imagesPrefix =
@@ -254,16 +241,16 @@ async function main(argv: string[]): Promise<number> {
     fresh: Boolean(values.fresh),
     feature,
     emulator: {
-      tpsPerUnit: number(values, "tps-per-unit", 20),
-      startDelayMs: number(values, "start-delay", 3000),
-      latencyMs: number(values, "latency", 100),
+      tpsPerUnit: numbers["tps-per-unit"] ?? 20,
+      startDelayMs: numbers["start-delay"] ?? 3000,
+      latencyMs: numbers.latency ?? 100,
     },
   });
   try {
     if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
-    const first = existing === 0 ? (number(values, "images", 200) ?? 0) : 0;
-    const more = number(values, "add-images", 0) ?? 0;
+    const first = existing === 0 ? (numbers.images ?? 200) : 0;
+    const more = numbers["add-images"] ?? 0;
     if (first > 0) {
       process.stdout.write(
         `Seeding ${first} sample images into s3://${stack.imagesBucket}/${imagesPrefix} ...\n`,
@@ -293,7 +280,7 @@ async function main(argv: string[]): Promise<number> {
     }
 
     const input: Record<string, JsonValue> = {};
-    const map: [string, string][] = [
+    const map: [keyof LocalOptions["numbers"], string][] = [
       ["plan-tps", "tpsPerUnit"],
       ["window", "targetWindowMinutes"],
       ["min-units", "minUnits"],
@@ -301,11 +288,11 @@ async function main(argv: string[]): Promise<number> {
       ["max-inference-units", "maxInferenceUnits"],
     ];
     for (const [flag, field] of map) {
-      const value = number(values, flag);
+      const value = numbers[flag];
       if (value !== undefined) input[field] = value;
     }
     const abort = new AbortController();
-    const onFault = scheduleFaults(stack, values, abort);
+    const onFault = scheduleFaults(stack, numbers, abort);
     const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);
     process.stdout.write(
       `Embedded S3 ${stack.s3Server.endpoint}, Rekognition emulator ${stack.emulator.endpoint}\nModel ${stack.projectVersionArn}\n`,
