@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { readableCause } from "../failure-cause.ts";
 import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
+import { DataFolderBusyError } from "./data-lock.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -14,6 +15,7 @@ import {
   startLocalStack,
 } from "./local-stack.ts";
 import { LocalProgress } from "./progress.ts";
+import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
 import type { JsonValue } from "./workflow/index.ts";
 
@@ -238,6 +240,7 @@ async function main(argv: string[]): Promise<number> {
 
   const stack = await startLocalStack({
     dataDirectory,
+    command: "npm run local",
     fresh: Boolean(values.fresh),
     feature,
     emulator: {
@@ -247,6 +250,12 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   try {
+    const previous = stack.lock.tookOverFrom;
+    if (previous) {
+      process.stdout.write(
+        `The data folder was locked by process ${previous.pid} (${previous.command}, since ${previous.startedAt}), which is no longer running: taking it over.\n`,
+      );
+    }
     if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
     const first = existing === 0 ? (numbers.images ?? 200) : 0;
@@ -318,7 +327,9 @@ async function main(argv: string[]): Promise<number> {
     const modelStatus = await settledModelStatus(stack);
     const reportPath = await saveReport(stack, dataDirectory, result);
     printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt);
-    return result.execution.status === "SUCCEEDED" ? 0 : 1;
+    const verdict = runVerdict(result.execution.status, modelStatus);
+    if (verdict.warning) process.stdout.write(`${verdict.warning}\n`);
+    return verdict.exitCode;
   } finally {
     await stack.close();
   }
@@ -329,6 +340,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof DataFolderBusyError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
       process.exitCode = 2;
