@@ -15,6 +15,7 @@ import {
   startLocalStack,
 } from "./local-stack.ts";
 import { LocalProgress } from "./progress.ts";
+import { formatRunProgress, type RunProgress, runProgressFromLedger } from "./run-progress.ts";
 import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
 import type { JsonValue } from "./workflow/index.ts";
@@ -154,6 +155,7 @@ function printSummary(
   modelStatus: string,
   reportPath: string | undefined,
   elapsedMs: number,
+  progress: RunProgress | undefined,
 ) {
   const { execution, summary } = result;
   const billing = stack.emulator.admin.billing(stack.projectVersionArn);
@@ -165,6 +167,8 @@ function printSummary(
       `Orphans     ${result.orphans.ranOn} invocation(s) ran on after the execution ended, as on AWS; all ended before the stack closed${result.orphans.stillRunning ? ` except ${result.orphans.stillRunning}` : ""}`,
     );
   }
+  // No report (an aborted execution writes none): the ledger says how far it got.
+  if (!summary && progress) lines.push(formatRunProgress(progress));
   if (summary) {
     const c = summary.counts;
     lines.push(
@@ -326,7 +330,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const modelStatus = await settledModelStatus(stack);
     const reportPath = await saveReport(stack, dataDirectory, result);
-    printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt);
+    const ledgerProgress =
+      !result.summary && result.plan
+        ? await runProgressFromLedger(stack, result.plan, { imagesPrefix, resultsPrefix })
+        : undefined;
+    printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt, ledgerProgress);
     const verdict = runVerdict(result.execution.status, modelStatus);
     if (verdict.warning) process.stdout.write(`${verdict.warning}\n`);
     return verdict.exitCode;
