@@ -213,6 +213,12 @@ function printSummary(
   for (const denial of iam.denials.slice(0, 5)) {
     lines.push(`Denied      ${denial.action} on ${denial.resource} (role ${denial.role})`);
   }
+  if (result.replacedLease) {
+    const dead = result.replacedLease;
+    lines.push(
+      `Lease       replaced the unreleased lease of execution ${dead.executionId} (run ${dead.runId}, started ${dead.startedAt}), which no longer ran the model`,
+    );
+  }
   if (result.safetyStop)
     lines.push(
       `Safety stop ${result.safetyStop.stopped ? "stopped the model" : result.safetyStop.reason}`,
