@@ -268,8 +268,13 @@ export class SafeKeyStore extends FilesystemStore {
         startAfter.startsWith(folderPrefix) ||
         compareUtf8(folderPrefix, startAfter) > 0);
 
-    const keys: string[] = [];
-    const walk = async (folder: string, keyPrefix: string): Promise<void> => {
+    /**
+     * The path-safe keys in byte order, lazily, so a page stops reading once
+     * it is full. Each folder's entries are sorted by their key (a file) or
+     * their key prefix "<name>/" (a folder): no sibling key falls between two
+     * keys of one folder, so visiting in that order yields global byte order.
+     */
+    async function* plainKeys(folder: string, keyPrefix: string): AsyncGenerator<string> {
       let entries: Dirent[];
       try {
         entries = await readdir(folder, { withFileTypes: true });
@@ -277,27 +282,44 @@ export class SafeKeyStore extends FilesystemStore {
         if (isNotFound(error)) return;
         throw error;
       }
+      const items: { order: Buffer; key?: string; folder?: string }[] = [];
       for (const entry of entries) {
         const name = entry.name;
         if (entry.isDirectory()) {
-          // The store's own folders: hashed keys (read below) and uploads.
+          // The store's own folders: hashed keys (merged in below) and uploads.
           if (name.startsWith(MARKER) || name.includes(S3RVER_INFIX)) continue;
           const folderPrefix = `${keyPrefix}${name}/`;
-          if (mayHold(folderPrefix)) await walk(join(folder, name), folderPrefix);
+          if (mayHold(folderPrefix)) items.push({ order: Buffer.from(folderPrefix), folder: name });
         } else if (name.endsWith(OBJECT_SUFFIX)) {
           const key = keyPrefix + name.slice(0, -OBJECT_SUFFIX.length);
-          if (wanted(key) && isPathSafeKey(key)) keys.push(key);
+          if (wanted(key) && isPathSafeKey(key)) items.push({ order: Buffer.from(key), key });
         }
       }
-    };
-    await walk(bucketPath, "");
-    for (const key of await this.hashedKeysOf(bucketPath)) if (wanted(key)) keys.push(key);
-    keys.sort(compareUtf8);
+      items.sort((a, b) => Buffer.compare(a.order, b.order));
+      for (const item of items) {
+        if (item.key !== undefined) yield item.key;
+        else if (item.folder !== undefined) {
+          yield* plainKeys(join(folder, item.folder), `${keyPrefix}${item.folder}/`);
+        }
+      }
+    }
+    const hashed = (await this.hashedKeysOf(bucketPath)).filter(wanted).sort(compareUtf8);
+    /** Plain and hashed keys merged, in byte order. */
+    async function* allKeys(): AsyncGenerator<string> {
+      let next = 0;
+      for await (const key of plainKeys(bucketPath, "")) {
+        while (next < hashed.length && compareUtf8(hashed[next] as string, key) < 0) {
+          yield hashed[next++] as string;
+        }
+        yield key;
+      }
+      while (next < hashed.length) yield hashed[next++] as string;
+    }
 
     const commonPrefixes = new Set<string>();
     const page: string[] = [];
     let isTruncated = false;
-    for (const key of keys) {
+    for await (const key of allKeys()) {
       if (delimiter) {
         const index = key.indexOf(delimiter, prefix.length);
         if (index !== -1) {
