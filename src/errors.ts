@@ -59,6 +59,31 @@ export class BatchIncompleteError extends RunnerError {}
 /** Unexpected failure inside our own code: a bug, never an input problem. */
 export class InternalError extends RunnerError {}
 
+/**
+ * Each class's own `name` is the routed name too. The Lambda runtime reports
+ * `error.name` as the errorType, but `osls invoke local` reports
+ * `error.constructor.name`: with the TypeScript names it printed
+ * `InvalidRunInputError` where the workflow routes on `InvalidRunInput`.
+ * (test/unit/error-names.test.ts fails for a class missing from this list.)
+ */
+for (const errorClass of [
+  InvalidRunInputError,
+  ConcurrentExecutionError,
+  ModelNotUsableError,
+  ModelStartFailedError,
+  InferenceUnitQuotaExceededError,
+  ModelStartTimeoutError,
+  ModelNotReadyError,
+  AccessDeniedError,
+  ResourceNotFoundError,
+  RetriesExhaustedError,
+  BatchIncompleteError,
+  InternalError,
+  ControlPlaneUnavailableError,
+]) {
+  Object.defineProperty(errorClass, "name", { value: errorClass.name.replace(/Error$/, "") });
+}
+
 /** Names of every error class above, for tests that check `ErrorEquals` in the state machine. */
 export const RUNNER_ERROR_NAMES = [
   "InvalidRunInput",

@@ -350,6 +350,12 @@ export interface EnsureModelRunningResult {
   units: number;
   maxInferenceUnits?: number;
   statusMessage?: string;
+  /**
+   * The unreleased lease of another execution that this start replaced: that
+   * execution no longer runs the model (it crashed, or ended without its stop
+   * step), so its lease proved nothing. Said aloud, never replaced silently.
+   */
+  replacedLease?: { executionId: string; runId: string; startedAt: string };
 }
 
 /**
@@ -482,6 +488,20 @@ async function startWithLease(
     now: clock.now(),
     maxRunMs: input.maxRunMs,
   });
+  const replaced =
+    isLeaseActive(previousLease) && previousLease.executionId !== input.executionId
+      ? {
+          executionId: previousLease.executionId,
+          runId: previousLease.runId,
+          startedAt: previousLease.startedAt,
+        }
+      : undefined;
+  if (replaced) {
+    logger.warn(
+      "replacing the unreleased lease of another execution: the model is not running, so that execution (crashed, or ended without stopping) no longer holds it",
+      { projectVersionArn, previousLease: replaced },
+    );
+  }
   await writeLease({ ...leaseLocation, lease });
   try {
     const response = await input.rekognition.send(
@@ -508,6 +528,7 @@ async function startWithLease(
         startRequestedAt: lease.startedAt,
         units: input.units,
         ...optionalUnits(input.maxInferenceUnits),
+        ...(replaced ? { replacedLease: replaced } : {}),
       },
     };
   } catch (error) {

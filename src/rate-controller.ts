@@ -1,3 +1,4 @@
+import { onAbort } from "./abort-subscriptions.ts";
 import type { Clock } from "./runtime.ts";
 
 /**
@@ -147,18 +148,18 @@ export class RateController {
   acquire(signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<number>((resolve, reject) => {
-      const onAbort = () => {
+      const abandon = () => {
         const index = this.queue.indexOf(waiter);
         if (index >= 0) this.queue.splice(index, 1);
         reject(signal?.reason);
         if (index === 0) this.wake?.abort();
       };
+      // Every in-flight item waits on the batch's one signal: see abort-subscriptions.ts.
       const waiter: Waiter = {
         resolve,
         reject,
-        detach: () => signal?.removeEventListener("abort", onAbort),
+        detach: signal ? onAbort(signal, abandon) : () => {},
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
       this.queue.push(waiter);
       void this.pump();
     });

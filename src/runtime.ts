@@ -4,6 +4,8 @@
  * deterministic.
  */
 
+import { onAbort } from "./abort-subscriptions.ts";
+
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -28,15 +30,17 @@ export const systemClock: Clock = {
         reject(signal.reason);
         return;
       }
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
+      // Concurrent retries sleep on one shared signal: see abort-subscriptions.ts.
+      const unsubscribe = signal
+        ? onAbort(signal, () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          })
+        : () => {};
       const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
+        unsubscribe();
         resolve();
       }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
     }),
 };
 

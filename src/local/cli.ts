@@ -5,6 +5,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { readableCause } from "../failure-cause.ts";
+import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
+import { DataFolderBusyError } from "./data-lock.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -13,6 +15,8 @@ import {
   startLocalStack,
 } from "./local-stack.ts";
 import { LocalProgress } from "./progress.ts";
+import { formatRunProgress, type RunProgress, runProgressFromLedger } from "./run-progress.ts";
+import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
 import { unitsLine } from "./units-line.ts";
 import type { JsonValue } from "./workflow/index.ts";
@@ -83,18 +87,6 @@ const options = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-class UsageError extends Error {}
-
-function number(values: Record<string, unknown>, name: string, fallback?: number) {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new UsageError(`--${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
 async function countObjects(stack: LocalStack, prefix: string): Promise<number> {
   const page = await stack.s3.send(
     new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
@@ -104,14 +96,14 @@ async function countObjects(stack: LocalStack, prefix: string): Promise<number> 
 
 function scheduleFaults(
   stack: LocalStack,
-  values: Record<string, unknown>,
+  numbers: LocalOptions["numbers"],
   abort: AbortController,
 ): (event: { type: string }) => void {
   const arn = stack.projectVersionArn;
   const admin = stack.emulator.admin;
   const timers: NodeJS.Timeout[] = [];
-  const at = (name: string, action: () => void) => {
-    const seconds = number(values, name);
+  const at = (name: "lose-unit" | "lose-zone" | "throttle-storm" | "abort", action: () => void) => {
+    const seconds = numbers[name];
     if (seconds !== undefined) timers.push(setTimeout(action, seconds * 1000).unref());
   };
   let started = false;
@@ -164,6 +156,7 @@ function printSummary(
   modelStatus: string,
   reportPath: string | undefined,
   elapsedMs: number,
+  progress: RunProgress | undefined,
 ) {
   const { execution, summary } = result;
   const billing = stack.emulator.admin.billing(stack.projectVersionArn);
@@ -175,6 +168,8 @@ function printSummary(
       `Orphans     ${result.orphans.ranOn} invocation(s) ran on after the execution ended, as on AWS; all ended before the stack closed${result.orphans.stillRunning ? ` except ${result.orphans.stillRunning}` : ""}`,
     );
   }
+  // No report (an aborted execution writes none): the ledger says how far it got.
+  if (!summary && progress) lines.push(formatRunProgress(progress));
   if (summary) {
     const c = summary.counts;
     lines.push(
@@ -225,6 +220,12 @@ function printSummary(
   for (const denial of iam.denials.slice(0, 5)) {
     lines.push(`Denied      ${denial.action} on ${denial.resource} (role ${denial.role})`);
   }
+  if (result.replacedLease) {
+    const dead = result.replacedLease;
+    lines.push(
+      `Lease       replaced the unreleased lease of execution ${dead.executionId} (run ${dead.runId}, started ${dead.startedAt}), which no longer ran the model`,
+    );
+  }
   if (result.safetyStop)
     lines.push(
       `Safety stop ${result.safetyStop.stopped ? "stopped the model" : result.safetyStop.reason}`,
@@ -245,10 +246,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const feature = (values.feature as string | undefined) ?? "CLASSIFICATION";
-  if (feature !== "CLASSIFICATION" && feature !== "OBJECT_DETECTION") {
-    throw new UsageError(`--feature must be CLASSIFICATION or OBJECT_DETECTION, got ${feature}`);
-  }
+  // Every flag is checked before anything starts: a bad value is exit 2, not a run.
+  const { numbers, feature } = parseLocalOptions(values);
   if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
   const dataDirectory = resolve((values.data as string | undefined) ?? LOCAL_DATA_DIRECTORY);
   const imagesPrefix =
@@ -258,19 +257,26 @@ async function main(argv: string[]): Promise<number> {
 
   const stack = await startLocalStack({
     dataDirectory,
+    command: "npm run local",
     fresh: Boolean(values.fresh),
     feature,
     emulator: {
-      tpsPerUnit: number(values, "tps-per-unit", 20),
-      startDelayMs: number(values, "start-delay", 3000),
-      latencyMs: number(values, "latency", 100),
+      tpsPerUnit: numbers["tps-per-unit"] ?? 20,
+      startDelayMs: numbers["start-delay"] ?? 3000,
+      latencyMs: numbers.latency ?? 100,
     },
   });
   try {
+    const previous = stack.lock.tookOverFrom;
+    if (previous) {
+      process.stdout.write(
+        `The data folder was locked by process ${previous.pid} (${previous.command}, since ${previous.startedAt}), which is no longer running: taking it over.\n`,
+      );
+    }
     if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
-    const first = existing === 0 ? (number(values, "images", 200) ?? 0) : 0;
-    const more = number(values, "add-images", 0) ?? 0;
+    const first = existing === 0 ? (numbers.images ?? 200) : 0;
+    const more = numbers["add-images"] ?? 0;
     if (first > 0) {
       process.stdout.write(
         `Seeding ${first} sample images into s3://${stack.imagesBucket}/${imagesPrefix} ...\n`,
@@ -300,7 +306,7 @@ async function main(argv: string[]): Promise<number> {
     }
 
     const input: Record<string, JsonValue> = {};
-    const map: [string, string][] = [
+    const map: [keyof LocalOptions["numbers"], string][] = [
       ["plan-tps", "tpsPerUnit"],
       ["window", "targetWindowMinutes"],
       ["min-units", "minUnits"],
@@ -308,11 +314,11 @@ async function main(argv: string[]): Promise<number> {
       ["max-inference-units", "maxInferenceUnits"],
     ];
     for (const [flag, field] of map) {
-      const value = number(values, flag);
+      const value = numbers[flag];
       if (value !== undefined) input[field] = value;
     }
     const abort = new AbortController();
-    const onFault = scheduleFaults(stack, values, abort);
+    const onFault = scheduleFaults(stack, numbers, abort);
     const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);
     process.stdout.write(
       `Embedded S3 ${stack.s3Server.endpoint}, Rekognition emulator ${stack.emulator.endpoint}\nModel ${stack.projectVersionArn}\n`,
@@ -337,8 +343,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const modelStatus = await settledModelStatus(stack);
     const reportPath = await saveReport(stack, dataDirectory, result);
-    printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt);
-    return result.execution.status === "SUCCEEDED" ? 0 : 1;
+    const ledgerProgress =
+      !result.summary && result.plan
+        ? await runProgressFromLedger(stack, result.plan, { imagesPrefix, resultsPrefix })
+        : undefined;
+    printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt, ledgerProgress);
+    const verdict = runVerdict(result.execution.status, modelStatus);
+    if (verdict.warning) process.stdout.write(`${verdict.warning}\n`);
+    return verdict.exitCode;
   } finally {
     await stack.close();
   }
@@ -349,6 +361,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof DataFolderBusyError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
       process.exitCode = 2;

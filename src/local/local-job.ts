@@ -9,6 +9,7 @@ import * as processBatch from "../../functions/process-batch.ts";
 import * as report from "../../functions/report.ts";
 import * as safetyStop from "../../functions/safety-stop.ts";
 import * as stopModel from "../../functions/stop-model.ts";
+import type { EnsureModelRunningResult } from "../model-lifecycle.ts";
 import type { SafetyStopResult } from "../reaper.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
@@ -114,6 +115,8 @@ export interface LocalJobResult {
    * counts those that outlived even their function's timeout.
    */
   orphans: { ranOn: number; stillRunning: number };
+  /** The unreleased lease of a dead execution that this run's start replaced. */
+  replacedLease?: EnsureModelRunningResult["replacedLease"];
 }
 
 /** The deployment parameters the local stack implies, as serverless.yml turns them into env vars. */
@@ -199,6 +202,16 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
   try {
     const timeouts = { ...(await deployedTimeouts()), ...options.timeouts };
     const handlers: HandlerMap = {};
+    let replacedLease: EnsureModelRunningResult["replacedLease"];
+    // Kept aside so the summary can say whose lease the start replaced.
+    const noteReplacedLease =
+      (inner: LocalHandler): LocalHandler =>
+      async (event, context) => {
+        const output = await inner(event, context);
+        const replaced = (output as EnsureModelRunningResult | undefined)?.replacedLease;
+        if (replaced) replacedLease = replaced;
+        return output;
+      };
     for (const [name, handler] of Object.entries({ ...WORKFLOW_HANDLERS, ...options.handlers })) {
       if (!handler) continue;
       // The state machine's role must be allowed to invoke the function.
@@ -209,7 +222,10 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
         if (denial) throw new IntegrationAccessDenied("Lambda.AWSLambdaException", denial.message);
         return handler(event, context);
       };
-      handlers[name] = { handler: invoke, timeoutSeconds: timeouts[name] };
+      handlers[name] = {
+        handler: name === "ensureModelRunning" ? noteReplacedLease(invoke) : invoke,
+        timeoutSeconds: timeouts[name],
+      };
     }
     const topic = createLocalTopic();
     const publish: LocalHandler = async (parameters) => {
@@ -244,6 +260,7 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
       notifications: topic.messages,
       orphans: { ranOn: execution.orphans, stillRunning: 0 },
     };
+    if (replacedLease) result.replacedLease = replacedLease;
     if (output.plan) result.plan = output.plan;
     if (output.report) {
       result.report = output.report;

@@ -1,9 +1,10 @@
-import { mkdir, rm } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { resetHandlerClients } from "../lambda-handler.ts";
 import { emulatorMetricSource } from "./cloudwatch/emulator-metrics.ts";
 import { type LocalCloudWatch, startLocalCloudWatch } from "./cloudwatch-server.ts";
+import { acquireDataLock, type DataLock, LOCK_FILE_NAME } from "./data-lock.ts";
 import { type Emulator, type EmulatorOptions, startEmulator } from "./emulator/index.ts";
 import { IamGate } from "./iam/iam-gate.ts";
 import { gateRekognitionCall, gateS3Request } from "./iam/service-gates.ts";
@@ -54,10 +55,14 @@ export interface LocalStackOptions {
   s3Port?: number;
   emulatorPort?: number;
   cloudwatchPort?: number;
+  /** Names the owner in the data folder's lock (shown to a second run that is refused). */
+  command?: string;
 }
 
 export interface LocalStack {
   s3Server: EmbeddedS3;
+  /** This stack's hold on its data folder (one stack per folder at a time). */
+  lock: DataLock;
   emulator: Emulator;
   /**
    * IAM enforcement at the doors of S3, the emulator and the local Step
@@ -82,8 +87,29 @@ export interface LocalStack {
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dataDirectory = options.dataDirectory ?? LOCAL_DATA_DIRECTORY;
-  if (options.fresh) await rm(dataDirectory, { recursive: true, force: true });
-  await mkdir(dataDirectory, { recursive: true });
+  // The lock comes first: --fresh must not wipe a folder another run is using.
+  const lock = await acquireDataLock(dataDirectory, options.command ?? "local stack");
+  try {
+    if (options.fresh) await emptyFolderBut(dataDirectory, LOCK_FILE_NAME);
+    return await startOnLockedFolder(options, dataDirectory, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+/** Deletes everything in `directory` except the entry named `keep`. */
+async function emptyFolderBut(directory: string, keep: string): Promise<void> {
+  for (const entry of await readdir(directory)) {
+    if (entry !== keep) await rm(join(directory, entry), { recursive: true, force: true });
+  }
+}
+
+async function startOnLockedFolder(
+  options: LocalStackOptions,
+  dataDirectory: string,
+  lock: DataLock,
+): Promise<LocalStack> {
   const imagesBucket = options.imagesBucket ?? LOCAL_DEFAULTS.imagesBucket;
   const resultsBucket = options.resultsBucket ?? LOCAL_DEFAULTS.resultsBucket;
 
@@ -137,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     iam,
     cloudwatch,
     s3,
+    lock,
     projectVersionArn: declared.projectVersionArn,
     projectArn: declared.projectArn,
     imagesBucket,
@@ -162,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await cloudwatch.close();
       await emulator.close();
       await s3Server.close();
+      await lock.release();
     },
   };
 }

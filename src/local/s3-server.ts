@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
+import { SafeKeyStore } from "./s3-store.ts";
 
 /**
  * The embedded S3: s3rver (patched, see `patches/s3rver+3.7.1.patch`) served
@@ -76,6 +77,11 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Embe
     vhostBuckets: false,
     resetOnClose: false,
   });
+  // s3rver's own store fails on keys S3 accepts (long segments, "..", "//"):
+  // this one stores every valid key and turns storage errors into S3 errors.
+  const store = new SafeKeyStore(directory);
+  s3rver.store = store;
+  s3rver.context.store = store;
 
   const ensureBucket = async (name: string) => {
     assertBucketName(name);

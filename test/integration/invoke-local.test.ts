@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -144,6 +144,19 @@ describe("npm run local:stack + local:events + osls invoke local", () => {
     };
     // Nothing started the model: the emulator's declared version is trained, not running.
     expect(result).toMatchObject({ status: "TRAINING_COMPLETED", ready: false, attempt: 1 });
+  }, 120_000);
+
+  it("osls invoke local reports a refused input under the name the workflow routes on", async () => {
+    const eventFile = join(directory, "plan-bad-input.json");
+    await writeFile(eventFile, JSON.stringify({ input: { noSuchField: 1 }, executionId: "x" }));
+    // A failed invocation exits 1: its output is on the rejected call.
+    const failure = (await oslsInvoke("plan", eventFile).then(
+      () => {
+        throw new Error("the invalid input was accepted");
+      },
+      (error: { stdout?: string }) => error,
+    )) as { stdout?: string };
+    expect(invokeResult(failure.stdout ?? "")).toMatchObject({ errorType: "InvalidRunInput" });
   }, 120_000);
 
   it("the committed sample events parse and cover every function in serverless.yml", async () => {

@@ -1,7 +1,17 @@
 /** The command line of `npm run emulator`: flags to emulator options. */
 import { parseArgs } from "node:util";
 import { jsonLogger } from "../../runtime.ts";
-import { DEFAULT_SETTINGS, type EmulatorOptions, type ModelDeclaration } from "./settings.ts";
+import {
+  DEFAULT_SETTINGS,
+  type EmulatorOptions,
+  emulatorConfigSchema,
+  type ModelDeclaration,
+} from "./settings.ts";
+
+/** A command-line mistake: exit code 2, like `npm run local`. */
+export class CommandLineError extends Error {
+  override name = "CommandLineError";
+}
 
 /** Numeric flags and the option each one sets. */
 const NUMERIC_FLAGS = {
@@ -55,8 +65,19 @@ Options:
 The admin API lives under /_emulator/ (state, timeline, billing, faults, models, reset).
 Stop with Ctrl-C (SIGINT) or SIGTERM.`;
 
-/** Turns the command line into emulator options; throws with a message naming the flag. */
+/** Turns the command line into emulator options; throws a CommandLineError naming the flag. */
 export function parseCommandLine(argv: string[]): EmulatorOptions & { help?: boolean } {
+  try {
+    return parseFlags(argv);
+  } catch (error) {
+    // parseArgs' own errors (unknown option, missing value) are command-line mistakes too.
+    const code = (error as NodeJS.ErrnoException)?.code ?? "";
+    if (code.startsWith("ERR_PARSE_ARGS")) throw new CommandLineError((error as Error).message);
+    throw error;
+  }
+}
+
+function parseFlags(argv: string[]): EmulatorOptions & { help?: boolean } {
   const numeric = Object.fromEntries(
     Object.keys(NUMERIC_FLAGS).map((flag) => [flag, { type: "string" as const }]),
   );
@@ -83,13 +104,19 @@ export function parseCommandLine(argv: string[]): EmulatorOptions & { help?: boo
     if (typeof raw !== "string") continue;
     const value = Number(raw);
     if (raw.trim() === "" || !Number.isFinite(value)) {
-      throw new Error(`--${flag} must be a number, got "${raw}"`);
+      throw new CommandLineError(`--${flag} must be a number, got "${raw}"`);
+    }
+    // The range the config file must respect too (ports, non-negative delays, ...).
+    const checked = emulatorConfigSchema.shape[key].safeParse(value);
+    if (!checked.success) {
+      const reason = checked.error.issues.map((issue) => issue.message).join("; ");
+      throw new CommandLineError(`--${flag}: ${reason}, got "${raw}"`);
     }
     options[key] = value;
   }
   const billFrom = values["bill-from"];
   if (billFrom !== undefined && billFrom !== "start-request" && billFrom !== "running") {
-    throw new Error(`--bill-from must be start-request or running, got "${billFrom}"`);
+    throw new CommandLineError(`--bill-from must be start-request or running, got "${billFrom}"`);
   }
   const controlPlaneFaults = [
     controlPlaneRate(
@@ -123,7 +150,7 @@ function controlPlaneRate(
   if (raw === undefined) return undefined;
   const rate = Number(raw);
   if (raw.trim() === "" || !(rate >= 0 && rate <= 1)) {
-    throw new Error(`--${flag} must be a number from 0 to 1, got "${raw}"`);
+    throw new CommandLineError(`--${flag} must be a number from 0 to 1, got "${raw}"`);
   }
   return { operation: "*" as const, error, rate };
 }
@@ -131,7 +158,7 @@ function controlPlaneRate(
 function parseModelFlag(value: string): ModelDeclaration {
   const match = /^([^/:]+)\/([^/:]+)(?::(CLASSIFICATION|OBJECT_DETECTION))?$/.exec(value);
   if (!match) {
-    throw new Error(
+    throw new CommandLineError(
       `--model must look like <project>/<version>[:CLASSIFICATION|OBJECT_DETECTION], got "${value}"`,
     );
   }

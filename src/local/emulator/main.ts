@@ -1,4 +1,4 @@
-import { HELP, parseCommandLine } from "./command-line.ts";
+import { CommandLineError, HELP, parseCommandLine } from "./command-line.ts";
 import { startEmulator } from "./index.ts";
 
 async function main(): Promise<void> {
@@ -41,5 +41,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+  if (error instanceof CommandLineError) console.error("Run with --help for the options.");
+  process.exit(error instanceof CommandLineError ? 2 : 1);
 });

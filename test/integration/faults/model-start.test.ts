@@ -36,7 +36,13 @@ describe("model lifecycle faults", () => {
       maxUnits: result.plan?.sizing.units ?? 1,
     });
     expect(report.succeeded + report.failed).toBe(0);
-    expect(fixture.stack.emulator.admin.billing(fixture.arn).billingUnits).toBe(0);
+    const billing = fixture.stack.emulator.admin.billing(fixture.arn);
+    expect(billing.billingUnits).toBe(0);
+    // AWS does not document whether a failed start-up is billed: the emulator
+    // assumes it is (MinInferenceUnits from the start request until FAILED,
+    // 300 ms here), and the README says so rather than "nothing is billed".
+    const units = result.plan?.sizing.units ?? 1;
+    expect(billing.unitSeconds).toBeGreaterThanOrEqual(0.29 * units);
   });
 
   it("a start that never reaches RUNNING within the cap fails with ModelStartTimeout and the model is stopped", async () => {

@@ -1,0 +1,67 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+
+/**
+ * A second `npm run local` on a data folder in use is refused before it
+ * touches anything (two runs once analysed every image twice and left the
+ * first run's model RUNNING while it exited 0).
+ */
+
+let directory: string;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "data-lock-run-"));
+  stack = await startLocalStack({ dataDirectory: directory, command: "the test's stack" });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await rm(directory, { recursive: true, force: true });
+});
+
+function runLocal(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(
+      resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
+      [resolve(PROJECT_ROOT, "src/local/cli.ts"), ...args],
+      { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "silent" } },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("error", fail);
+    child.once("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run local on a data folder in use", () => {
+  it("is refused with exit code 1, naming the holder, and seeds nothing", async () => {
+    const marker = `${LOCAL_DEFAULTS.imagesPrefix}already-here.txt`;
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.imagesBucket, Key: marker, Body: "x" }),
+    );
+    const second = await runLocal(["--data", directory, "--images", "5", "--fresh"]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`in use by process ${process.pid} (the test's stack`);
+    expect(second.stdout).not.toContain("Seeding");
+    // --fresh did not wipe the folder from under the running stack.
+    const listing = await stack.s3.send(
+      new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: LOCAL_DEFAULTS.imagesPrefix }),
+    );
+    expect(listing.Contents?.map((object) => object.Key)).toEqual([marker]);
+  });
+});
