@@ -166,7 +166,7 @@ const LAMBDA_ROLE = "IamRoleLambdaExecution";
 const MACHINE_ROLE = "WeeklyBatchStateMachineRole";
 const REPORT_ROLE = "ReportFunctionRole";
 
-/** Every setting given, the results in their own bucket. */
+/** Every setting given (the Athena table on), the results in their own bucket. */
 let full: { dir: string; template: Template };
 /** Only the two required parameters (and the schedule switched off, as a string). */
 let minimal: { dir: string; template: Template };
@@ -476,12 +476,16 @@ describe("the optional Athena table", () => {
     const [, database] = deployed.resources("AWS::Glue::Database")[0] ?? [];
     expect(database?.Properties.DatabaseInput.Name).toBe("rekognition_weekly_batch_prod");
     const [, table] = deployed.resources("AWS::Glue::Table")[0] ?? [];
-    const input = deployed.resolve(table?.Properties.TableInput) as Record<string, any>;
+    const input = deployed.resolve(table?.Properties.TableInput) as {
+      StorageDescriptor: { Location: string; SerdeInfo: { SerializationLibrary: string } };
+      PartitionKeys: { Name: string }[];
+      Parameters: Record<string, string>;
+    };
     expect(input.StorageDescriptor.Location).toBe("s3://acme-shelf-results/labels/runs/");
     expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
       "org.openx.data.jsonserde.JsonSerDe",
     );
-    expect(input.PartitionKeys.map((k: { Name: string }) => k.Name)).toEqual(["run_id"]);
+    expect(input.PartitionKeys.map((k) => k.Name)).toEqual(["run_id"]);
     expect(input.Parameters).toMatchObject({
       "projection.enabled": "true",
       "projection.run_id.type": "injected",
