@@ -28,6 +28,7 @@ import {
   writeRunReport,
 } from "./report/summary.ts";
 import { normalizePrefix } from "./result-keys.ts";
+import { type RunEvent, runEvent } from "./run-event.ts";
 import { parseRunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
 import { truncateText } from "./state-limits.ts";
@@ -263,8 +264,12 @@ export async function stopModelStep(
 /** A notification's message is cut to this many characters (at most 32 KiB of UTF-8). */
 export const MAX_NOTIFICATION_CHARS = 8000;
 
-/** The report's result, plus the message the workflow publishes when an alert topic is set. */
+/**
+ * The report's result, plus the run's event (which the workflow puts on the
+ * default EventBridge bus) and the message it publishes when an alert topic is set.
+ */
 export interface ReportStepResult extends RunReportResult {
+  event: RunEvent;
   notification?: RunNotification;
 }
 
@@ -292,8 +297,16 @@ export async function reportStep(
       publishReportMetrics(written, logger);
     },
   });
+  const event = runEvent({
+    result,
+    runId: state.plan.runId,
+    executionId: state.plan.executionId,
+    resultsPrefix: state.plan.context.resultsPrefix,
+    ...(summary ? { summary } : {}),
+    ...(state.error ? { failure: state.error } : {}),
+  });
   const topicArn = alertTopicFromEnv();
-  if (!topicArn) return result;
+  if (!topicArn) return { ...result, event };
   const notification = runNotification({
     topicArn,
     result,
@@ -304,6 +317,7 @@ export async function reportStep(
   // its way to SNS (256 KiB): a long failure cause is cut, the report has it all.
   return {
     ...result,
+    event,
     notification: {
       ...notification,
       message: truncateText(notification.message, MAX_NOTIFICATION_CHARS),

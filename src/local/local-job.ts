@@ -16,6 +16,12 @@ import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Plan } from "../shapes.ts";
 import { LOCAL_IDENTITIES } from "./iam/identities.ts";
 import { packagedPolicies, type RolePolicies } from "./iam/packaged-policies.ts";
+import {
+  createLocalEventBus,
+  EVENTS_PUT_RESOURCE,
+  localEventBusArn,
+  type PutEvent,
+} from "./local-eventbridge.ts";
 import { createLocalTopic, type PublishedMessage, SNS_PUBLISH_RESOURCE } from "./local-sns.ts";
 import type { LocalStack } from "./local-stack.ts";
 import { LOCAL_S3_CREDENTIALS, localS3ClientConfig, PROJECT_ROOT } from "./s3-server.ts";
@@ -109,6 +115,8 @@ export interface LocalJobResult {
   safetyStop?: SafetyStopResult;
   /** What the Notify states published (only when ALERT_TOPIC_ARN is set). */
   notifications: PublishedMessage[];
+  /** What the workflow put on the default EventBridge bus (the run's event). */
+  events: PutEvent[];
   /**
    * Invocations that ran on after the execution ended (AWS does not stop a
    * running Lambda), all waited for before the job returns; `stillRunning`
@@ -241,11 +249,31 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
         throw new IntegrationAccessDenied("SNS.AuthorizationErrorException", denial.message);
       return topic.publish(parameters as never) as never;
     };
+    const bus = createLocalEventBus();
+    const putEvents: LocalHandler = async (parameters) => {
+      const entries = (parameters as { Entries?: { EventBusName?: unknown }[] })?.Entries;
+      // The state machine's role must be allowed to put on each entry's bus.
+      const buses = new Set(
+        (Array.isArray(entries) ? entries : []).map((entry) =>
+          typeof entry?.EventBusName === "string" ? entry.EventBusName : "default",
+        ),
+      );
+      const denial = await stack.iam.checkStateMachine(
+        [...buses].map((name) => ({
+          action: "events:PutEvents",
+          resource: localEventBusArn(name),
+          context: {},
+        })),
+      );
+      if (denial)
+        throw new IntegrationAccessDenied("EventBridge.AccessDeniedException", denial.message);
+      return bus.putEvents(parameters as never) as never;
+    };
     const execution = await runWorkflow({
       definition: await loadDefinition(DEFINITION_PATH),
       input: options.input ?? {},
       handlers,
-      resources: { [SNS_PUBLISH_RESOURCE]: publish },
+      resources: { [SNS_PUBLISH_RESOURCE]: publish, [EVENTS_PUT_RESOURCE]: putEvents },
       s3: integrationS3,
       waitMs: options.waitMs ?? 500,
       retryScale: options.retryScale ?? 0.05,
@@ -258,6 +286,7 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
     const result: LocalJobResult = {
       execution,
       notifications: topic.messages,
+      events: bus.events,
       orphans: { ranOn: execution.orphans, stillRunning: 0 },
     };
     if (replacedLease) result.replacedLease = replacedLease;

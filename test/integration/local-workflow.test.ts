@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelNotUsableError } from "../../src/errors.ts";
+import { createLocalEventBus, EVENTS_PUT_RESOURCE } from "../../src/local/local-eventbridge.ts";
 import { createLocalTopic, SNS_PUBLISH_RESOURCE } from "../../src/local/local-sns.ts";
 import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import {
@@ -757,11 +758,16 @@ describe("the project's state machine, run locally with stand-in handlers", () =
       toleratedFailurePercentage: 0,
       context: { runId: "run-1" },
     };
+    const bus = createLocalEventBus();
     const result = await runWorkflow({
       definition,
       input: { imagesPrefix: "img/" },
-      // The Notify states' SNS integration (not reached: the report sets no notification).
-      resources: { [SNS_PUBLISH_RESOURCE]: createLocalTopic().publish as LocalHandler },
+      // The Notify states' SNS integration (not reached: the report sets no notification)
+      // and PublishRunEvent's EventBridge integration.
+      resources: {
+        [SNS_PUBLISH_RESOURCE]: createLocalTopic().publish as LocalHandler,
+        [EVENTS_PUT_RESOURCE]: bus.putEvents as LocalHandler,
+      },
       handlers: {
         plan: (event: { executionId: string }) => {
           calls.push(`plan ${event.executionId}`);
@@ -788,12 +794,16 @@ describe("the project's state machine, run locally with stand-in handlers", () =
         },
         report: () => {
           calls.push("report");
-          return { written: true };
+          return {
+            written: true,
+            event: { source: "s", detailType: "d", detail: { runId: "run-1" } },
+          };
         },
       },
       s3,
       waitScale: 0.0001,
     });
+    expect(bus.events.map((event) => event.Detail)).toEqual([{ runId: "run-1" }]);
     expect(result.status, `${result.error}: ${result.cause}`).toBe("SUCCEEDED");
     expect(calls).toEqual([`plan ${result.executionArn}`, "ensure", "stop completed", "report"]);
     expect(checks).toBe(2);

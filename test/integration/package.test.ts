@@ -166,7 +166,7 @@ const LAMBDA_ROLE = "IamRoleLambdaExecution";
 const MACHINE_ROLE = "WeeklyBatchStateMachineRole";
 const REPORT_ROLE = "ReportFunctionRole";
 
-/** Every setting given, the results in their own bucket. */
+/** Every setting given (the Athena table on), the results in their own bucket. */
 let full: { dir: string; template: Template };
 /** Only the two required parameters (and the schedule switched off, as a string). */
 let minimal: { dir: string; template: Template };
@@ -188,6 +188,7 @@ beforeAll(async () => {
     resultsPrefix: "labels/",
     alertTopicArn,
     kmsKeyArn,
+    athena: "true",
   });
   minimal = await packageWith({
     projectVersionArn,
@@ -442,6 +443,69 @@ describe("the packaged CloudFormation template", () => {
   });
 });
 
+describe("the run's event", () => {
+  it("may be put by the state machine only, only on the account's default bus", () => {
+    for (const config of [deployed, deployedMinimal]) {
+      expect(config.find(MACHINE_ROLE, "events:PutEvents").flatMap(resources)).toEqual([
+        "arn:aws:events:eu-west-1:111122223333:event-bus/default",
+      ]);
+      for (const role of [LAMBDA_ROLE, REPORT_ROLE]) {
+        const granted = config.statementsOf(role).flatMap(actions);
+        expect(granted.filter((a) => a.startsWith("events:"))).toEqual([]);
+      }
+    }
+  });
+});
+
+describe("the optional Athena table", () => {
+  const glue = (config: Deployed) =>
+    [...config.resources("AWS::Glue::Database"), ...config.resources("AWS::Glue::Table")].map(
+      ([id]) => id,
+    );
+
+  it("is off by default: its resources are in the template under a condition that is false", () => {
+    expect(glue(deployedMinimal)).toEqual([]);
+    for (const id of ["ResultsDatabase", "ResultsTable"]) {
+      expect(minimal.template.Resources[id]?.Condition).toBe("AthenaEnabled");
+    }
+    expect(deployedMinimal.condition("AthenaEnabled")).toBe(false);
+  });
+
+  it("athena=true (a string) adds a database and a projected table over the runs' result parts", () => {
+    expect(glue(deployed)).toEqual(["ResultsDatabase", "ResultsTable"]);
+    const [, database] = deployed.resources("AWS::Glue::Database")[0] ?? [];
+    expect(database?.Properties.DatabaseInput.Name).toBe("rekognition_weekly_batch_prod");
+    const [, table] = deployed.resources("AWS::Glue::Table")[0] ?? [];
+    const input = deployed.resolve(table?.Properties.TableInput) as {
+      StorageDescriptor: { Location: string; SerdeInfo: { SerializationLibrary: string } };
+      PartitionKeys: { Name: string }[];
+      Parameters: Record<string, string>;
+    };
+    expect(input.StorageDescriptor.Location).toBe("s3://acme-shelf-results/labels/runs/");
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
+      "org.openx.data.jsonserde.JsonSerDe",
+    );
+    expect(input.PartitionKeys.map((k) => k.Name)).toEqual(["run_id"]);
+    expect(input.Parameters).toMatchObject({
+      "projection.enabled": "true",
+      "projection.run_id.type": "injected",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's placeholder, not JavaScript's
+      "storage.location.template": "s3://acme-shelf-results/labels/runs/${run_id}/results/",
+    });
+  });
+
+  it("grants no IAM, on or off: no Glue or Athena action, no role refers to the table", () => {
+    for (const packaged of [full.template, minimal.template]) {
+      const roles = Object.values(packaged.Resources).filter((r) =>
+        ["AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"].includes(r.Type),
+      );
+      const text = JSON.stringify(roles);
+      expect(text).not.toMatch(/"(glue|athena):/);
+      expect(text).not.toMatch(/ResultsDatabase|ResultsTable/);
+    }
+  });
+});
+
 describe("osls package without a required parameter", () => {
   it("names the missing parameters and how to pass them", async () => {
     const failure = await run("npx", ["osls", "package", "--package", join(tmpdir(), "never")], {
@@ -464,8 +528,8 @@ describe("osls package without a required parameter", () => {
 
 describe("cfn-lint", () => {
   const configurations = [
-    ["every setting given", () => full.dir],
-    ["only the two required parameters", () => minimal.dir],
+    ["every setting given, the Athena table on", () => full.dir],
+    ["only the two required parameters, the Athena table off", () => minimal.dir],
   ] as const;
   for (const [name, dirOf] of configurations) {
     it(`finds no errors in the packaged template (${name})`, async (ctx) => {
