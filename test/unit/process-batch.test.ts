@@ -264,14 +264,20 @@ describe("processBatch", () => {
       error: { name: "InvalidImageFormatException", message: "not an image" },
     };
     const stale = image("blue-stale.jpg");
-    const current = { Metadata: { [RESULT_METADATA.imageLastModified]: done.lastModified } };
+    const current = (ref: ImageRef, status: string) => ({
+      Metadata: {
+        [RESULT_METADATA.imageEtag]: ref.etag.replaceAll('"', ""),
+        [RESULT_METADATA.status]: status,
+      },
+    });
     s3Mock
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", done.key) })
-      .resolves(current)
+      .resolves(current(done, "succeeded"))
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", poisoned.key) })
-      .resolves(current)
+      .resolves(current(poisoned, "failed"))
+      // A result for another version of the image (written later or not): redone.
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", stale.key) })
-      .resolves({ Metadata: { [RESULT_METADATA.imageLastModified]: "2025-12-01T00:00:00.000Z" } })
+      .resolves(current({ ...stale, etag: '"older-etag"' }, "succeeded"))
       .on(GetObjectCommand, { Key: resultKeyFor("out/", done.key) })
       .resolves({ Body: body(JSON.stringify(previous)) })
       .on(GetObjectCommand, { Key: resultKeyFor("out/", poisoned.key) })
