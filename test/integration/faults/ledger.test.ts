@@ -83,12 +83,15 @@ describe("ledger faults", () => {
     expect(stale.stale.sort()).toEqual([...keys].sort());
     expect(stale.exact).toBe(false);
 
-    const { result: second } = await runToCleanFinish(current, {
+    const second = await runFaultJob(current, {
       input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, expectedLatencyMs: 1500 },
     });
+    expect(second.execution.status, second.execution.cause).toBe("SUCCEEDED");
     expect(second.plan?.counts.pending).toBe(keys.length);
     expect(second.plan?.pendingByReason?.replaced).toBe(keys.length);
     expect(second.summary?.counts.replaced).toBe(keys.length);
+    const after = await reconcileStack(current.stack, [second.plan?.runId ?? ""]);
+    expect(after.exact).toBe(true);
     const ledger = await readLedger(current.stack);
     for (const key of keys) {
       expect(ledger.get(key)?.image.etag.replaceAll('"', "")).toBe(await etagOf(current, key));
@@ -119,11 +122,15 @@ describe("ledger faults", () => {
     expect(books.corrupt.length).toBe(4);
     expect(books.exact).toBe(false);
 
-    const { result } = await runToCleanFinish(current);
+    const result = await runFaultJob(current);
+    expect(result.execution.status, result.execution.cause).toBe("SUCCEEDED");
     expect(result.plan?.counts.pending).toBe(4);
     expect(result.plan?.pendingByReason?.unreadableResult).toBe(4);
     expect(result.summary?.counts.unreadableResults).toBe(4);
     expect(result.summary?.counts.succeeded).toBe(4);
+    const after = await reconcileStack(stack, [result.plan?.runId ?? ""]);
+    expect(after.exact).toBe(true);
+    expect(after.corrupt).toEqual([]);
     const ledger = await readLedger(stack);
     for (const key of keys) expect(ledger.get(key)?.status).toBe("succeeded");
   });
@@ -159,8 +166,8 @@ describe("ledger faults", () => {
     const books = await reconcileStack(stack, [result.plan?.runId ?? ""]);
     const counts = result.summary?.counts;
     expect(books.succeeded).toBeGreaterThanOrEqual(5);
-    expect(counts?.countsSource).toBe("ledger");
     expect(counts?.succeeded).toBe(books.succeeded);
+    expect(counts?.countsSource).toBe("ledger");
     expect(counts?.unaccounted).toBe(30 - books.succeeded);
     expect((counts?.succeeded ?? 0) + (counts?.unaccounted ?? 0)).toBe(counts?.pending);
     const check = result.summary?.checks.find((c) => c.name === "pending items");
@@ -201,9 +208,11 @@ describe("ledger faults", () => {
     await putImage(current, key, bytes);
     const books = await reconcileStack(stack, [first.plan?.runId ?? ""]);
     expect(books.unreadable).toBe(1);
-    const { result: second } = await runToCleanFinish(current);
+    const second = await runFaultJob(current);
+    expect(second.execution.status, second.execution.cause).toBe("SUCCEEDED");
     expect(second.plan?.counts.pending).toBe(1);
     expect(second.plan?.pendingByReason?.unreadableImage).toBe(1);
     expect((await readLedger(stack)).get(key)?.status).toBe("succeeded");
+    expect((await reconcileStack(stack, [second.plan?.runId ?? ""])).exact).toBe(true);
   });
 });
