@@ -13,6 +13,7 @@ import {
   classifyDetectionError,
   type ErrorKind,
   fatalRunnerError,
+  ImageUnreadableError,
   shouldRetryDetectionError,
   UNKNOWN_ERROR_MAX_ATTEMPTS,
 } from "../../src/detection-errors.ts";
@@ -69,6 +70,12 @@ const table: [string, unknown, ErrorKind, boolean][] = [
   ["InvalidParameter", sdkError("InvalidParameterException"), "permanent", false],
   ["Bytes mode, image deleted (NoSuchKey)", sdkError("NoSuchKey", 404), "unreadable", false],
   ["Bytes mode, over 4 MB", new ImageTooLargeForBytesError("a.jpg", 5_000_000), "permanent", false],
+  [
+    "Bytes mode, GetObject of the image denied",
+    new ImageUnreadableError("a.jpg", sdkError("AccessDenied", 403)),
+    "unreadable",
+    false,
+  ],
   ["ResourceNotReady", sdkError("ResourceNotReadyException"), "fatal", false],
   ["AccessDeniedException", sdkError("AccessDeniedException"), "fatal", false],
   ["S3 AccessDenied", sdkError("AccessDenied", 403), "fatal", false],
