@@ -47,11 +47,6 @@ async function put(key: string, body: string | Buffer) {
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from(body) }));
 }
 
-async function lastModifiedMs(key: string): Promise<number> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-  return head.LastModified?.getTime() ?? 0;
-}
-
 /** Writes the job's own result for the image as it is now (its current ETag). */
 async function writeResultFor(input: RunInput, key: string, bucket = BUCKET) {
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -79,16 +74,6 @@ async function writeResultFor(input: RunInput, key: string, bucket = BUCKET) {
     labels: [],
   });
   await writeImageResult(s3, context, record);
-}
-
-/** Polls (with a deadline) until the wall clock has moved into a later second than `ms`. */
-async function waitForNextSecond(ms: number) {
-  const deadline = Date.now() + 10_000;
-  const target = Math.floor(ms / 1000) * 1000 + 1000;
-  while (Date.now() < target) {
-    if (Date.now() > deadline) throw new Error("clock did not advance");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function inputFor(overrides: Record<string, unknown> = {}): RunInput {
