@@ -51,9 +51,9 @@ async function etagOf(current: FaultStack, key: string): Promise<string> {
 
 describe("ledger faults", () => {
   it("images overwritten while a slow model analyses them are analysed again by the next run", async () => {
-    // One call takes 1.5 s: the overwrite lands while the batch is in flight,
+    // One call takes 1 s: the overwrite lands while the batch is in flight,
     // and every result is written after the new object's LastModified.
-    fixture = await startFaultStack({ latencyMs: 1500, tpsPerUnit: 10 });
+    fixture = await startFaultStack({ latencyMs: 1000, tpsPerUnit: 10 });
     const current = fixture;
     const sample = await seedImages(current.stack, 4);
     const keys = sample.images.map((image) => image.key);
@@ -74,7 +74,7 @@ describe("ledger faults", () => {
     };
     const first = await runFaultJob(current, {
       handlers: { processBatch: overwriteMidBatch },
-      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, expectedLatencyMs: 1500 },
+      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, expectedLatencyMs: 1000 },
     });
     expect(first.execution.status, first.execution.cause).toBe("SUCCEEDED");
     expect(overwritten).toBe(true);
@@ -84,7 +84,7 @@ describe("ledger faults", () => {
     expect(stale.exact).toBe(false);
 
     const second = await runFaultJob(current, {
-      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, expectedLatencyMs: 1500 },
+      input: { lambdaTimeoutSeconds: 900, maxWorkers: 1, expectedLatencyMs: 1000 },
     });
     expect(second.execution.status, second.execution.cause).toBe("SUCCEEDED");
     expect(second.plan?.counts.pending).toBe(keys.length);
@@ -97,7 +97,7 @@ describe("ledger faults", () => {
       expect(ledger.get(key)?.image.etag.replaceAll('"', "")).toBe(await etagOf(current, key));
       expect(ledger.get(key)?.runId).toBe(second.plan?.runId);
     }
-  });
+  }, 120_000);
 
   it("result objects that are not records make their images pending; the next run overwrites them", async () => {
     fixture = await startFaultStack();
