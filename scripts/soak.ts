@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import * as processBatchLambda from "../functions/process-batch.ts";
 import { crashPartWay } from "../src/local/crash-injection.ts";
@@ -19,13 +19,18 @@ import {
   writeSampleImages,
 } from "../src/local/sample-images.ts";
 import type { LocalHandler, LocalLambdaContext } from "../src/local/workflow/index.ts";
+import { resultKeyFor } from "../src/result-keys.ts";
 
 /**
  * The soak: tens of thousands of images through the real workflow on the
  * local stack, with faults from the fault matrix switched on at random
  * (throttling storms, lost units and zones, 500s, dropped connections,
- * crashed batches), ending with an exact reconciliation read straight from
- * S3 and the model stopped. Exit code 0 only when all of that holds.
+ * crashed batches, images overwritten while the run analyses them), then
+ * corrupt ledger entries, and a second run that must pick up exactly the
+ * replaced images, the corrupt entries and any image that could not be read.
+ * Ends with an exact reconciliation read straight from S3 (every image's
+ * result is for its current version) and the model stopped. Exit code 0 only
+ * when all of that holds.
  */
 
 const HELP = `Usage: npm run soak -- [--images <n>] [--seed <n>] [--data <dir>]
@@ -46,8 +51,24 @@ const { values } = parseArgs({
 /** Distinct small images whose bytes are reused across keys: rendering 20,000 would dominate the soak. */
 const TEMPLATES = 24;
 
-async function seed(stack: LocalStack, count: number, random: () => number): Promise<void> {
-  const templates = await Promise.all(
+interface Template {
+  body: Buffer;
+  format: "png" | "jpeg";
+}
+
+/** A seeded image: its key and the template its bytes came from. */
+interface Seeded {
+  key: string;
+  template: number;
+}
+
+async function seed(
+  stack: LocalStack,
+  count: number,
+  random: () => number,
+): Promise<{ templates: Template[]; seeded: Seeded[] }> {
+  const seeded: Seeded[] = [];
+  const templates: Template[] = await Promise.all(
     Array.from({ length: TEMPLATES }, (_, index) => {
       const spec: ImageSpec = {
         width: 64 + 16 * (index % 4),
@@ -62,17 +83,16 @@ async function seed(stack: LocalStack, count: number, random: () => number): Pro
   await pMap(
     Array.from({ length: count }, (_, index) => index),
     async (index) => {
-      const template = templates[random() % TEMPLATES] ?? templates[0];
+      const templateIndex = random() % TEMPLATES;
+      const template = templates[templateIndex] ?? templates[0];
       if (!template) return;
       const folder = `batch-${String(Math.floor(index / 1000)).padStart(3, "0")}`;
       const name = `img-${String(index).padStart(6, "0")}.${template.format === "png" ? "png" : "jpg"}`;
+      const key = `${LOCAL_DEFAULTS.imagesPrefix}${folder}/${name}`;
       await stack.s3.send(
-        new PutObjectCommand({
-          Bucket: stack.imagesBucket,
-          Key: `${LOCAL_DEFAULTS.imagesPrefix}${folder}/${name}`,
-          Body: template.body,
-        }),
+        new PutObjectCommand({ Bucket: stack.imagesBucket, Key: key, Body: template.body }),
       );
+      seeded.push({ key, template: templateIndex });
       done += 1;
       if (done % 5000 === 0) console.log(`  seeded ${done.toLocaleString("en-US")} images`);
     },
@@ -88,7 +108,41 @@ async function seed(stack: LocalStack, count: number, random: () => number): Pro
     largeImages: 0,
     badObjects: true,
   });
+  return { templates, seeded };
 }
+
+/**
+ * Replaces one seeded image with other bytes of the same format (a template
+ * 3 further on: same format, different colours, so a different ETag).
+ */
+async function overwrite(
+  s3: S3Client,
+  bucket: string,
+  image: Seeded,
+  templates: Template[],
+): Promise<void> {
+  const next = (image.template + 3) % TEMPLATES;
+  const template = templates[next];
+  if (!template) return;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: image.key, Body: template.body }));
+  image.template = next;
+}
+
+/** The images overwritten during a run, and the writes still landing. */
+interface Overwrites {
+  seeded: Seeded[];
+  templates: Template[];
+  done: Set<string>;
+  landing: Promise<unknown>[];
+}
+
+/** Bodies of ledger entries that are not records: not JSON, another shape, empty, too large. */
+const CORRUPT_BODIES = [
+  () => "not json {",
+  () => JSON.stringify({ status: "succeeded", labels: [] }),
+  () => "",
+  () => "x".repeat(2 * 1024 * 1024),
+];
 
 /**
  * One fault of the matrix, switched on before a batch; `undo` (if any) ends it
@@ -129,12 +183,18 @@ const FAULTS: Fault[] = [
   },
 ];
 
-/** The processBatch Lambda with random faults before some invocations, and some invocations crashing half-way. */
+/**
+ * The processBatch Lambda with random faults before some invocations, and some
+ * invocations crashing half-way. With `overwrites`, some invocations also
+ * replace a few random images with new bytes while they run (the plan listed
+ * the old version; some of them may be in flight in this very batch).
+ */
 function faultyProcessBatch(
   stack: LocalStack,
   arn: string,
   random: () => number,
   log: string[],
+  overwrites?: Overwrites,
 ): LocalHandler {
   const real = processBatchLambda.handler as LocalHandler;
   let invocation = 0;
@@ -142,6 +202,23 @@ function faultyProcessBatch(
   return async (event: never, context: LocalLambdaContext) => {
     invocation += 1;
     endings.get(invocation)?.();
+    if (overwrites && random() % 5 === 0) {
+      const picked = Array.from(
+        { length: 3 },
+        () => overwrites.seeded[random() % overwrites.seeded.length],
+      ).filter((image): image is Seeded => image !== undefined);
+      // Not awaited here: the batch starts while the overwrites land.
+      overwrites.landing.push(
+        Promise.all(
+          picked.map((image) =>
+            overwrite(stack.s3, stack.imagesBucket, image, overwrites.templates),
+          ),
+        ).then(() => {
+          for (const image of picked) overwrites.done.add(image.key);
+        }),
+      );
+      log.push(`batch ${invocation}: ${picked.length} images overwritten while it runs`);
+    }
     if (random() % 4 === 0) {
       const fault = FAULTS[random() % FAULTS.length];
       if (fault) {
@@ -192,36 +269,100 @@ async function main(): Promise<number> {
   try {
     const started = Date.now();
     console.log(`Seeding ${images.toLocaleString("en-US")} images...`);
-    await seed(stack, images, random);
+    const { templates, seeded } = await seed(stack, images, random);
     console.log(`  seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // Transport faults all along: 2 % InternalServerError, 1 % dropped connections.
     stack.emulator.admin.setErrorRate(arn, 0.02);
     stack.emulator.admin.setDropRate(arn, 0.01);
 
-    console.log("Running the workflow with faults on...");
-    const runStarted = Date.now();
-    const result = await runLocalJob({
-      stack,
-      waitMs: 100,
-      environment: { LOG_LEVEL: "error" },
-      input: { targetWindowMinutes: 1, maxUnits: 5, lambdaTimeoutSeconds: 60 },
-      handlers: { processBatch: faultyProcessBatch(stack, arn, random, faultLog) },
-    });
-    const runSeconds = (Date.now() - runStarted) / 1000;
-
-    const deadline = Date.now() + 30_000;
     const status = () => stack.emulator.admin.state().models.find((m) => m.arn === arn)?.status;
-    while (status() === "STOPPING" && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const waitForStop = async () => {
+      const deadline = Date.now() + 30_000;
+      while (status() === "STOPPING" && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const runJob = (handler: LocalHandler) =>
+      runLocalJob({
+        stack,
+        waitMs: 100,
+        environment: { LOG_LEVEL: "error" },
+        input: { targetWindowMinutes: 1, maxUnits: 5, lambdaTimeoutSeconds: 60 },
+        handlers: { processBatch: handler },
+      });
+    const reconcileRuns = (runIds: string[]) =>
+      reconcile({
+        s3: stack.s3,
+        imagesBucket: stack.imagesBucket,
+        imagesPrefix: LOCAL_DEFAULTS.imagesPrefix,
+        resultsBucket: stack.resultsBucket,
+        resultsPrefix: LOCAL_DEFAULTS.resultsPrefix,
+        runIds,
+      });
+
+    console.log("Run 1: the workflow with faults on, images overwritten mid-run...");
+    const overwrites: Overwrites = { seeded, templates, done: new Set(), landing: [] };
+    const runStarted = Date.now();
+    const first = await runJob(faultyProcessBatch(stack, arn, random, faultLog, overwrites));
+    await Promise.all(overwrites.landing);
+    const firstSeconds = (Date.now() - runStarted) / 1000;
+    await waitForStop();
+    const firstRunId = first.plan?.runId ?? first.summary?.runId ?? "";
+    const afterFirst = await reconcileRuns([firstRunId]);
+
+    // Corrupt ledger entries of images that were not overwritten, one kind after another.
+    const corrupted: string[] = [];
+    const candidates = seeded.filter((image) => !overwrites.done.has(image.key));
+    const corruptCount = Math.max(4, Math.floor(images / 500));
+    for (let index = 0; index < corruptCount && candidates.length > 0; index += 1) {
+      const image = candidates.splice(random() % candidates.length, 1)[0];
+      if (!image) break;
+      const body = CORRUPT_BODIES[index % CORRUPT_BODIES.length]?.() ?? "";
+      await stack.s3.send(
+        new PutObjectCommand({
+          Bucket: stack.resultsBucket,
+          Key: resultKeyFor(LOCAL_DEFAULTS.resultsPrefix, image.key),
+          Body: Buffer.from(body),
+        }),
+      );
+      corrupted.push(image.key);
     }
-    const books = await reconcile({
-      s3: stack.s3,
-      imagesBucket: stack.imagesBucket,
-      imagesPrefix: LOCAL_DEFAULTS.imagesPrefix,
-      resultsBucket: stack.resultsBucket,
-      resultsPrefix: LOCAL_DEFAULTS.resultsPrefix,
-      runIds: [result.plan?.runId ?? result.summary?.runId ?? ""],
-    });
+
+    console.log("Run 2: the same faults; it must pick up what run 1 left...");
+    const secondStarted = Date.now();
+    const result = await runJob(faultyProcessBatch(stack, arn, random, faultLog));
+    const runSeconds = (Date.now() - secondStarted) / 1000;
+    await waitForStop();
+    const books = await reconcileRuns([firstRunId, result.plan?.runId ?? ""]);
+    const reasons = result.plan?.pendingByReason;
+    console.log(
+      `\nRun 1: ${first.execution.status} in ${firstSeconds.toFixed(1)} s; ${overwrites.done.size} images overwritten mid-run, ` +
+        `${afterFirst.stale.length} with a result for their old version; ${afterFirst.unreadable} unreadable`,
+    );
+    if (first.summary) {
+      const c = first.summary.counts;
+      console.log(
+        `  report (from the ${c.countsSource}): ${c.succeeded} succeeded, ${c.failed} failed, ${c.unreadable} unreadable, ${c.unaccounted} not analysed: ${first.summary.reconciled ? "reconciled" : "NOT RECONCILED"}`,
+      );
+    }
+    console.log(`Corrupted ${corrupted.length} ledger entries between the runs`);
+    console.log(
+      `Run 2 plan: ${result.plan?.counts.pending ?? 0} pending = new ${reasons?.new ?? 0} + replaced ${reasons?.replaced ?? 0} + unreadable results ${reasons?.unreadableResult ?? 0} + unreadable images ${reasons?.unreadableImage ?? 0}`,
+    );
+    // Stale entries are among the missing (no result for the current version).
+    const notAnalysed = afterFirst.missing.length - afterFirst.stale.length;
+    const expectedPending =
+      overwrites.done.size + corrupted.length + afterFirst.unreadable + notAnalysed;
+    const secondPlanOk =
+      reasons !== undefined &&
+      reasons.replaced === afterFirst.stale.length &&
+      afterFirst.stale.length === overwrites.done.size &&
+      reasons.unreadableResult === corrupted.length &&
+      reasons.unreadableImage === afterFirst.unreadable &&
+      result.plan?.counts.pending === expectedPending;
+    console.log(
+      `  expected ${expectedPending} (overwritten ${overwrites.done.size} + corrupted ${corrupted.length} + unreadable ${afterFirst.unreadable} + not analysed ${notAnalysed}): ${secondPlanOk ? "as expected" : "NOT AS EXPECTED"}`,
+    );
     const billing = stack.emulator.admin.billing(arn);
     const calls = stack.emulator.admin.timeline(arn).reduce(
       (sum, s) => ({
@@ -259,10 +400,10 @@ async function main(): Promise<number> {
     for (const line of faultLog.slice(0, 20)) console.log(`  ${line}`);
     if (faultLog.length > 20) console.log(`  ... ${faultLog.length - 20} more`);
     console.log(
-      `Reconciliation: listed ${books.listed} = succeeded ${books.succeeded} + failed ${books.failed} + skipped ${books.skipped}: ${books.exact ? "exact" : "NOT EXACT"}`,
+      `Reconciliation after run 2: listed ${books.listed} = succeeded ${books.succeeded} + failed ${books.failed} + unreadable ${books.unreadable} + skipped ${books.skipped}: ${books.exact ? "exact" : "NOT EXACT"}`,
     );
     console.log(
-      `  missing ${books.missing.length}, double-counted ${books.doubleCounted.length}, duplicate entries ${books.duplicateEntries.length}, unexplained ${books.unexplained.length}`,
+      `  missing ${books.missing.length}, stale ${books.stale.length}, corrupt ${books.corrupt.length}, double-counted ${books.doubleCounted.length}, duplicate entries ${books.duplicateEntries.length}, unexplained ${books.unexplained.length}`,
     );
     const failureNames = new Map<string, number>();
     for (const record of books.ledger.values()) {
@@ -276,6 +417,8 @@ async function main(): Promise<number> {
       `Model: ${status()}; billed ${billing.unitSeconds.toFixed(1)} unit-seconds, ${billing.billingUnits} units still billed`,
     );
     const ok =
+      first.execution.status === "SUCCEEDED" &&
+      secondPlanOk &&
       result.execution.status === "SUCCEEDED" &&
       books.exact &&
       status() === "STOPPED" &&

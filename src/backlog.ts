@@ -1,8 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { jobFolders, resultKeyFor, resultsFolder } from "./result-keys.ts";
+import { type Ledger, type LedgerEntry, loadLedger } from "./ledger-index.ts";
+import { jobFolders, resultKeyFor } from "./result-keys.ts";
+import { normalizeEtag } from "./results.ts";
 import type { RunInput } from "./run-input.ts";
+import { type Logger, silentLogger } from "./runtime.ts";
 import { type ListedObject, listObjects } from "./s3-listing.ts";
-import type { ImageRef, SkippedObject, SkipReason } from "./shapes.ts";
+import type { ImageRef, PendingByReason, SkippedObject, SkipReason } from "./shapes.ts";
 
 /** DetectCustomLabels' size limits: an object at exactly the limit is accepted. */
 export const IMAGE_LIMITS = {
@@ -16,7 +19,7 @@ const SUPPORTED_EXTENSION = /\.(jpe?g|png)$/i;
 
 /** Where one listed image object stands. */
 export type BacklogEntry =
-  | { kind: "pending"; image: ImageRef }
+  | { kind: "pending"; image: ImageRef; reason: keyof PendingByReason }
   | { kind: "skipped"; skipped: SkippedObject }
   | { kind: "done"; key: string };
 
@@ -33,6 +36,7 @@ export interface Backlog {
   skipped: SkippedObject[];
   counts: BacklogCounts;
   skippedByReason: Partial<Record<SkipReason, number>>;
+  pendingByReason: PendingByReason;
 }
 
 type BacklogSource = Pick<
@@ -81,22 +85,21 @@ export function skipReasonFor(
 }
 
 /**
- * The ledger: every object under the results folder, as result key ->
- * LastModified (ms). Only what the comparison needs is kept, so a million
- * results fit comfortably in memory.
+ * Where an image stands against its ledger entry. Versions are compared, not
+ * write times: the entry must record the listed ETag. A result written after
+ * the image was replaced may still describe the old bytes, and one for newer
+ * bytes recorded under the old ETag is simply redone.
  */
-export async function loadResultIndex(opts: {
-  s3: S3Client;
-  bucket: string;
-  resultsPrefix: string;
-}): Promise<Map<string, number>> {
-  const index = new Map<string, number>();
-  const objects = listObjects(opts.s3, {
-    bucket: opts.bucket,
-    prefix: resultsFolder(opts.resultsPrefix),
-  });
-  for await (const object of objects) index.set(object.key, object.lastModified.getTime());
-  return index;
+export function ledgerStatusOf(
+  entry: LedgerEntry | undefined,
+  image: Pick<ListedObject, "key" | "etag">,
+): "done" | keyof PendingByReason {
+  if (entry === undefined) return "new";
+  const record = entry.record;
+  if (record === undefined || record.imageKey !== image.key) return "unreadableResult";
+  if (record.imageEtag !== normalizeEtag(image.etag)) return "replaced";
+  if (record.status === "unreadable") return "unreadableImage";
+  return "done";
 }
 
 /**
@@ -109,21 +112,28 @@ export function jobFoldersAmongImages(input: BacklogSource): string[] {
 }
 
 /**
- * Every object under the image prefix (but the job's own folders), classified one by one as it is listed:
- * pending (a supported image with no result, or a result older than the
- * image), skipped (with a reason), or already done. Streams, so callers can
- * write the manifest without holding the pending list.
+ * Every object under the image prefix (but the job's own folders), classified
+ * one by one as it is listed: pending (with why: no result, a result for
+ * another version, an unreadable result, or an image that could not be read
+ * last time), skipped (with a reason), or already done. Streams, so callers
+ * can write the manifest without holding the pending list. Pass `ledger` to
+ * reuse one already loaded (the Plan does, to write its snapshot afterwards).
  */
 export async function* scanBacklog(opts: {
   s3: S3Client;
   input: BacklogSource;
+  logger?: Logger;
+  ledger?: Ledger;
 }): AsyncGenerator<BacklogEntry> {
   const { s3, input } = opts;
-  const results = await loadResultIndex({
-    s3,
-    bucket: input.resultsBucket,
-    resultsPrefix: input.resultsPrefix,
-  });
+  const ledger =
+    opts.ledger ??
+    (await loadLedger({
+      s3,
+      bucket: input.resultsBucket,
+      resultsPrefix: input.resultsPrefix,
+      logger: opts.logger ?? silentLogger,
+    }));
   const objects = listObjects(s3, {
     bucket: input.imagesBucket,
     prefix: input.imagesPrefix,
@@ -135,15 +145,15 @@ export async function* scanBacklog(opts: {
       yield { kind: "skipped", skipped: { key: object.key, size: object.size, ...skip } };
       continue;
     }
-    const resultModified = results.get(resultKeyFor(input.resultsPrefix, object.key));
-    // Equal times count as done: S3 times have one-second resolution, and a
-    // result is always written after the image it describes was read.
-    if (resultModified !== undefined && resultModified >= object.lastModified.getTime()) {
+    const entry = ledger.entries.get(resultKeyFor(input.resultsPrefix, object.key));
+    const status = ledgerStatusOf(entry, object);
+    if (status === "done") {
       yield { kind: "done", key: object.key };
       continue;
     }
     yield {
       kind: "pending",
+      reason: status,
       image: {
         key: object.key,
         size: object.size,
@@ -158,11 +168,19 @@ export async function* scanBacklog(opts: {
 export class BacklogTally {
   readonly counts: BacklogCounts = { listed: 0, pending: 0, skipped: 0, alreadyDone: 0 };
   readonly skippedByReason: Partial<Record<SkipReason, number>> = {};
+  readonly pendingByReason: PendingByReason = {
+    new: 0,
+    replaced: 0,
+    unreadableResult: 0,
+    unreadableImage: 0,
+  };
 
   add(entry: BacklogEntry): void {
     this.counts.listed += 1;
-    if (entry.kind === "pending") this.counts.pending += 1;
-    else if (entry.kind === "done") this.counts.alreadyDone += 1;
+    if (entry.kind === "pending") {
+      this.counts.pending += 1;
+      this.pendingByReason[entry.reason] += 1;
+    } else if (entry.kind === "done") this.counts.alreadyDone += 1;
     else {
       this.counts.skipped += 1;
       const reason = entry.skipped.reason;
@@ -175,7 +193,11 @@ export class BacklogTally {
  * The whole backlog in memory: pending and skipped lists with reconciling
  * counts. For large backlogs prefer `scanBacklog`, which streams.
  */
-export async function listBacklog(opts: { s3: S3Client; input: BacklogSource }): Promise<Backlog> {
+export async function listBacklog(opts: {
+  s3: S3Client;
+  input: BacklogSource;
+  logger?: Logger;
+}): Promise<Backlog> {
   const tally = new BacklogTally();
   const pending: ImageRef[] = [];
   const skipped: SkippedObject[] = [];
@@ -184,5 +206,11 @@ export async function listBacklog(opts: { s3: S3Client; input: BacklogSource }):
     if (entry.kind === "pending") pending.push(entry.image);
     else if (entry.kind === "skipped") skipped.push(entry.skipped);
   }
-  return { pending, skipped, counts: tally.counts, skippedByReason: tally.skippedByReason };
+  return {
+    pending,
+    skipped,
+    counts: tally.counts,
+    skippedByReason: tally.skippedByReason,
+    pendingByReason: tally.pendingByReason,
+  };
 }

@@ -181,7 +181,7 @@ async function runStep(
           (error: unknown): Outcome => {
             const classified = classifyDetectionError(error);
             if (classified.throttle) return "throttled";
-            if (classified.kind === "permanent") {
+            if (classified.kind === "permanent" || classified.kind === "unreadable") {
               pool.rejected.add(key);
               return "rejectedImage";
             }

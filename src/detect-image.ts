@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-rekognition";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { IMAGE_LIMITS } from "./backlog.ts";
+import { ImageUnreadableError, isImageReadError } from "./detection-errors.ts";
 import type { BatchContext, DetectedLabel, ImageRef } from "./shapes.ts";
 
 /** DetectCustomLabels accepts at most this many bytes in `Image.Bytes`. */
@@ -23,26 +24,47 @@ export class ImageTooLargeForBytesError extends Error {
   }
 }
 
+/** An image read for Bytes mode, with the version GetObject returned. */
+export interface LoadedImage {
+  bytes: Uint8Array;
+  /** The ETag of the bytes read (the object may have been replaced since it was listed). */
+  etag?: string;
+  lastModified?: string;
+}
+
 /**
  * Reads an image for Bytes mode. Refuses, without downloading, an image whose
  * listed size is over the limit, and checks the size actually read too (the
- * object may have been replaced since it was listed).
+ * object may have been replaced since it was listed). A refusal to read this
+ * object (access denied, KMS, gone) becomes `ImageUnreadableError`.
  */
 export async function loadImageBytes(
   s3: S3Client,
   context: BatchContext,
   image: ImageRef,
-): Promise<Uint8Array> {
+): Promise<LoadedImage> {
   if (image.size > MAX_IMAGE_BYTES) throw new ImageTooLargeForBytesError(image.key, image.size);
-  const response = await s3.send(
-    new GetObjectCommand({ Bucket: context.imagesBucket, Key: image.key }),
-  );
+  let response: Awaited<ReturnType<typeof getObject>>;
+  try {
+    response = await getObject(s3, context.imagesBucket, image.key);
+  } catch (error) {
+    if (isImageReadError(error)) throw new ImageUnreadableError(image.key, error);
+    throw error;
+  }
   if (!response.Body) throw new Error(`GetObject returned no body for ${image.key}`);
   const bytes = await response.Body.transformToByteArray();
   if (bytes.byteLength > MAX_IMAGE_BYTES) {
     throw new ImageTooLargeForBytesError(image.key, bytes.byteLength);
   }
-  return bytes;
+  return {
+    bytes,
+    ...(response.ETag ? { etag: response.ETag } : {}),
+    ...(response.LastModified ? { lastModified: response.LastModified.toISOString() } : {}),
+  };
+}
+
+function getObject(s3: S3Client, bucket: string, key: string) {
+  return s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 }
 
 /** The `Image` argument of DetectCustomLabels: bytes when given, else a reference to the S3 object. */

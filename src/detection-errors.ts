@@ -12,8 +12,14 @@ import {
  * - `retryable`: the call may succeed if tried again (throttling, 5xx, dropped
  *   connections, timeouts). `throttle` marks the ones that say we are over the
  *   model's provisioned throughput: they feed the rate controller.
- * - `permanent`: this image can never succeed as it is (bad format, too large,
- *   unreadable object). Recorded as a failed result; the batch goes on.
+ * - `permanent`: this image is bad and can never succeed as it is (format,
+ *   dimensions, size). Recorded as a `failed` result, final until the image
+ *   changes; the batch goes on.
+ * - `unreadable`: the image could not be read (Rekognition's
+ *   InvalidS3ObjectException, which covers S3 access and KMS refusals; in
+ *   Bytes mode, GetObject refused or the object gone). Says nothing about the
+ *   image, and may be transient: tried `UNREADABLE_MAX_ATTEMPTS` times with
+ *   backoff, then recorded as `unreadable`, which the next run tries again.
  * - `fatal`: nothing in this run can succeed (the model stopped, access denied,
  *   the model or bucket is gone). The batch stops taking items and fails with
  *   the named runner error.
@@ -25,7 +31,7 @@ import {
  *   image at once. Left undone, it is picked up again by the Map's retry or next
  *   week's plan, and the batch failure makes the problem visible.
  */
-export type ErrorKind = "retryable" | "permanent" | "fatal" | "unknown";
+export type ErrorKind = "retryable" | "permanent" | "unreadable" | "fatal" | "unknown";
 
 export interface ErrorClassification {
   kind: ErrorKind;
@@ -38,6 +44,36 @@ export interface ErrorClassification {
 
 /** Attempts in all for an error nobody has classified. */
 export const UNKNOWN_ERROR_MAX_ATTEMPTS = 3;
+
+/** Attempts in all for an image that could not be read, before it is recorded `unreadable`. */
+export const UNREADABLE_MAX_ATTEMPTS = 3;
+
+/**
+ * A Bytes-mode image that GetObject could not deliver: access denied, a KMS
+ * refusal, or the object gone. Wraps the S3 error so that it is not taken
+ * for a denial of the whole job (an S3 `AccessDenied` elsewhere is fatal).
+ */
+export class ImageUnreadableError extends Error {
+  constructor(key: string, cause: unknown) {
+    const e = cause as { name?: unknown; message?: unknown } | null;
+    const name = typeof e?.name === "string" ? e.name : "Error";
+    const message = typeof e?.message === "string" ? e.message : String(cause);
+    super(`GetObject of ${key} failed: ${name}: ${message}`, { cause });
+    this.name = "ImageUnreadable";
+  }
+}
+
+/** S3 error names that, on GetObject of one image, mean that image cannot be read now. */
+export function isImageReadError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name !== "string") return false;
+  return (
+    name === "AccessDenied" ||
+    name === "NoSuchKey" ||
+    name === "InvalidObjectState" ||
+    name.startsWith("KMS")
+  );
+}
 
 const THROTTLE_NAMES = new Set([
   "ProvisionedThroughputExceededException",
@@ -79,8 +115,13 @@ const NETWORK_CODES = new Set([
 const PERMANENT_NAMES = new Set([
   "InvalidImageFormatException",
   "ImageTooLargeException",
-  "InvalidS3ObjectException",
+  // Rekognition's answer for an image whose dimensions are out of range.
   "InvalidParameterException",
+]);
+
+const UNREADABLE_NAMES = new Set([
+  "InvalidS3ObjectException",
+  "ImageUnreadable",
   // Bytes mode: the image was deleted between planning and processing.
   "NoSuchKey",
 ]);
@@ -156,6 +197,7 @@ export function classifyDetectionError(error: unknown): ErrorClassification {
   });
   if (FATAL_NAMES.has(name)) return result("fatal");
   if (PERMANENT_NAMES.has(name)) return result("permanent");
+  if (UNREADABLE_NAMES.has(name)) return result("unreadable");
   if (THROTTLE_NAMES.has(name)) return result("retryable", true);
   if (TRANSIENT_NAMES.has(name)) return result("retryable");
   if (NETWORK_CODES.has(code)) return result("retryable", false, code);
@@ -172,6 +214,7 @@ export function shouldRetryDetectionError(error: unknown, attempt: number): bool
   const { kind } = classifyDetectionError(error);
   if (kind === "retryable") return true;
   if (kind === "unknown") return attempt < UNKNOWN_ERROR_MAX_ATTEMPTS;
+  if (kind === "unreadable") return attempt < UNREADABLE_MAX_ATTEMPTS;
   return false;
 }
 

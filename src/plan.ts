@@ -10,6 +10,7 @@ import {
   RunnerError,
 } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
+import { loadLedger, writeLedgerSnapshot } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits } from "./plan-limits.ts";
 import { checkRegions } from "./region-check.ts";
@@ -145,8 +146,10 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const skippedWriter = new JsonlObjectWriter<SkippedObject>({ s3, ...skippedList });
   const tally = new BacklogTally();
   const stats: PendingStats = { count: 0, maxItemBytes: 0 };
+  const ledgerLocation = { s3, bucket: input.resultsBucket, resultsPrefix: input.resultsPrefix };
+  const ledger = await loadLedger({ ...ledgerLocation, logger });
   try {
-    for await (const entry of scanBacklog({ s3, input })) {
+    for await (const entry of scanBacklog({ s3, input, logger, ledger })) {
       tally.add(entry);
       if (entry.kind === "pending") {
         addToPendingStats(stats, entry.image);
@@ -160,6 +163,9 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     await Promise.all([manifestWriter.abort(), skippedWriter.abort()]);
     throw error;
   }
+
+  // For the next plan: only results written after this one will be read.
+  await writeLedgerSnapshot({ ...ledgerLocation, ledger, logger });
 
   const sizing = sizeRun({ pending: stats, input, tpsPerUnit, tpsSource, contextBytes });
   const cost = estimateCost({ sizing, pending: stats.count, input });
@@ -176,6 +182,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     },
     imagesPrefix: input.imagesPrefix,
     counts: tally.counts,
+    pendingByReason: tally.pendingByReason,
     skippedByReason: tally.skippedByReason,
     manifest,
     skippedList,
@@ -201,6 +208,9 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   logger.info("planned the run", {
     runId,
     ...tally.counts,
+    pendingByReason: tally.pendingByReason,
+    ledgerRead: ledger.read,
+    ledgerReused: ledger.reused,
     units: sizing.units,
     tpsPerUnit,
     tpsSource,

@@ -99,7 +99,8 @@ function describe(error: unknown): string {
 
 /**
  * Analyses one batch of images: every image ends with a result record written
- * to the ledger (succeeded, or failed for good with the reason), or is left
+ * to the ledger (succeeded; failed for good with the reason; or unreadable,
+ * for the next run to try again), or is left
  * undone for a later attempt.
  *
  * Calls go out through the rate controller, at most `concurrency` at a time;
@@ -151,8 +152,10 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   const s3Call = <T>(operation: () => Promise<T>, signal?: AbortSignal) =>
     withRetry(operation, { ...retryOptions, signal });
 
-  const analyse = async (image: ImageRef): Promise<ImageResultRecord> => {
+  const analyse = async (listed: ImageRef): Promise<ImageResultRecord> => {
     let attempts = 0;
+    // The version the record is for: the listed one, or in Bytes mode the one actually read.
+    let image = listed;
     const base = () => ({
       context,
       image,
@@ -160,10 +163,17 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
       analyzedAt: new Date(clock.now()).toISOString(),
     });
     try {
-      const bytes =
-        context.imageMode === "Bytes"
-          ? await s3Call(() => loadImageBytes(s3, context, image), stop.signal)
-          : undefined;
+      let bytes: Uint8Array | undefined;
+      if (context.imageMode === "Bytes") {
+        const loaded = await s3Call(() => loadImageBytes(s3, context, listed), stop.signal);
+        bytes = loaded.bytes;
+        image = {
+          ...listed,
+          size: loaded.bytes.byteLength,
+          etag: loaded.etag ?? listed.etag,
+          lastModified: loaded.lastModified ?? listed.lastModified,
+        };
+      }
       const labels = await withRetry(
         async () => {
           const grantedAt = await rate.acquire(stop.signal);
@@ -197,13 +207,23 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
       return successRecord({ ...base(), labels });
     } catch (error) {
       const classification = classifyDetectionError(error);
-      if (classification.kind !== "permanent") throw error;
-      logger.warn("image failed for good", {
-        key: image.key,
-        error: classification.name,
-        message: classification.message,
-      });
-      return failureRecord({ ...base(), error: classification });
+      if (classification.kind === "permanent") {
+        logger.warn("image failed for good", {
+          key: image.key,
+          error: classification.name,
+          message: classification.message,
+        });
+        return failureRecord({ ...base(), error: classification });
+      }
+      if (classification.kind === "unreadable") {
+        logger.warn("image could not be read; the next run tries it again", {
+          key: image.key,
+          error: classification.name,
+          message: classification.message,
+        });
+        return failureRecord({ ...base(), error: classification, status: "unreadable" });
+      }
+      throw error;
     }
   };
 
@@ -268,13 +288,14 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   const output = boundBatchOutput(
     summarize(context, items, outcomes, tally, startedAt, clock.now()),
   );
-  const done = output.succeeded + output.failed;
+  const done = output.succeeded + output.failed + (output.unreadable ?? 0);
   const left = items.length - done;
   logger.info("batch finished", {
     runId: context.runId,
     items: output.items,
     succeeded: output.succeeded,
     failed: output.failed,
+    unreadable: output.unreadable,
     resumed: output.resumed,
     left,
     calls: output.calls,
@@ -318,6 +339,7 @@ function summarize(
     items: items.length,
     succeeded: 0,
     failed: 0,
+    unreadable: 0,
     resumed: 0,
     failures: [],
     labels: {},
@@ -332,7 +354,9 @@ function summarize(
     if (outcome?.kind !== "done") continue;
     const { record } = outcome;
     if (outcome.resumed) output.resumed += 1;
-    if (record.status === "succeeded") {
+    if (record.status === "unreadable") {
+      output.unreadable = (output.unreadable ?? 0) + 1;
+    } else if (record.status === "succeeded") {
       output.succeeded += 1;
       for (const name of new Set(record.labels.map((label) => label.Name))) {
         output.labels[name] = (output.labels[name] ?? 0) + 1;

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
  *   <prefix>state/lease.json                      who owns the running model
  *   <prefix>state/learned-tps.json                TPS per unit measured by the last run
  *   <prefix>state/heartbeats/<runId>.json         the run's last sign of progress (for the reaper)
+ *   <prefix>state/ledger-index.jsonl.gz           what each ledger entry says, as of the last plan
  *
  * Image results sit under their own `results/` folder so that no image key can
  * collide with the job's own files, whatever it is named.
@@ -95,4 +96,6 @@ export const stateFiles = {
   /** One object per run, so runs never overwrite each other's progress. */
   heartbeat: (resultsPrefix: string, runId: string) =>
     `${normalizePrefix(resultsPrefix)}state/heartbeats/${runId}.json`,
+  ledgerIndex: (resultsPrefix: string) =>
+    `${normalizePrefix(resultsPrefix)}state/ledger-index.jsonl.gz`,
 };

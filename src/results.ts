@@ -4,14 +4,25 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { z } from "zod";
 import { resultKeyFor } from "./result-keys.ts";
-import type { BatchContext, DetectedLabel, ImageRef, ImageResultRecord } from "./shapes.ts";
+import {
+  type BatchContext,
+  type DetectedLabel,
+  type ImageRef,
+  type ImageResultRecord,
+  RESULT_SCHEMA_VERSION,
+} from "./shapes.ts";
 
 /**
  * The per-image ledger: one JSON `ImageResultRecord` per image at
  * `resultKeyFor(resultsPrefix, imageKey)` in the results bucket. The object's
  * user metadata repeats the image version it describes, so a HEAD is enough
  * to tell whether it is current.
+ *
+ * A result is current for an image when it records the image's ETag: versions
+ * are compared, never write times (a result written after the image was
+ * replaced may still describe the old bytes).
  */
 
 /** User-metadata keys on every result object (S3 lowercases them). */
@@ -19,7 +30,19 @@ export const RESULT_METADATA = {
   imageLastModified: "image-last-modified",
   imageEtag: "image-etag",
   status: "result-status",
+  runId: "run-id",
 } as const;
+
+/**
+ * A result object larger than this is not a record this job wrote (a record
+ * holds at most a few hundred labels): it is treated as unreadable, unread.
+ */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+
+/** An ETag without its quotes: listings and metadata disagree on them. */
+export function normalizeEtag(etag: string | undefined): string {
+  return (etag ?? "").replaceAll('"', "");
+}
 
 interface RecordBase {
   context: BatchContext;
@@ -29,6 +52,7 @@ interface RecordBase {
 }
 
 function imageOf(context: BatchContext, image: ImageRef): ImageResultRecord["image"] {
+  // The image fields are copied one by one: the record is for exactly this version.
   return {
     bucket: context.imagesBucket,
     key: image.key,
@@ -41,6 +65,7 @@ function imageOf(context: BatchContext, image: ImageRef): ImageResultRecord["ima
 /** The record of an analysed image. */
 export function successRecord(base: RecordBase & { labels: DetectedLabel[] }): ImageResultRecord {
   return {
+    schemaVersion: RESULT_SCHEMA_VERSION,
     status: "succeeded",
     image: imageOf(base.context, base.image),
     projectVersionArn: base.context.projectVersionArn,
@@ -51,12 +76,20 @@ export function successRecord(base: RecordBase & { labels: DetectedLabel[] }): I
   };
 }
 
-/** The record of an image that can never be analysed as it is. */
+/**
+ * The record of an image that did not give labels: `failed` when the image
+ * itself is bad (final until it changes), `unreadable` when it could not be
+ * read (tried again by the next run).
+ */
 export function failureRecord(
-  base: RecordBase & { error: { name: string; message: string } },
+  base: RecordBase & {
+    error: { name: string; message: string };
+    status?: "failed" | "unreadable";
+  },
 ): ImageResultRecord {
   return {
-    status: "failed",
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    status: base.status ?? "failed",
     image: imageOf(base.context, base.image),
     projectVersionArn: base.context.projectVersionArn,
     labels: [],
@@ -82,8 +115,9 @@ export async function writeImageResult(
       ContentType: "application/json",
       Metadata: {
         [RESULT_METADATA.imageLastModified]: record.image.lastModified,
-        [RESULT_METADATA.imageEtag]: record.image.etag.replaceAll('"', ""),
+        [RESULT_METADATA.imageEtag]: normalizeEtag(record.image.etag),
         [RESULT_METADATA.status]: record.status,
+        [RESULT_METADATA.runId]: record.runId,
       },
     }),
   );
@@ -91,19 +125,21 @@ export async function writeImageResult(
 }
 
 /**
- * True when a result describes this version of the image (or a later one):
- * by the image time recorded in its metadata, else by when it was written.
+ * True when a result settles this version of the image: it records the same
+ * ETag, and says the image was analysed (succeeded) or is bad (failed). An
+ * `unreadable` result, or one without the version in its metadata, does not.
  */
 export function isResultCurrent(
-  result: { metadata?: Record<string, string>; lastModified?: Date },
-  image: ImageRef,
+  result: { metadata?: Record<string, string> },
+  image: Pick<ImageRef, "etag">,
 ): boolean {
-  const imageTime = Date.parse(image.lastModified);
-  const recorded = result.metadata?.[RESULT_METADATA.imageLastModified];
-  if (recorded !== undefined && !Number.isNaN(Date.parse(recorded))) {
-    return Date.parse(recorded) >= imageTime;
-  }
-  return result.lastModified !== undefined && result.lastModified.getTime() >= imageTime;
+  const recordedEtag = result.metadata?.[RESULT_METADATA.imageEtag];
+  const status = result.metadata?.[RESULT_METADATA.status];
+  return (
+    recordedEtag !== undefined &&
+    recordedEtag === normalizeEtag(image.etag) &&
+    (status === "succeeded" || status === "failed")
+  );
 }
 
 function isNotFound(error: unknown): boolean {
@@ -111,22 +147,56 @@ function isNotFound(error: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
-function isImageResultRecord(value: unknown, imageKey: string): value is ImageResultRecord {
-  const record = value as Partial<ImageResultRecord> | null;
-  return (
-    typeof record === "object" &&
-    record !== null &&
-    (record.status === "succeeded" || record.status === "failed") &&
-    Array.isArray(record.labels) &&
-    record.image?.key === imageKey
-  );
+const labelSchema = z.object({
+  Name: z.string(),
+  Confidence: z.number(),
+});
+
+const recordSchema = z.object({
+  schemaVersion: z.number().int().min(1).max(RESULT_SCHEMA_VERSION).optional(),
+  status: z.enum(["succeeded", "failed", "unreadable"]),
+  image: z.object({
+    bucket: z.string(),
+    key: z.string(),
+    etag: z.string(),
+    size: z.number(),
+    lastModified: z.string(),
+  }),
+  projectVersionArn: z.string(),
+  labels: z.array(labelSchema),
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  analyzedAt: z.string(),
+  runId: z.string(),
+  attempts: z.number(),
+});
+
+/**
+ * A result object's text as a record of `imageKey`, or undefined when it is
+ * not one: not JSON, another shape, empty, too large, or for another image.
+ * Such an entry is treated as absent: the image is analysed again and the
+ * entry overwritten.
+ */
+export function parseResultRecord(text: string, imageKey?: string): ImageResultRecord | undefined {
+  if (text.length === 0 || Buffer.byteLength(text, "utf8") > MAX_RESULT_BYTES) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = recordSchema.safeParse(value);
+  if (!parsed.success) return undefined;
+  if (imageKey !== undefined && parsed.data.image.key !== imageKey) return undefined;
+  // The parsed value itself, not zod's copy: label fields zod does not list are kept.
+  return value as ImageResultRecord;
 }
 
 /**
  * The current result of an image if one exists (an earlier attempt of this
  * batch finished it), else undefined. A HEAD first (the common case is "no
  * result"); the body is read only when the result is current. A result that is
- * unreadable or belongs to another key counts as absent: the image is redone.
+ * unreadable, too large or belongs to another key counts as absent: the image
+ * is redone and the entry overwritten.
  */
 export async function readCurrentResult(
   s3: S3Client,
@@ -134,16 +204,15 @@ export async function readCurrentResult(
   image: ImageRef,
 ): Promise<ImageResultRecord | undefined> {
   const key = resultKeyFor(context.resultsPrefix, image.key);
-  let head: { Metadata?: Record<string, string>; LastModified?: Date };
+  let head: { Metadata?: Record<string, string>; ContentLength?: number };
   try {
     head = await s3.send(new HeadObjectCommand({ Bucket: context.resultsBucket, Key: key }));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  if (!isResultCurrent({ metadata: head.Metadata, lastModified: head.LastModified }, image)) {
-    return undefined;
-  }
+  if (!isResultCurrent({ metadata: head.Metadata }, image)) return undefined;
+  if ((head.ContentLength ?? 0) > MAX_RESULT_BYTES) return undefined;
   let text: string;
   try {
     const response = await s3.send(
@@ -154,10 +223,9 @@ export async function readCurrentResult(
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isImageResultRecord(parsed, image.key) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  const record = parseResultRecord(text, image.key);
+  // The body must agree with the metadata: an entry rewritten by hand is redone.
+  if (!record || normalizeEtag(record.image.etag) !== normalizeEtag(image.etag)) return undefined;
+  if (record.status === "unreadable") return undefined;
+  return record;
 }

@@ -53,13 +53,27 @@ export interface DetectedLabel {
   Geometry?: { BoundingBox?: { Width?: number; Height?: number; Left?: number; Top?: number } };
 }
 
+/** What a ledger entry says about its image. */
+export type ResultStatus = "succeeded" | "failed" | "unreadable";
+
+/** The `schemaVersion` of records this code writes (records without one are version 1). */
+export const RESULT_SCHEMA_VERSION = 2;
+
 /**
  * The per-image ledger entry, stored at `resultKeyFor(resultsPrefix, imageKey)`.
- * A failed image gets a record too, so a poison image is not retried every week;
- * it is analysed again only when the image object changes (newer LastModified).
+ * It is for one version of the image: `image.etag` is the ETag that was
+ * analysed (the listed one, or in Bytes mode the one GetObject returned).
+ *
+ * - `succeeded`: labels found (possibly none).
+ * - `failed`: the image itself is bad (format, dimensions, size). Final until
+ *   the image changes (a new ETag), so a poison image is not retried every week.
+ * - `unreadable` (schema 2): the image could not be read (access, KMS, gone).
+ *   Not final: the next run tries it again.
  */
 export interface ImageResultRecord {
-  status: "succeeded" | "failed";
+  /** Absent in version-1 records, which are read as they are. */
+  schemaVersion?: number;
+  status: ResultStatus;
   image: { bucket: string; key: string; etag: string; size: number; lastModified: string };
   projectVersionArn: string;
   labels: DetectedLabel[];
@@ -94,6 +108,8 @@ export interface BatchOutput {
   items: number;
   succeeded: number;
   failed: number;
+  /** Images that could not be read (recorded `unreadable`; pending again next run). Absent from older outputs. */
+  unreadable?: number;
   /** Items this run had already finished in an earlier attempt of the batch (counted in succeeded/failed too). */
   resumed: number;
   /** A sample of the failed images (messages cut); `failed` is the count. */
@@ -111,6 +127,19 @@ export interface BatchOutput {
   endedAt: string;
   /** Calls per second; merged into wider steps only if it would pass `MAX_TIMELINE_POINTS`. */
   timeline: TimelinePoint[];
+}
+
+/**
+ * Why an image is pending: no result yet; a result for another version of the
+ * image (it was replaced); a result object that cannot be read as a record
+ * (not JSON, another shape, empty, too large); or a record saying the image
+ * could not be read last time.
+ */
+export interface PendingByReason {
+  new: number;
+  replaced: number;
+  unreadableResult: number;
+  unreadableImage: number;
 }
 
 /** One row of the cost trade-off table. */
@@ -164,6 +193,8 @@ export interface Plan {
   context: BatchContext;
   imagesPrefix: string;
   counts: { listed: number; pending: number; skipped: number; alreadyDone: number };
+  /** Why each pending image is pending; the four add up to `counts.pending`. */
+  pendingByReason?: PendingByReason;
   skippedByReason: Partial<Record<SkipReason, number>>;
   /** Where the manifest and skipped list were written. */
   manifest: { bucket: string; key: string };

@@ -47,7 +47,7 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
     counts = { listed: pending.count, pending: pending.count, skipped: 0, alreadyDone: 0 };
   } else {
     const tally = new BacklogTally();
-    for await (const entry of scanBacklog({ s3, input })) {
+    for await (const entry of scanBacklog({ s3, input, logger: ctx.logger })) {
       tally.add(entry);
       if (entry.kind === "pending") addToPendingStats(pending, entry.image);
     }

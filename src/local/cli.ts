@@ -173,11 +173,11 @@ function printSummary(
   if (summary) {
     const c = summary.counts;
     lines.push(
-      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done`,
+      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done${c.replaced || c.unreadableResults ? ` (pending: ${c.replaced} replaced, ${c.unreadableResults} unreadable results)` : ""}`,
       execution.status === "SUCCEEDED"
-        ? `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`
+        ? `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unreadable ? `, ${c.unreadable} unreadable (tried again next run)` : ""}${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`
         : // A failed run leaves what it did not reach pending: the next run picks it up.
-          `Results     ${c.succeeded} succeeded, ${c.failed} failed, ${c.unaccounted} not analysed (still pending: the next run takes them)`,
+          `Results     ${c.succeeded} succeeded, ${c.failed} failed, ${c.unreadable} unreadable, ${c.unaccounted} not analysed (still pending: the next run takes them)`,
     );
     const labels = summary.labels
       .slice(0, 8)

@@ -13,6 +13,7 @@ import type {
   TimelinePoint,
 } from "../shapes.ts";
 import { type CapacityMeasurement, measureCapacity } from "./capacity.ts";
+import type { LedgerCounts } from "./ledger-counts.ts";
 import type { FailedBatch } from "./map-results.ts";
 import {
   mergeTimelines,
@@ -69,6 +70,12 @@ export interface RunSummaryInput {
   mapRan: boolean;
   mapRunArn?: string;
   skipped: readonly SkippedObject[];
+  /**
+   * Each manifest image's outcome as the ledger holds it. When given, the
+   * counts come from here, not from the batches' outputs (a batch that failed
+   * part-way returned nothing but wrote what it finished).
+   */
+  ledger?: LedgerCounts;
   model?: ModelInfo;
   check?: CheckInfo;
   stop?: StopInfo;
@@ -158,9 +165,18 @@ export interface RunSummary {
     skipped: number;
     alreadyDone: number;
     succeeded: number;
+    /** The image is bad (format, dimensions, size): final until it changes. */
     failed: number;
-    /** Pending items with neither a result nor a recorded failure from this run. */
+    /** The image could not be read: pending again next run. */
+    unreadable: number;
+    /** Pending items with no ledger entry for their version from this run (not analysed). */
     unaccounted: number;
+    /** Pending because their result was for an older version of the image (it was replaced). */
+    replaced: number;
+    /** Pending because their result object was not a readable record (it is overwritten). */
+    unreadableResults: number;
+    /** Where succeeded/failed/unreadable come from: the ledger, or the batches' outputs. */
+    countsSource: "ledger" | "batches";
     /** Items finished by an earlier attempt of their batch (already in succeeded/failed). */
     resumed: number;
     batches: number;
@@ -279,7 +295,14 @@ function phase(
   return { name, label, startedAt, endedAt, seconds, ...(note ? { note } : {}) };
 }
 
-function reconcile(input: RunSummaryInput, totals: { succeeded: number; failed: number }) {
+interface Totals {
+  succeeded: number;
+  failed: number;
+  unreadable: number;
+  notAnalysed: number;
+}
+
+function reconcile(input: RunSummaryInput, totals: Totals) {
   const { plan, batches, skipped } = input;
   const failedBatches = input.failedBatches ?? [];
   const c = plan.counts;
@@ -317,16 +340,57 @@ function reconcile(input: RunSummaryInput, totals: { succeeded: number; failed: 
     );
   }
 
-  const processed = totals.succeeded + totals.failed;
-  if (
-    !check(
-      "pending items",
-      `pending ${c.pending} = succeeded ${totals.succeeded} + failed ${totals.failed}`,
-      c.pending,
-      processed,
-    )
-  ) {
-    const gap = c.pending - processed;
+  const reasons = plan.pendingByReason;
+  if (reasons) {
+    const sumReasons =
+      reasons.new + reasons.replaced + reasons.unreadableResult + reasons.unreadableImage;
+    if (
+      !check(
+        "pending reasons",
+        `pending ${c.pending} = new ${reasons.new} + replaced ${reasons.replaced} + unreadable results ${reasons.unreadableResult} + unreadable images ${reasons.unreadableImage}`,
+        c.pending,
+        sumReasons,
+      )
+    ) {
+      discrepancies.push(
+        `The plan's pending images do not add up by reason: ${c.pending} pending, ${sumReasons} with a reason.`,
+      );
+    }
+  }
+
+  const processed = totals.succeeded + totals.failed + totals.unreadable;
+  const gap = c.pending - processed;
+  const terms = `succeeded ${totals.succeeded} + failed ${totals.failed}${totals.unreadable > 0 || input.ledger ? ` + unreadable ${totals.unreadable}` : ""}`;
+  // From the ledger, every manifest image has exactly one of four outcomes,
+  // "not analysed" included; the run is complete only if that one is 0.
+  let pendingOk: boolean;
+  if (input.ledger) {
+    const outcomes = processed + totals.notAnalysed;
+    if (
+      !check(
+        "pending items",
+        `pending ${c.pending} = ${terms} + not analysed ${totals.notAnalysed}`,
+        c.pending,
+        outcomes,
+      )
+    ) {
+      discrepancies.push(
+        `The run's manifest holds ${outcomes} images but the plan counted ${c.pending} pending.`,
+      );
+    }
+    pendingOk = check("analysed", `not analysed ${totals.notAnalysed} = 0`, totals.notAnalysed, 0);
+  } else {
+    pendingOk = check("pending items", `pending ${c.pending} = ${terms}`, c.pending, processed);
+  }
+  if (!pendingOk && input.ledger) {
+    const inFailed =
+      failedBatches.length > 0
+        ? ` (${plural(failedBatches.length, "batch")} did not succeed: ${[...new Set(failedBatches.map((b) => b.error))].join(", ")})`
+        : "";
+    discrepancies.push(
+      `${plural(totals.notAnalysed, "pending image")} ${totals.notAnalysed === 1 ? "has" : "have"} no result for ${totals.notAnalysed === 1 ? "its" : "their"} version in the ledger${input.mapRan ? "" : "; the Distributed Map did not run (no ResultWriter output)"}${inFailed}. A new run picks them up (the results prefix is the ledger).`,
+    );
+  } else if (!pendingOk) {
     if (gap > 0) {
       const known = failedBatches.filter((b) => b.items !== undefined);
       const inFailed = sum(known, (b) => b.items ?? 0);
@@ -354,32 +418,37 @@ function reconcile(input: RunSummaryInput, totals: { succeeded: number; failed: 
     }
   }
 
-  const inconsistent = batches.filter((b) => b.items !== b.succeeded + b.failed);
+  const inconsistent = batches.filter(
+    (b) => b.items !== b.succeeded + b.failed + (b.unreadable ?? 0),
+  );
   if (
     !check(
       "batch totals",
-      `batches with items = succeeded + failed: ${batches.length - inconsistent.length} of ${batches.length}`,
+      `batches with items = succeeded + failed + unreadable: ${batches.length - inconsistent.length} of ${batches.length}`,
       batches.length - inconsistent.length,
       batches.length,
     )
   ) {
     discrepancies.push(
-      `${plural(inconsistent.length, "batch")} report items that are neither succeeded nor failed.`,
+      `${plural(inconsistent.length, "batch")} report items that are neither succeeded, failed nor unreadable.`,
     );
   }
 
-  // Counted from numbers: a batch names a sample and counts the failures it leaves out.
+  // Against the batches' own counts (a batch that failed part-way reports
+  // neither). Counted from numbers: a batch names a sample and counts the
+  // failures it leaves out.
   const recordedFailures = sum(batches, (b) => b.failures.length + b.failuresOmitted);
+  const batchFailed = sum(batches, (b) => b.failed);
   if (
     !check(
       "failure records",
-      `failed ${totals.failed} = failures reported by the batches ${recordedFailures}`,
-      totals.failed,
+      `failed in batches ${batchFailed} = failures reported by the batches ${recordedFailures}`,
+      batchFailed,
       recordedFailures,
     )
   ) {
     discrepancies.push(
-      `${totals.failed} images failed but ${recordedFailures} failures were recorded with a reason.`,
+      `${batchFailed} images failed but ${recordedFailures} failures were recorded with a reason.`,
     );
   }
 
@@ -489,10 +558,18 @@ function outcomeOf(
   if (input.plan.nothingToDo && counts.pending === 0) {
     return { outcome: "nothing-to-do", note: "No image was pending: the model was not started." };
   }
-  if (counts.failed > 0) {
+  if (counts.failed > 0 || counts.unreadable > 0) {
+    const parts = [
+      ...(counts.failed > 0
+        ? [`${plural(counts.failed, "image")} failed with a recorded reason`]
+        : []),
+      ...(counts.unreadable > 0
+        ? [`${plural(counts.unreadable, "image")} could not be read (the next run tries again)`]
+        : []),
+    ];
     return {
       outcome: "succeeded-with-failures",
-      note: `Every pending image has an outcome; ${plural(counts.failed, "image")} failed with a recorded reason.`,
+      note: `Every pending image has an outcome; ${parts.join("; ")}.`,
     };
   }
   return { outcome: "succeeded", note: "Every pending image was analysed." };
@@ -518,8 +595,13 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
   const now = input.clock.now();
   const warnings: string[] = [];
 
-  const succeeded = sum(batches, (b) => b.succeeded);
-  const failed = sum(batches, (b) => b.failed);
+  const ledger = input.ledger;
+  const succeeded = ledger ? ledger.succeeded : sum(batches, (b) => b.succeeded);
+  const failed = ledger ? ledger.failed : sum(batches, (b) => b.failed);
+  const unreadable = ledger ? ledger.unreadable : sum(batches, (b) => b.unreadable ?? 0);
+  const notAnalysed = ledger
+    ? ledger.notAnalysed
+    : Math.max(0, plan.counts.pending - succeeded - failed - unreadable);
   const counts: RunSummary["counts"] = {
     listed: plan.counts.listed,
     pending: plan.counts.pending,
@@ -527,12 +609,21 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
     alreadyDone: plan.counts.alreadyDone,
     succeeded,
     failed,
-    unaccounted: Math.max(0, plan.counts.pending - succeeded - failed),
+    unreadable,
+    unaccounted: notAnalysed,
+    replaced: plan.pendingByReason?.replaced ?? 0,
+    unreadableResults: plan.pendingByReason?.unreadableResult ?? 0,
+    countsSource: ledger ? "ledger" : "batches",
     resumed: sum(batches, (b) => b.resumed),
     batches: batches.length,
     failedBatches: failedBatches.length,
   };
-  const { checks, discrepancies, reconciled } = reconcile(input, { succeeded, failed });
+  const { checks, discrepancies, reconciled } = reconcile(input, {
+    succeeded,
+    failed,
+    unreadable,
+    notAnalysed,
+  });
 
   // Units: the timeline when given, else what the model ran with, constant.
   const units = model?.units ?? plan.sizing.units;

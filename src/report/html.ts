@@ -116,9 +116,12 @@ ${row("Listed", c.listed, "every object under the images prefix")}
 ${row("Already done", c.alreadyDone, "a current result exists")}
 ${row("Skipped", c.skipped, "not an image Rekognition accepts")}
 ${row("Pending", c.pending, "analysed by this run")}
+${c.replaced > 0 ? row("of which replaced", c.replaced, "the result was for an older version of the image") : ""}
+${c.unreadableResults > 0 ? row("of which unreadable results", c.unreadableResults, "the result object was not a readable record; overwritten") : ""}
 ${row("Succeeded", c.succeeded, c.resumed > 0 ? `${formatInt(c.resumed)} finished by an earlier attempt of their batch` : "")}
-${row("Failed", c.failed, "recorded with a reason")}
-${row("Unaccounted", c.unaccounted, "pending without an outcome")}
+${row("Failed", c.failed, "the image is bad; recorded with a reason")}
+${row("Unreadable", c.unreadable, "the image could not be read; the next run tries again")}
+${row("Not analysed", c.unaccounted, `no result for this version${c.countsSource === "ledger" ? " in the ledger" : ""}; the next run takes them`)}
 ${row("Batches", c.batches, c.failedBatches > 0 ? `${formatInt(c.failedBatches)} more did not succeed` : "")}
 </tbody></table></div><div>
 <table><thead><tr><th>Check</th><th></th></tr></thead><tbody>

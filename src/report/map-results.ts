@@ -43,6 +43,7 @@ const batchOutputSchema = z.object({
   items: z.number().int().nonnegative(),
   succeeded: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
+  unreadable: z.number().int().nonnegative().optional(),
   resumed: z.number().int().nonnegative(),
   failures: z.array(z.object({ key: z.string(), error: z.string(), message: z.string() })),
   // Absent in outputs written before the output was bounded: the list was complete then.

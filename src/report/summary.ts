@@ -16,6 +16,7 @@ import {
 } from "./build-summary.ts";
 import { nextLearnedTps } from "./capacity.ts";
 import { renderReportHtml } from "./html.ts";
+import { countFromLedger, type LedgerCounts } from "./ledger-counts.ts";
 import {
   type FailedBatch,
   loadBatchOutputs,
@@ -93,6 +94,7 @@ export async function writeRunReport(opts: {
         logger,
       )
     : undefined;
+  const ledger = await readLedgerCounts(s3, plan, logger);
   const summary = buildRunSummary({
     plan,
     batches: mapResults.batches,
@@ -100,6 +102,7 @@ export async function writeRunReport(opts: {
     mapRan: mapResults.found,
     ...(mapResults.mapRunArn ? { mapRunArn: mapResults.mapRunArn } : {}),
     skipped,
+    ...(ledger ? { ledger } : {}),
     ...(state.model ? { model: state.model } : {}),
     ...(state.check ? { check: state.check } : {}),
     ...(state.stop ? { stop: state.stop } : {}),
@@ -226,6 +229,26 @@ async function recordLearnedTps(
     return next;
   } catch (error) {
     logger.warn("could not record the learned TPS", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+/**
+ * The run's counts from the ledger. If the ledger cannot be read, the report
+ * falls back on the batches' outputs (and says so in its counts' source)
+ * rather than not being written at all.
+ */
+async function readLedgerCounts(
+  s3: S3Client,
+  plan: Plan,
+  logger: Logger,
+): Promise<LedgerCounts | undefined> {
+  try {
+    return await countFromLedger({ s3, plan });
+  } catch (error) {
+    logger.warn("could not count from the ledger; counting from the batches' outputs", {
       error: error instanceof Error ? error.message : String(error),
     });
     return undefined;

@@ -12,11 +12,13 @@ import pMap from "p-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGE_LIMITS, listBacklog } from "../../src/backlog.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
+import { loadLedger, writeLedgerSnapshot } from "../../src/ledger-index.ts";
 import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import { readJsonl, readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
 import { planRun } from "../../src/plan.ts";
 import { bucketRegion } from "../../src/region-check.ts";
 import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
+import { successRecord, writeImageResult } from "../../src/results.ts";
 import { parseRunInput, type RunInput } from "../../src/run-input.ts";
 import { type Logger, silentLogger, systemClock } from "../../src/runtime.ts";
 import type { Plan } from "../../src/shapes.ts";
@@ -45,19 +47,33 @@ async function put(key: string, body: string | Buffer) {
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from(body) }));
 }
 
-async function lastModifiedMs(key: string): Promise<number> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-  return head.LastModified?.getTime() ?? 0;
-}
-
-/** Polls (with a deadline) until the wall clock has moved into a later second than `ms`. */
-async function waitForNextSecond(ms: number) {
-  const deadline = Date.now() + 10_000;
-  const target = Math.floor(ms / 1000) * 1000 + 1000;
-  while (Date.now() < target) {
-    if (Date.now() > deadline) throw new Error("clock did not advance");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Writes the job's own result for the image as it is now (its current ETag). */
+async function writeResultFor(input: RunInput, key: string, bucket = BUCKET) {
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  const image = {
+    key,
+    size: head.ContentLength ?? 0,
+    etag: head.ETag ?? "",
+    lastModified: (head.LastModified ?? new Date(0)).toISOString(),
+  };
+  const context = {
+    runId: "earlier-run",
+    projectVersionArn: ARN,
+    imagesBucket: bucket,
+    resultsBucket: bucket,
+    resultsPrefix: input.resultsPrefix,
+    imageMode: "S3Object" as const,
+    perWorkerTps: 1,
+    concurrency: 1,
+  };
+  const record = successRecord({
+    context,
+    image,
+    attempts: 1,
+    analyzedAt: "2026-01-01T00:00:00Z",
+    labels: [],
+  });
+  await writeImageResult(s3, context, record);
 }
 
 function inputFor(overrides: Record<string, unknown> = {}): RunInput {
@@ -212,7 +228,7 @@ describe("listBacklog against a real S3 server", () => {
     expect(count).toBe(records.length);
   });
 
-  it("on a re-run, pends only new images and images rewritten after their result", async () => {
+  it("on a re-run, pends only new images and images whose version changed since their result", async () => {
     const input = inputFor({ imagesPrefix: "rerun/" });
     const keys = ["rerun/one.jpg", "rerun/two.png", "rerun/três +.jpg"];
     for (const key of keys) await put(key, "v1");
@@ -220,30 +236,55 @@ describe("listBacklog against a real S3 server", () => {
     const first = await listBacklog({ s3, input });
     expect(first.pending.map((i) => i.key).sort()).toEqual([...keys].sort());
 
-    for (const key of keys) {
-      await put(resultKeyFor(input.resultsPrefix, key), JSON.stringify({ status: "succeeded" }));
-    }
-    const resultModified = await lastModifiedMs(resultKeyFor(input.resultsPrefix, "rerun/two.png"));
+    for (const key of keys) await writeResultFor(input, key);
     await put("rerun/new.jpg", "v1");
 
     const second = await listBacklog({ s3, input });
     expect(second.pending.map((i) => i.key)).toEqual(["rerun/new.jpg"]);
     expect(second.counts).toEqual({ listed: 4, pending: 1, skipped: 0, alreadyDone: 3 });
 
-    // S3 times have one-second resolution: rewrite the image in a later second.
-    await waitForNextSecond(resultModified);
+    // Replaced with new bytes, and then a result written for the OLD bytes after
+    // the replacement (a call that started before it): a later write, but
+    // another version. No wait for the clock: times are not compared.
+    const analysedBefore = await s3.send(
+      new HeadObjectCommand({ Bucket: BUCKET, Key: "rerun/two.png" }),
+    );
     await put("rerun/two.png", "v2");
-    expect(await lastModifiedMs("rerun/two.png")).toBeGreaterThan(resultModified);
+    await put(
+      resultKeyFor(input.resultsPrefix, "rerun/two.png"),
+      JSON.stringify({
+        schemaVersion: 2,
+        status: "succeeded",
+        image: {
+          bucket: BUCKET,
+          key: "rerun/two.png",
+          etag: analysedBefore.ETag,
+          size: 2,
+          lastModified: "2026-01-01T00:00:00.000Z",
+        },
+        projectVersionArn: ARN,
+        labels: [],
+        analyzedAt: "2026-01-01T00:00:00.000Z",
+        runId: "slow-run",
+        attempts: 1,
+      }),
+    );
 
     const third = await listBacklog({ s3, input });
     expect(third.pending.map((i) => i.key).sort()).toEqual(["rerun/new.jpg", "rerun/two.png"]);
     expect(third.counts).toEqual({ listed: 4, pending: 2, skipped: 0, alreadyDone: 2 });
+    expect(third.pendingByReason).toEqual({
+      new: 1,
+      replaced: 1,
+      unreadableResult: 0,
+      unreadableImage: 0,
+    });
   });
 
-  it("plans nothing to do when every image has a result", async () => {
+  it("plans nothing to do when every image has a current result", async () => {
     const input = inputFor({ imagesPrefix: "done/" });
     await put("done/a.jpg", "v1");
-    await put(resultKeyFor(input.resultsPrefix, "done/a.jpg"), "{}");
+    await writeResultFor(input, "done/a.jpg");
     const plan = await planRun({
       s3,
       input,
@@ -286,15 +327,7 @@ describe("listBacklog against a real S3 server", () => {
     const first = await plan("root-1");
     expect(first.counts).toEqual({ listed: 4, pending: 4, skipped: 0, alreadyDone: 0 });
     // The first run wrote runs/root-1/...; results arrive under results/; the lease under state/.
-    for (const key of images) {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: ROOTED,
-          Key: resultKeyFor("", key),
-          Body: Buffer.from("{}"),
-        }),
-      );
-    }
+    for (const key of images) await writeResultFor(input, key, ROOTED);
     await s3.send(
       new PutObjectCommand({ Bucket: ROOTED, Key: "state/lease.json", Body: Buffer.from("{}") }),
     );
@@ -327,6 +360,72 @@ describe("listBacklog against a real S3 server", () => {
       }),
     );
     expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  it("plans a corrupt result's image as pending and counts it apart", async () => {
+    const input = inputFor({ imagesPrefix: "corrupt/", resultsPrefix: "corrupt-results/" });
+    const bodies: Record<string, string | Buffer> = {
+      "corrupt/text.jpg": "not json {",
+      "corrupt/shape.jpg": JSON.stringify({ hello: "world" }),
+      "corrupt/empty.jpg": "",
+      "corrupt/huge.jpg": Buffer.alloc(2 * 1024 * 1024, 32),
+    };
+    for (const key of Object.keys(bodies)) {
+      await put(key, "v1");
+      await put(resultKeyFor(input.resultsPrefix, key), bodies[key] as string | Buffer);
+    }
+    await put("corrupt/good.jpg", "v1");
+    await writeResultFor(input, "corrupt/good.jpg");
+    const plan = await planRun({
+      s3,
+      input,
+      executionId: "local:test",
+      runId: "corrupt-run",
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    expect(plan.counts).toEqual({ listed: 5, pending: 4, skipped: 0, alreadyDone: 1 });
+    expect(plan.pendingByReason).toEqual({
+      new: 0,
+      replaced: 0,
+      unreadableResult: 4,
+      unreadableImage: 0,
+    });
+  });
+
+  it("keeps a ledger snapshot so that the next plan reads only new or changed results", async () => {
+    const input = inputFor({ imagesPrefix: "snap/", resultsPrefix: "snap-results/" });
+    const keys = ["snap/a.jpg", "snap/b.jpg", "snap/c.jpg"];
+    for (const key of keys) {
+      await put(key, "v1");
+      await writeResultFor(input, key);
+    }
+    const location = {
+      s3,
+      bucket: BUCKET,
+      resultsPrefix: input.resultsPrefix,
+      logger: silentLogger,
+    };
+    const first = await loadLedger(location);
+    expect({ read: first.read, reused: first.reused }).toEqual({ read: 3, reused: 0 });
+    await writeLedgerSnapshot({ ...location, ledger: first });
+
+    await put("snap/b.jpg", "v2");
+    await writeResultFor(input, "snap/b.jpg");
+    const second = await loadLedger(location);
+    expect({ read: second.read, reused: second.reused }).toEqual({ read: 1, reused: 2 });
+    expect([...second.entries.values()].map((e) => e.record?.status)).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
+    await writeLedgerSnapshot({ ...location, ledger: second });
+    expect((await listBacklog({ s3, input })).counts.alreadyDone).toBe(3);
+
+    // A snapshot that is not gzip JSON lines only means reading everything.
+    await put(`${input.resultsPrefix}state/ledger-index.jsonl.gz`, "garbage");
+    const third = await loadLedger(location);
+    expect({ read: third.read, reused: third.reused }).toEqual({ read: 3, reused: 0 });
   });
 
   it("fails with ResourceNotFound on a missing images bucket and leaves no run files", async () => {

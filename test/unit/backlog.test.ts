@@ -77,6 +77,35 @@ function serveBucket(keys: string[], pageSize: number) {
   return calls;
 }
 
+/**
+ * Serves GetObject for result objects: each key maps to the text of its body
+ * (a record for an image, or anything else); the ledger snapshot is absent.
+ */
+function serveResults(bodies: Record<string, string>) {
+  const gets: string[] = [];
+  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    gets.push(input.Key);
+    const text = bodies[input.Key];
+    if (text === undefined) throw new NoSuchKey({ $metadata: {}, message: "no such key" });
+    return { Body: { transformToString: async () => text } };
+  });
+  return gets;
+}
+
+/** A result record's text for `imageKey` at image version `etag`. */
+const record = (imageKey: string, etag = "etag", status = "succeeded") =>
+  JSON.stringify({
+    schemaVersion: 2,
+    status,
+    image: { bucket: "images", key: imageKey, etag, size: 1000, lastModified: at(0).toISOString() },
+    projectVersionArn: "arn",
+    labels: [],
+    analyzedAt: at(1).toISOString(),
+    runId: "run-0",
+    attempts: 1,
+    ...(status === "succeeded" ? {} : { error: { name: "X", message: "y" } }),
+  });
+
 const object = (key: string, size = 1000, modified = at(0)) => ({
   Key: key,
   Size: size,
@@ -138,6 +167,7 @@ describe("listBacklog with a mocked S3", () => {
       ],
       "out/results/": [{ Contents: [object("out/results/in/1.jpg.json", 50, at(10))] }, {}],
     });
+    serveResults({ "out/results/in/1.jpg.json": record("in/1.jpg") });
     const backlog = await listBacklog({ s3, input: INPUT });
     expect(backlog.pending.map((i) => i.key)).toEqual(["in/2.jpg", "in/3.png"]);
     expect(backlog.skipped).toEqual([
@@ -189,6 +219,7 @@ describe("listBacklog with a mocked S3", () => {
       "zebra.png",
     ];
     const calls = serveBucket(keys, 1);
+    serveResults({ "results/a.jpg.json": record("a.jpg") });
     const backlog = await listBacklog({
       s3,
       input: { ...INPUT, imagesPrefix: "", resultsPrefix: "" },
@@ -220,6 +251,7 @@ describe("listBacklog with a mocked S3", () => {
 
   it("keeps the results prefix's other folders and the images of a separate bucket", async () => {
     const calls = serveBucket(["in/a.jpg", "out/results/in/a.jpg.json", "out/x.png"], 1000);
+    serveResults({ "out/results/in/a.jpg.json": record("in/a.jpg") });
     const backlog = await listBacklog({
       s3,
       input: { ...INPUT, imagesPrefix: "", resultsPrefix: "out/" },
@@ -234,32 +266,98 @@ describe("listBacklog with a mocked S3", () => {
     ]);
   });
 
-  it("pends an image whose result is older, and not one whose result is as new or newer", async () => {
+  it("compares image versions, not write times: a result for another ETag is pending as replaced", async () => {
     servePages({
       "in/": [
         {
           Contents: [
-            object("in/changed.jpg", 1000, at(20)),
-            object("in/same-second.jpg", 1000, at(10)),
-            object("in/done.jpg", 1000, at(5)),
+            object("in/replaced-late.jpg", 1000, at(5)),
+            object("in/replaced-early.jpg", 1000, at(20)),
+            object("in/done-old-result.jpg", 1000, at(20)),
           ],
         },
       ],
       "out/results/": [
         {
           Contents: [
-            object(resultKeyFor("out/", "in/changed.jpg"), 50, at(10)),
-            object(resultKeyFor("out/", "in/same-second.jpg"), 50, at(10)),
-            object(resultKeyFor("out/", "in/done.jpg"), 50, at(10)),
+            // Written after the image's LastModified, but for the bytes before the overwrite.
+            object(resultKeyFor("out/", "in/replaced-late.jpg"), 50, at(10)),
+            object(resultKeyFor("out/", "in/replaced-early.jpg"), 50, at(10)),
+            // Written before the image's LastModified, for the same version (a copy kept its ETag).
+            object(resultKeyFor("out/", "in/done-old-result.jpg"), 50, at(10)),
           ],
         },
       ],
     });
+    serveResults({
+      [resultKeyFor("out/", "in/replaced-late.jpg")]: record("in/replaced-late.jpg", "old"),
+      [resultKeyFor("out/", "in/replaced-early.jpg")]: record("in/replaced-early.jpg", '"old"'),
+      [resultKeyFor("out/", "in/done-old-result.jpg")]: record("in/done-old-result.jpg", '"etag"'),
+    });
     const backlog = await listBacklog({ s3, input: INPUT });
-    expect(backlog.pending).toEqual([
-      { key: "in/changed.jpg", size: 1000, etag: '"etag"', lastModified: at(20).toISOString() },
+    expect(backlog.pending.map((i) => i.key)).toEqual([
+      "in/replaced-late.jpg",
+      "in/replaced-early.jpg",
     ]);
-    expect(backlog.counts.alreadyDone).toBe(2);
+    expect(backlog.pending[0]).toEqual({
+      key: "in/replaced-late.jpg",
+      size: 1000,
+      etag: '"etag"',
+      lastModified: at(5).toISOString(),
+    });
+    expect(backlog.counts.alreadyDone).toBe(1);
+    expect(backlog.pendingByReason).toEqual({
+      new: 0,
+      replaced: 2,
+      unreadableResult: 0,
+      unreadableImage: 0,
+    });
+  });
+
+  it("treats a result that is not a record of the image as absent, and counts it apart", async () => {
+    const keys = ["in/text.jpg", "in/shape.jpg", "in/empty.jpg", "in/huge.jpg", "in/other.jpg"];
+    const results = Object.fromEntries(keys.map((k) => [k, resultKeyFor("out/", k)]));
+    servePages({
+      "in/": [{ Contents: [...keys, "in/unreadable.jpg", "in/failed.jpg"].map((k) => object(k)) }],
+      "out/results/": [
+        {
+          Contents: [
+            object(results["in/text.jpg"] as string, 12),
+            object(results["in/shape.jpg"] as string, 20),
+            object(results["in/empty.jpg"] as string, 0),
+            object(results["in/huge.jpg"] as string, 5 * 1024 * 1024),
+            object(results["in/other.jpg"] as string, 400),
+            object(resultKeyFor("out/", "in/unreadable.jpg"), 400),
+            object(resultKeyFor("out/", "in/failed.jpg"), 400),
+          ],
+        },
+      ],
+    });
+    const gets = serveResults({
+      [results["in/text.jpg"] as string]: "not json {",
+      [results["in/shape.jpg"] as string]: JSON.stringify({ status: "succeeded" }),
+      [results["in/empty.jpg"] as string]: "",
+      [results["in/huge.jpg"] as string]: record("in/huge.jpg"),
+      [results["in/other.jpg"] as string]: record("in/somebody-else.jpg"),
+      [resultKeyFor("out/", "in/unreadable.jpg")]: record(
+        "in/unreadable.jpg",
+        "etag",
+        "unreadable",
+      ),
+      [resultKeyFor("out/", "in/failed.jpg")]: record("in/failed.jpg", "etag", "failed"),
+    });
+    const backlog = await listBacklog({ s3, input: INPUT });
+    expect(backlog.pending.map((i) => i.key).sort()).toEqual([...keys, "in/unreadable.jpg"].sort());
+    expect(backlog.counts.alreadyDone).toBe(1);
+    expect(backlog.pendingByReason).toEqual({
+      new: 0,
+      replaced: 0,
+      unreadableResult: 5,
+      unreadableImage: 1,
+    });
+    // Neither the empty nor the oversized object is downloaded.
+    expect(gets).not.toContain(results["in/huge.jpg"]);
+    expect(gets).not.toContain(results["in/empty.jpg"]);
   });
 
   it("finds the result of a key too long for a plain result key", async () => {
@@ -270,6 +368,7 @@ describe("listBacklog with a mocked S3", () => {
       "in/": [{ Contents: [object(longKey, 1000, at(0))] }],
       "out/results/": [{ Contents: [object(resultKey, 50, at(1))] }],
     });
+    serveResults({ [resultKey]: record(longKey) });
     const backlog = await listBacklog({ s3, input: INPUT });
     expect(backlog.counts).toEqual({ listed: 1, pending: 0, skipped: 0, alreadyDone: 1 });
   });

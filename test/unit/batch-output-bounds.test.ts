@@ -141,7 +141,7 @@ describe("a batch's output stays far under 256 KiB whatever happens", () => {
     async (_, keyBytes, seconds) => {
       const items = largestBatch(keyBytes);
       const output = await runSpanning(items, () => {
-        throw awsError("InvalidS3ObjectException", LONG_MESSAGE);
+        throw awsError("InvalidImageFormatException", LONG_MESSAGE);
       });
       expect(output.failed).toBe(items.length);
       expect(output.timeline.length).toBeGreaterThan(seconds);
@@ -165,7 +165,7 @@ describe("a batch's output stays far under 256 KiB whatever happens", () => {
   it("half fail, half succeed with many labels, over the full 900 s", async () => {
     const items = largestBatch(1024);
     const output = await runSpanning(items, (_, index) => {
-      if (index % 2 === 0) throw awsError("InvalidS3ObjectException", LONG_MESSAGE);
+      if (index % 2 === 0) throw awsError("InvalidImageFormatException", LONG_MESSAGE);
       return { CustomLabels: MANY_LABELS };
     });
     expect(output.succeeded + output.failed).toBe(items.length);

@@ -13,6 +13,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_IMAGE_BYTES } from "../../src/detect-image.ts";
+import { UNREADABLE_MAX_ATTEMPTS } from "../../src/detection-errors.ts";
 import {
   BatchIncompleteError,
   ModelNotReadyError,
@@ -264,14 +265,20 @@ describe("processBatch", () => {
       error: { name: "InvalidImageFormatException", message: "not an image" },
     };
     const stale = image("blue-stale.jpg");
-    const current = { Metadata: { [RESULT_METADATA.imageLastModified]: done.lastModified } };
+    const current = (ref: ImageRef, status: string) => ({
+      Metadata: {
+        [RESULT_METADATA.imageEtag]: ref.etag.replaceAll('"', ""),
+        [RESULT_METADATA.status]: status,
+      },
+    });
     s3Mock
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", done.key) })
-      .resolves(current)
+      .resolves(current(done, "succeeded"))
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", poisoned.key) })
-      .resolves(current)
+      .resolves(current(poisoned, "failed"))
+      // A result for another version of the image (written later or not): redone.
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", stale.key) })
-      .resolves({ Metadata: { [RESULT_METADATA.imageLastModified]: "2025-12-01T00:00:00.000Z" } })
+      .resolves(current({ ...stale, etag: '"older-etag"' }, "succeeded"))
       .on(GetObjectCommand, { Key: resultKeyFor("out/", done.key) })
       .resolves({ Body: body(JSON.stringify(previous)) })
       .on(GetObjectCommand, { Key: resultKeyFor("out/", poisoned.key) })
@@ -317,6 +324,66 @@ describe("processBatch", () => {
       attempts: 0,
     });
   });
+
+  it("Bytes mode: records the version GetObject returned, not the one listed", async () => {
+    const pixels = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 9]);
+    s3Mock.on(GetObjectCommand, { Bucket: "images", Key: "red-1.jpg" }).resolves({
+      Body: body(pixels),
+      ETag: '"replaced-since-listing"',
+      LastModified: new Date("2026-01-03T00:00:00.000Z"),
+    });
+    await run(clock, {
+      event: { BatchInput: context({ imageMode: "Bytes" }), Items: [image("red-1.jpg", 5)] },
+    });
+    const record = writtenRecords().get(resultKeyFor("out/", "red-1.jpg"));
+    expect(record?.image).toMatchObject({
+      etag: '"replaced-since-listing"',
+      lastModified: "2026-01-03T00:00:00.000Z",
+      size: 5,
+    });
+    expect(record?.schemaVersion).toBe(2);
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
+    expect(put.Metadata?.[RESULT_METADATA.imageEtag]).toBe("replaced-since-listing");
+  });
+
+  it.each([
+    ["S3 AccessDenied on the image (Bytes)", "Bytes", () => awsError("AccessDenied", 403)],
+    ["a KMS refusal on the image (Bytes)", "Bytes", () => awsError("KMS.DisabledException", 400)],
+    ["the image gone (Bytes)", "Bytes", () => awsError("NoSuchKey", 404)],
+    ["InvalidS3ObjectException (S3Object)", "S3Object", () => awsError("InvalidS3ObjectException")],
+  ] as const)(
+    "%s: tried again within the run, then recorded unreadable, and the batch goes on",
+    async (_name, mode, makeError) => {
+      const error = makeError();
+      if (mode === "Bytes") {
+        s3Mock.on(GetObjectCommand, { Bucket: "images", Key: "red-1.jpg" }).rejects(error);
+        s3Mock.on(GetObjectCommand, { Bucket: "images", Key: "blue-2.jpg" }).resolves({
+          Body: body(new Uint8Array([1, 2, 3])),
+        });
+      } else {
+        rekognitionMock
+          .on(DetectCustomLabelsCommand, {
+            Image: { S3Object: { Bucket: "images", Name: "red-1.jpg" } },
+          })
+          .rejects(error);
+      }
+      const output = await run(clock, {
+        event: {
+          BatchInput: context({ imageMode: mode }),
+          Items: [image("red-1.jpg", 3), image("blue-2.jpg", 3)],
+        },
+      });
+      expect(output).toMatchObject({ items: 2, succeeded: 1, failed: 0, unreadable: 1 });
+      const record = writtenRecords().get(resultKeyFor("out/", "red-1.jpg"));
+      expect(record?.status).toBe("unreadable");
+      expect(record?.error?.name).toBeTruthy();
+      const tries =
+        mode === "Bytes"
+          ? s3Mock.commandCalls(GetObjectCommand, { Key: "red-1.jpg" }).length
+          : detectCalls().filter((c) => c.Image?.S3Object?.Name === "red-1.jpg").length;
+      expect(tries).toBe(UNREADABLE_MAX_ATTEMPTS);
+    },
+  );
 
   it("on abort stops taking items, writes the in-flight results, then throws BatchIncomplete", async () => {
     const controller = new AbortController();
