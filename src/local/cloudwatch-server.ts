@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { getMetricData, type MetricSource } from "./cloudwatch/get-metric-data.ts";
 import { CloudWatchError, JSON_10, parseCloudWatchRequest } from "./cloudwatch/request.ts";
+import { RequestTooLarge, readBody, sendJson } from "./emulator/http-io.ts";
 import { LOOPBACK_HOST } from "./s3-server.ts";
 
 /**
@@ -56,13 +57,21 @@ async function handle(
 ): Promise<void> {
   const requestId = randomUUID();
   try {
-    const body = await readBody(request);
+    const body = await readBody(request, MAX_BODY_BYTES).catch((error: unknown) => {
+      if (!(error instanceof RequestTooLarge)) throw error;
+      throw new CloudWatchError(
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+        `Request body over ${MAX_BODY_BYTES} bytes.`,
+        413,
+      );
+    });
     const parsed = parseCloudWatchRequest({
       method: request.method,
       headers: request.headers,
       body,
     });
-    send(response, 200, getMetricData(parsed, source), requestId);
+    sendJson(response, 200, getMetricData(parsed, source), awsJsonHeaders(requestId));
   } catch (error) {
     const failure =
       error instanceof CloudWatchError
@@ -73,44 +82,19 @@ async function handle(
             error instanceof Error ? error.message : String(error),
             500,
           );
-    send(response, failure.status, { __type: failure.type, message: failure.message }, requestId, {
-      // Query-compatible services name the query error code here; the SDKs read it.
-      "x-amzn-query-error": `${failure.queryCode};${failure.status >= 500 ? "Receiver" : "Sender"}`,
-    });
+    sendJson(
+      response,
+      failure.status,
+      { __type: failure.type, message: failure.message },
+      {
+        ...awsJsonHeaders(requestId),
+        // Query-compatible services name the query error code here; the SDKs read it.
+        "x-amzn-query-error": `${failure.queryCode};${failure.status >= 500 ? "Receiver" : "Sender"}`,
+      },
+    );
   }
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new CloudWatchError(
-        "InvalidParameterValueException",
-        "InvalidParameterValue",
-        `Request body over ${MAX_BODY_BYTES} bytes.`,
-        413,
-      );
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-function send(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  requestId: string,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    "Content-Type": JSON_10,
-    "Content-Length": Buffer.byteLength(text),
-    "x-amzn-RequestId": requestId,
-    ...headers,
-  });
-  response.end(text);
+function awsJsonHeaders(requestId: string): Record<string, string> {
+  return { "Content-Type": JSON_10, "x-amzn-RequestId": requestId };
 }
