@@ -50,6 +50,14 @@ export async function checkDeployment(opts: {
 }): Promise<{ result: CheckResult; deployment?: Deployment }> {
   const { stackName, region } = opts;
   const title = "Deployment";
+  const missing = () => ({
+    result: fail(
+      "deployment",
+      title,
+      `no stack ${stackName} in ${region}`,
+      deployFix(region, stackName),
+    ),
+  });
   let stack: Stack | undefined;
   try {
     const answer = await opts.cloudFormation.send(
@@ -59,14 +67,7 @@ export async function checkDeployment(opts: {
   } catch (error) {
     // CloudFormation answers a missing stack with a ValidationError "... does not exist".
     if (awsErrorName(error) === "ValidationError" && /does not exist/i.test(errorText(error))) {
-      return {
-        result: fail(
-          "deployment",
-          title,
-          `no stack ${stackName} in ${region}`,
-          deployFix(region, stackName),
-        ),
-      };
+      return missing();
     }
     return {
       result: fail(
@@ -78,14 +79,7 @@ export async function checkDeployment(opts: {
     };
   }
   if (!stack) {
-    return {
-      result: fail(
-        "deployment",
-        title,
-        `no stack ${stackName} in ${region}`,
-        deployFix(region, stackName),
-      ),
-    };
+    return missing();
   }
   const status = stack.StackStatus ?? "UNKNOWN";
   const usable =
