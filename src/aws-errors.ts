@@ -55,3 +55,11 @@ export function isTransientAwsError(error: unknown): boolean {
   const status = sdk.$metadata?.httpStatusCode;
   return typeof status === "number" && status >= 500;
 }
+
+/** True when S3 says the object (or key) is not there: NoSuchKey from GET, NotFound or a bare 404 from HEAD. */
+export function isNotFoundError(error: unknown): boolean {
+  const name = awsErrorName(error);
+  if (name === "NoSuchKey" || name === "NotFound") return true;
+  const status = (error as SdkErrorLike | null)?.$metadata?.httpStatusCode;
+  return status === 404;
+}

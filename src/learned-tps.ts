@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { isNotFoundError } from "./aws-errors.ts";
 import { InternalError } from "./errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import { RUN_INPUT_RANGES } from "./run-input.ts";
@@ -50,11 +51,6 @@ interface StateLocation {
   resultsPrefix: string;
 }
 
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  return name === "NoSuchKey" || name === "NotFound";
-}
-
 /**
  * The learned TPS per unit, or `undefined` when there is none, when it is
  * corrupt or outside the range `tpsPerUnit` accepts (logged as a warning),
@@ -70,7 +66,7 @@ export async function readLearnedTps(
     const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
     text = (await response.Body?.transformToString("utf-8")) ?? "";
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw error;
   }
   let parsed: LearnedTps;

@@ -5,6 +5,7 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import pMap from "p-map";
 import { z } from "zod";
+import { isNotFoundError } from "./aws-errors.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
 import type { Logger } from "./runtime.ts";
@@ -63,11 +64,6 @@ const snapshotLineSchema = z.object({
 
 type SnapshotLine = z.infer<typeof snapshotLineSchema>;
 
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string } | null)?.name;
-  return name === "NoSuchKey" || name === "NotFound";
-}
-
 /** The snapshot's entries by result key; empty when there is none or it cannot be read. */
 export async function readLedgerSnapshot(opts: {
   s3: S3Client;
@@ -94,7 +90,7 @@ export async function readLedgerSnapshot(opts: {
     }
     return entries;
   } catch (error) {
-    if (!isNotFound(error)) {
+    if (!isNotFoundError(error)) {
       opts.logger.warn("ledger snapshot unreadable: every result is read", {
         key,
         error: error instanceof Error ? error.message : String(error),
@@ -158,7 +154,7 @@ async function readEntry(
     const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: listed.key }));
     text = (await response.Body?.transformToString("utf-8")) ?? "";
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw error;
   }
   const record = parseResultRecord(text);

@@ -5,6 +5,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { isNotFoundError } from "./aws-errors.ts";
 import { resultKeyFor } from "./result-keys.ts";
 import {
   type BatchContext,
@@ -142,11 +143,6 @@ export function isResultCurrent(
   );
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
-}
-
 const labelSchema = z.object({
   Name: z.string(),
   Confidence: z.number(),
@@ -208,7 +204,7 @@ export async function readCurrentResult(
   try {
     head = await s3.send(new HeadObjectCommand({ Bucket: context.resultsBucket, Key: key }));
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw error;
   }
   if (!isResultCurrent({ metadata: head.Metadata }, image)) return undefined;
@@ -220,7 +216,7 @@ export async function readCurrentResult(
     );
     text = (await response.Body?.transformToString("utf-8")) ?? "";
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw error;
   }
   const record = parseResultRecord(text, image.key);

@@ -1,5 +1,6 @@
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
+import { isNotFoundError } from "../aws-errors.ts";
 import { readJsonl } from "../manifest.ts";
 import { resultKeyFor } from "../result-keys.ts";
 import { normalizeEtag, RESULT_METADATA } from "../results.ts";
@@ -26,11 +27,6 @@ export interface LedgerCounts {
 
 /** Parallel HEADs while counting. */
 export const LEDGER_COUNT_CONCURRENCY = 32;
-
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
-}
 
 type Outcome = "succeeded" | "failed" | "unreadable" | "notAnalysed";
 
@@ -81,7 +77,7 @@ export async function countFromLedger(opts: {
         );
         metadata = head.Metadata;
       } catch (error) {
-        if (!isNotFound(error)) throw error;
+        if (!isNotFoundError(error)) throw error;
       }
       counts.images += 1;
       counts[outcomeOf(metadata, image, plan.runId)] += 1;

@@ -1,5 +1,6 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isNotFoundError } from "../aws-errors.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { readJsonl } from "../manifest.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
@@ -255,11 +256,6 @@ async function readLedgerCounts(
   }
 }
 
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string } | null)?.name;
-  return name === "NoSuchKey" || name === "NotFound";
-}
-
 async function readSkipped(s3: S3Client, plan: Plan, logger: Logger): Promise<SkippedObject[]> {
   const skipped: SkippedObject[] = [];
   try {
@@ -273,7 +269,7 @@ async function readSkipped(s3: S3Client, plan: Plan, logger: Logger): Promise<Sk
   } catch (error) {
     // A missing list shows up in the reconciliation (the plan's skipped count
     // against an empty list), which is where a person will look for it.
-    if (!isNotFound(error)) throw error;
+    if (!isNotFoundError(error)) throw error;
     logger.warn("skipped list not found", { key: plan.skippedList.key });
   }
   return skipped;
