@@ -28,17 +28,26 @@ export interface HandlerOptions {
   abortGraceMs?: number;
 }
 
-let sharedClients: AwsClients | undefined;
+const clientsByFunction = new Map<string, AwsClients>();
 
-/** Clients are created once per process and reused across warm invocations. */
-function clients(): AwsClients {
-  sharedClients ??= createAwsClients();
-  return sharedClients;
+/**
+ * Clients are created once and reused across warm invocations, one set per
+ * function: on AWS a process runs a single function, so that is one set per
+ * process; where functions share a process, each keeps the credentials its
+ * own environment gave its clients.
+ */
+function clients(functionName: string): AwsClients {
+  let created = clientsByFunction.get(functionName);
+  if (!created) {
+    created = createAwsClients();
+    clientsByFunction.set(functionName, created);
+  }
+  return created;
 }
 
 /** For tests and the local runner: drop the cached clients after the environment changed. */
 export function resetHandlerClients(): void {
-  sharedClients = undefined;
+  clientsByFunction.clear();
 }
 
 const knownNames = new Set<string>(RUNNER_ERROR_NAMES);
@@ -105,7 +114,7 @@ export function createHandler<TEvent, TResult>(
     else upstream?.addEventListener("abort", forward, { once: true });
     try {
       return await body(event, {
-        clients: clients(),
+        clients: clients(functionName),
         logger,
         clock: systemClock,
         signal: controller.signal,

@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getMetricData, type MetricSource } from "./cloudwatch/get-metric-data.ts";
-import { CloudWatchError, JSON_10, parseCloudWatchRequest } from "./cloudwatch/request.ts";
+import {
+  CloudWatchError,
+  type CloudWatchRequest,
+  JSON_10,
+  parseCloudWatchRequest,
+} from "./cloudwatch/request.ts";
 import { RequestTooLarge, readBody, sendJson } from "./emulator/http-io.ts";
 import { LOOPBACK_HOST } from "./s3-server.ts";
 
@@ -21,12 +26,22 @@ export interface LocalCloudWatch {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Decides whether the caller may make the request (IAM): throws a
+ * {@link CloudWatchError} to refuse it.
+ */
+export type CloudWatchAuthorizer = (
+  headers: IncomingMessage["headers"],
+  request: CloudWatchRequest,
+) => Promise<void>;
+
 export async function startLocalCloudWatch(options: {
   source: MetricSource;
   port?: number;
+  authorize?: CloudWatchAuthorizer;
 }): Promise<LocalCloudWatch> {
   const server = createServer((request, response) => {
-    handle(request, response, options.source).catch(() => response.destroy());
+    handle(request, response, options.source, options.authorize).catch(() => response.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -54,6 +69,7 @@ async function handle(
   request: IncomingMessage,
   response: ServerResponse,
   source: MetricSource,
+  authorize: CloudWatchAuthorizer | undefined,
 ): Promise<void> {
   const requestId = randomUUID();
   try {
@@ -71,6 +87,7 @@ async function handle(
       headers: request.headers,
       body,
     });
+    await authorize?.(request.headers, parsed);
     sendJson(response, 200, getMetricData(parsed, source), awsJsonHeaders(requestId));
   } catch (error) {
     const failure =

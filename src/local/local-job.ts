@@ -14,7 +14,8 @@ import type { SafetyStopResult } from "../reaper.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Plan } from "../shapes.ts";
-import { LOCAL_IDENTITIES } from "./iam/identities.ts";
+import { runWithEnvironment } from "./iam/function-environment.ts";
+import { identityForRole, LOCAL_IDENTITIES, type LocalIdentity } from "./iam/identities.ts";
 import { packagedPolicies, type RolePolicies } from "./iam/packaged-policies.ts";
 import {
   createLocalEventBus,
@@ -76,6 +77,27 @@ export async function deployedTimeouts(): Promise<Record<string, number>> {
   };
   return Object.fromEntries(
     Object.entries(config.functions).map(([name, fn]) => [name, resolveValue(fn.timeout)]),
+  );
+}
+
+/**
+ * The role each function runs as: its `role:` in serverless.yml (a logical
+ * id of the template), else the role the Lambdas share.
+ */
+export async function functionRoles(): Promise<Record<string, LocalIdentity>> {
+  const config = parseYaml(await readFile(SERVERLESS_PATH, "utf8")) as {
+    functions: Record<string, { role?: unknown }>;
+  };
+  return Object.fromEntries(
+    Object.entries(config.functions).map(([name, fn]) => {
+      if (fn.role === undefined) return [name, LOCAL_IDENTITIES.lambda];
+      if (typeof fn.role !== "string") {
+        throw new Error(
+          `Function ${name}: only a role's logical id is understood as its role locally, got ${JSON.stringify(fn.role)}`,
+        );
+      }
+      return [name, identityForRole(fn.role)];
+    }),
   );
 }
 
@@ -220,15 +242,24 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
         if (replaced) replacedLease = replaced;
         return output;
       };
+    const roles = await functionRoles();
     for (const [name, handler] of Object.entries({ ...WORKFLOW_HANDLERS, ...options.handlers })) {
       if (!handler) continue;
+      // Each function signs with its own role's key, as its sandbox would on AWS.
+      const role = roles[name] ?? LOCAL_IDENTITIES.lambda;
+      const runAsRole: LocalHandler = enforcing
+        ? (event, context) =>
+            runWithEnvironment({ AWS_ACCESS_KEY_ID: role.accessKeyId }, () =>
+              handler(event, context),
+            )
+        : handler;
       // The state machine's role must be allowed to invoke the function.
       const invoke: LocalHandler = async (event, context) => {
         const denial = await stack.iam.checkStateMachine([
           { action: "lambda:InvokeFunction", resource: packagedFunctionArn(name), context: {} },
         ]);
         if (denial) throw new IntegrationAccessDenied("Lambda.AWSLambdaException", denial.message);
-        return handler(event, context);
+        return runAsRole(event, context);
       };
       handlers[name] = {
         handler: name === "ensureModelRunning" ? noteReplacedLease(invoke) : invoke,
@@ -275,6 +306,13 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
       handlers,
       resources: { [SNS_PUBLISH_RESOURCE]: publish, [EVENTS_PUT_RESOURCE]: putEvents },
       s3: integrationS3,
+      // A Distributed Map starts its children as executions of this state machine.
+      authorizeChildStart: async (stateMachineArn) =>
+        (
+          await stack.iam.checkStateMachine([
+            { action: "states:StartExecution", resource: stateMachineArn, context: {} },
+          ])
+        )?.message,
       waitMs: options.waitMs ?? 500,
       retryScale: options.retryScale ?? 0.05,
       stateMachineName: LOCAL_STATE_MACHINE_NAME,

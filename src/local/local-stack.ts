@@ -7,7 +7,7 @@ import { type LocalCloudWatch, startLocalCloudWatch } from "./cloudwatch-server.
 import { acquireDataLock, type DataLock, LOCK_FILE_NAME } from "./data-lock.ts";
 import { type Emulator, type EmulatorOptions, startEmulator } from "./emulator/index.ts";
 import { IamGate } from "./iam/iam-gate.ts";
-import { gateRekognitionCall, gateS3Request } from "./iam/service-gates.ts";
+import { gateCloudWatchCall, gateRekognitionCall, gateS3Request } from "./iam/service-gates.ts";
 import {
   type EmbeddedS3,
   localAwsEnvironment,
@@ -65,12 +65,12 @@ export interface LocalStack {
   lock: DataLock;
   emulator: Emulator;
   /**
-   * IAM enforcement at the doors of S3, the emulator and the local Step
-   * Functions API. Idle until a job installs the policies of its parameters;
+   * IAM enforcement at the doors of S3, the emulator, CloudWatch and the
+   * local Step Functions API. Idle until a job installs the policies of its parameters;
    * only requests signed with a role's key are evaluated, never the operator's.
    */
   iam: IamGate;
-  /** GetMetricData for the emulated model's unit metrics (`AWS_ENDPOINT_URL_CLOUDWATCH`). */
+  /** GetMetricData for the emulated model's unit metrics (`AWS_ENDPOINT_URL_CLOUDWATCH`), behind the IAM gate. */
   cloudwatch: LocalCloudWatch;
   /** An S3 client for the embedded S3 (seeding, reading results). */
   s3: S3Client;
@@ -137,6 +137,7 @@ async function startOnLockedFolder(
   try {
     cloudwatch = await startLocalCloudWatch({
       source: emulatorMetricSource(emulator.admin),
+      authorize: (headers, request) => gateCloudWatchCall(iam, headers, request.action),
       ...(options.cloudwatchPort !== undefined ? { port: options.cloudwatchPort } : {}),
     });
   } catch (error) {

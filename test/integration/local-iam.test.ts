@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { DetectCustomLabelsCommand, RekognitionClient } from "@aws-sdk/client-rekognition";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +85,18 @@ function withoutAction(
     if (removed === 0) throw new Error(`the test's narrowing found no ${action} grant`);
     return narrowed;
   };
+}
+
+/** Two new images, so that the next run has work (earlier runs processed the rest). */
+async function addPendingImages(folder: string): Promise<void> {
+  await writeSampleImages({
+    s3: stack.s3,
+    bucket: stack.imagesBucket,
+    prefix: `incoming/${folder}/`,
+    count: 2,
+    badObjects: false,
+    largeImages: 0,
+  });
 }
 
 function roleClients(role: keyof typeof LOCAL_IDENTITIES) {
@@ -181,6 +194,119 @@ describe("local IAM enforcement", () => {
     expect(result.execution.cause).toContain(
       `is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:${LOCAL_STATE_MACHINE_NAME}-plan`,
     );
+  });
+
+  it("denies the Distributed Map's child executions without states:StartExecution on the state machine: States.Runtime", async () => {
+    stack.iam.resetStats();
+    await addPendingImages("map-start");
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction("stateMachine", "states:StartExecution"),
+    });
+    const stateMachineArn = localArn.stateMachine(LOCAL_STATE_MACHINE_NAME);
+    expect(result.execution.status).toBe("FAILED");
+    expect(result.execution.error).toBe("States.Runtime");
+    expect(result.execution.cause).toContain(
+      `User: ${LOCAL_IDENTITIES.stateMachine.principalArn} is not authorized to perform: states:StartExecution on resource: ${stateMachineArn}`,
+    );
+    expect(stack.iam.stats.denials[0]).toMatchObject({
+      action: "states:StartExecution",
+      resource: stateMachineArn,
+      role: "WeeklyBatchStateMachineRole",
+    });
+  });
+
+  it("checks the Report Lambda as its own role (ReportFunctionRole), not the shared one", async () => {
+    stack.iam.resetStats();
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction("report", "s3:PutObject"),
+    });
+    expect(result.execution.status).toBe("FAILED");
+    expect(stack.iam.stats.denials[0]).toMatchObject({
+      action: "s3:PutObject",
+      role: "ReportFunctionRole",
+      principalArn: LOCAL_IDENTITIES.report.principalArn,
+    });
+    expect(stack.iam.stats.denials[0]?.resource).toMatch(
+      new RegExp(`^arn:aws:s3:::${stack.resultsBucket}/rekognition-results/`),
+    );
+    // Only the Report Lambda was refused: the others' writes were their role's.
+    expect(new Set(stack.iam.stats.denials.map((denial) => denial.role))).toEqual(
+      new Set(["ReportFunctionRole"]),
+    );
+  });
+
+  it("puts the local CloudWatch behind the check: the Report's GetMetricData is denied without its grant", async () => {
+    stack.iam.resetStats();
+    await addPendingImages("metrics");
+    const result = await runLocalJob({
+      stack,
+      waitMs: 50,
+      adjustPolicies: withoutAction("report", "cloudwatch:GetMetricData"),
+    });
+    // The report reads the unit metrics best-effort: the run succeeds, the summary says why they are missing.
+    expect(result.execution.status).toBe("SUCCEEDED");
+    expect(JSON.stringify(result.summary)).toMatch(
+      /Not read: [^"]*not authorized to perform: cloudwatch:GetMetricData/,
+    );
+    expect(stack.iam.stats.denials[0]).toMatchObject({
+      action: "cloudwatch:GetMetricData",
+      resource: "*",
+      role: "ReportFunctionRole",
+    });
+  });
+
+  it("answers CloudWatch's AccessDenied (HTTP 403) to a role without cloudwatch:GetMetricData", async () => {
+    const release = stack.iam.enforce(policies);
+    const credentials = {
+      accessKeyId: LOCAL_IDENTITIES.lambda.accessKeyId,
+      secretAccessKey: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    };
+    const cloudwatch = new CloudWatchClient({
+      endpoint: stack.cloudwatch.endpoint,
+      region: "us-east-1",
+      credentials,
+      maxAttempts: 1,
+    });
+    const query = new GetMetricDataCommand({
+      StartTime: new Date(Date.now() - 60_000),
+      EndTime: new Date(),
+      MetricDataQueries: [
+        {
+          Id: "units",
+          MetricStat: {
+            Metric: { Namespace: "AWS/Rekognition", MetricName: "InServiceInferenceUnits" },
+            Period: 60,
+            Stat: "Average",
+          },
+        },
+      ],
+    });
+    try {
+      // The shared Lambda role has no CloudWatch grant; the Report's role has.
+      const error = await cloudwatch.send(query).catch((caught: unknown) => caught as Error);
+      expect(error).toMatchObject({ name: "AccessDenied" });
+      expect((error as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(
+        403,
+      );
+      expect((error as Error).message).toContain(
+        `User: ${LOCAL_IDENTITIES.lambda.principalArn} is not authorized to perform: cloudwatch:GetMetricData on resource: *`,
+      );
+      const allowed = new CloudWatchClient({
+        endpoint: stack.cloudwatch.endpoint,
+        region: "us-east-1",
+        credentials: { ...credentials, accessKeyId: LOCAL_IDENTITIES.report.accessKeyId },
+        maxAttempts: 1,
+      });
+      await expect(allowed.send(query)).resolves.toBeDefined();
+      allowed.destroy();
+    } finally {
+      release();
+      cloudwatch.destroy();
+    }
   });
 
   it("answers as the services do: S3 403 AccessDenied, Rekognition AccessDeniedException, and checks s3:GetObject for DetectCustomLabels' S3Object", async () => {

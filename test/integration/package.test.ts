@@ -7,6 +7,7 @@ import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { LAMBDA_RUNTIME_ERROR_NAMES, RUNNER_ERROR_NAMES } from "../../src/errors.ts";
+import { policiesFromTemplate } from "../../src/local/iam/packaged-policies.ts";
 import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
 
 /**
@@ -399,6 +400,18 @@ describe("the packaged CloudFormation template", () => {
       expect(deployed.find(role, "kms:GenerateDataKey").flatMap(resources)).toEqual([kmsKeyArn]);
       const kms = deployedMinimal.statementsOf(role).flatMap(actions);
       expect(kms.filter((a) => a.startsWith("kms:"))).toEqual([]);
+    }
+  });
+
+  it("gives the local IAM check the same KMS grant: the attached policy, per role, only when a key is given", () => {
+    for (const role of ["lambda", "report", "stateMachine"] as const) {
+      const granted = (packaged: Template) =>
+        policiesFromTemplate(packaged as never)
+          [role].flatMap((entry) => entry.policy.Statement as Statement[])
+          .filter((statement) => actions(statement).includes("kms:Decrypt"))
+          .flatMap(resources);
+      expect(granted(full.template)).toEqual([kmsKeyArn]);
+      expect(granted(minimal.template)).toEqual([]);
     }
   });
 

@@ -187,6 +187,7 @@ describe("the IAM gate's decision cache", () => {
           },
         },
       ],
+      report: [],
       stateMachine: [],
     });
     const key = "ASIALOCALLAMBDAROLE";

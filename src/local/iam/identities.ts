@@ -9,7 +9,11 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from "../workflow/asl.ts";
  * for s3rver's own, s3rver still verifies the signature as it always does.
  */
 
-export type RoleName = "lambda" | "stateMachine";
+/**
+ * The roles of the packaged template: the one the Lambdas share, the Report
+ * Lambda's own (its `role:` in serverless.yml) and the state machine's.
+ */
+export type RoleName = "lambda" | "report" | "stateMachine";
 
 export interface LocalIdentity {
   role: RoleName;
@@ -30,6 +34,12 @@ export const LOCAL_IDENTITIES: Record<RoleName, LocalIdentity> = {
     logicalId: "IamRoleLambdaExecution",
     principalArn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${STACK}-${LOCAL_REGION}-lambdaRole/${STACK}`,
   },
+  report: {
+    role: "report",
+    accessKeyId: "ASIALOCALREPORTROLE",
+    logicalId: "ReportFunctionRole",
+    principalArn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${STACK}-ReportFunctionRole/${STACK}-report`,
+  },
   stateMachine: {
     role: "stateMachine",
     accessKeyId: "ASIALOCALSTATESROLE",
@@ -37,6 +47,23 @@ export const LOCAL_IDENTITIES: Record<RoleName, LocalIdentity> = {
     principalArn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${STACK}-WeeklyBatchStateMachineRole/${STACK}`,
   },
 };
+
+/** The identity of a role by its logical id in the template; an unknown role is an error naming it. */
+export function identityForRole(logicalId: string): LocalIdentity {
+  const identity = Object.values(LOCAL_IDENTITIES).find(
+    (candidate) => candidate.logicalId === logicalId,
+  );
+  if (!identity) {
+    throw new Error(
+      `Role ${logicalId} has no local identity: the local IAM check knows ${Object.values(
+        LOCAL_IDENTITIES,
+      )
+        .map((candidate) => candidate.logicalId)
+        .join(", ")}`,
+    );
+  }
+  return identity;
+}
 
 export function identityForAccessKey(accessKeyId: string | undefined): LocalIdentity | undefined {
   if (!accessKeyId) return undefined;

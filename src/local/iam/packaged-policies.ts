@@ -7,7 +7,12 @@ import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../s3-server.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "../workflow/asl.ts";
 import { LOCAL_IDENTITIES, type RoleName } from "./identities.ts";
-import { resolveIntrinsics, type TemplateResources } from "./template-intrinsics.ts";
+import {
+  conditionHolds,
+  type IntrinsicContext,
+  resolveIntrinsics,
+  type TemplateResources,
+} from "./template-intrinsics.ts";
 
 /**
  * The IAM policies AWS would enforce, taken from the template `osls package`
@@ -26,6 +31,7 @@ export interface PolicyParameters {
   resultsBucket: string;
   resultsPrefix: string;
   alertTopicArn?: string;
+  kmsKeyArn?: string;
   stateMachineArn?: string;
 }
 
@@ -42,7 +48,7 @@ export interface NamedPolicy {
 export type RolePolicies = Record<RoleName, NamedPolicy[]>;
 
 /** Bump when the resolution below changes, so cached files are not reused. */
-const RESOLVER_VERSION = "1";
+const RESOLVER_VERSION = "2";
 const CACHE_DIRECTORY = resolve(PROJECT_ROOT, "node_modules", ".cache", "local-iam-policies");
 const SERVERLESS_PATH = resolve(PROJECT_ROOT, "serverless.yml");
 const DEFINITION_PATH = resolve(PROJECT_ROOT, "statemachines/weekly-batch.asl.yml");
@@ -124,23 +130,29 @@ async function packageTemplate(parameters: PolicyParameters): Promise<Record<str
   }
 }
 
-/** The two roles' inline policies, intrinsics resolved to the local region and account. */
+/**
+ * Each role's policies, intrinsics resolved to the local region and account:
+ * its inline `Policies`, and every `AWS::IAM::Policy` attached to it through
+ * `Roles` whose `Condition` (if any) holds for these parameters.
+ */
 export function policiesFromTemplate(template: Record<string, unknown>): RolePolicies {
   const resources = (template.Resources ?? {}) as TemplateResources;
-  const conditions = (template.Conditions ?? {}) as Record<string, unknown>;
-  const parameters = (template.Parameters ?? {}) as Record<string, { Default?: unknown }>;
-  const resolveValue = (value: unknown) =>
-    stripMarker(
-      resolveIntrinsics(value, {
-        region: LOCAL_REGION,
-        accountId: LOCAL_ACCOUNT,
-        partition: "aws",
-        resources,
-        conditions,
-        parameters,
-        prepare: stripMarker,
-      }),
-    );
+  const context: IntrinsicContext = {
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    partition: "aws",
+    resources,
+    conditions: (template.Conditions ?? {}) as Record<string, unknown>,
+    parameters: (template.Parameters ?? {}) as Record<string, { Default?: unknown }>,
+    prepare: stripMarker,
+  };
+  const resolveValue = (value: unknown) => stripMarker(resolveIntrinsics(value, context));
+  const attached = Object.entries(resources).filter(
+    ([, resource]) =>
+      resource.Type === "AWS::IAM::Policy" &&
+      (typeof (resource as { Condition?: unknown }).Condition !== "string" ||
+        conditionHolds((resource as { Condition: string }).Condition, context)),
+  );
   const result = {} as RolePolicies;
   for (const identity of Object.values(LOCAL_IDENTITIES)) {
     const role = resources[identity.logicalId];
@@ -148,15 +160,38 @@ export function policiesFromTemplate(template: Record<string, unknown>): RolePol
       throw new Error(`The packaged template has no role ${identity.logicalId}`);
     }
     const properties = (role.Properties ?? {}) as { Policies?: unknown[] };
-    result[identity.role] = (properties.Policies ?? []).map((entry, index) => {
+    const inline = (properties.Policies ?? []).map((entry, index) => {
       const { PolicyName, PolicyDocument } = resolveValue(entry) as {
         PolicyName?: string;
         PolicyDocument: PolicyDocument;
       };
       return { name: PolicyName ?? `${identity.logicalId}-${index}`, policy: PolicyDocument };
     });
+    const fromPolicies = attached
+      .filter(([, policy]) => attachesTo(policy.Properties?.Roles, identity.logicalId))
+      .map(([logicalId, policy]) => {
+        const { PolicyName, PolicyDocument } = resolveValue({
+          PolicyName: policy.Properties?.PolicyName,
+          PolicyDocument: policy.Properties?.PolicyDocument,
+        }) as { PolicyName?: string; PolicyDocument: PolicyDocument };
+        return { name: PolicyName ?? logicalId, policy: PolicyDocument };
+      });
+    result[identity.role] = [...inline, ...fromPolicies];
   }
   return result;
+}
+
+/** Whether a policy's `Roles` names the role (`{"Ref": logicalId}`, as the template writes it). */
+function attachesTo(roles: unknown, logicalId: string): boolean {
+  return (
+    Array.isArray(roles) &&
+    roles.some(
+      (entry) =>
+        entry !== null &&
+        typeof entry === "object" &&
+        (entry as { Ref?: unknown }).Ref === logicalId,
+    )
+  );
 }
 
 function stripMarker<T>(value: T): T {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { CloudWatchError } from "../cloudwatch/request.ts";
 import { LOCAL_S3_CREDENTIALS } from "../s3-server.ts";
 import type { IamGate } from "./iam-gate.ts";
 import { accessKeyOf, identityForAccessKey } from "./identities.ts";
@@ -86,6 +87,21 @@ export async function gateSfnCall(
 ): Promise<void> {
   const denial = await gate.check(accessKeyOf(headers), sfnRequestContext(operation, params));
   if (denial) throw new AccessDeniedException(denial.message);
+}
+
+/**
+ * Throws CloudWatch's AccessDenied (a query-protocol service: HTTP 403, code
+ * `AccessDenied`) when the call is denied. GetMetricData has no resource-level
+ * permissions: IAM authorises it on "*".
+ */
+export async function gateCloudWatchCall(
+  gate: IamGate,
+  headers: IncomingMessage["headers"],
+  action: string,
+): Promise<void> {
+  const denial = await gate.check(accessKeyOf(headers), [{ action, resource: "*", context: {} }]);
+  if (denial)
+    throw new CloudWatchError("AccessDeniedException", "AccessDenied", denial.message, 403);
 }
 
 function escapeXml(text: string): string {

@@ -67,6 +67,11 @@ function pseudo(name: string, context: IntrinsicContext): unknown {
   }
 }
 
+/** Whether the template condition `name` holds (a resource's `Condition`). */
+export function conditionHolds(name: string, context: IntrinsicContext): boolean {
+  return condition(name, context);
+}
+
 function getAtt(logicalId: string, attribute: string, context: IntrinsicContext): string {
   const resource = context.resources[logicalId];
   if (resource?.Type === "AWS::Lambda::Function" && attribute === "Arn") {

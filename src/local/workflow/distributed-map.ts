@@ -47,6 +47,12 @@ export interface DistributedMapDeps {
   clock: Clock;
   emit: (event: WorkflowEventInput) => void;
   stateMachineName: string;
+  /**
+   * Asks whether the state machine's role may start a child execution
+   * (`states:StartExecution` on its own state machine ARN): the denial's
+   * message, or undefined when allowed. Without it every start is allowed.
+   */
+  authorizeChildStart?: (stateMachineArn: string) => Promise<string | undefined>;
   /** Runs the ItemProcessor once, as a child execution. */
   runChild: (
     input: JsonValue,
@@ -261,9 +267,18 @@ export async function runDistributedMap(
   const onAbort = () => stop.abort(scope.signal.reason);
   scope.signal.addEventListener("abort", onAbort, { once: true });
   const outcomes: (ChildOutcome | undefined)[] = new Array(childInputs.length);
+  // A child that may not start fails the Map Run (States.Runtime, which no Catch sees).
+  let startDenied: TerminalFailure | undefined;
+  const parentMachineArn = localArn.stateMachine(deps.stateMachineName);
 
   const runChild = async (index: number) => {
     const child = childInputs[index] as { input: JsonValue; items: number };
+    const denial = await deps.authorizeChildStart?.(parentMachineArn);
+    if (denial !== undefined) {
+      startDenied ??= new TerminalFailure(STATES_RUNTIME, denial);
+      if (!stop.signal.aborted) stop.abort(startDenied);
+      return;
+    }
     const name = randomUUID();
     const executionArn = localArn.execution(childMachineName, name);
     const startDate = new Date(deps.clock.now());
@@ -326,6 +341,18 @@ export async function runDistributedMap(
   if (scope.signal.aborted) {
     deps.emit({ type: "MapRunAborted", state: stateName, mapRunArn, counts: snapshot() });
     throw new TaskFailure("States.Aborted", "The execution was aborted");
+  }
+
+  if (startDenied) {
+    deps.emit({
+      type: "MapRunFailed",
+      state: stateName,
+      mapRunArn,
+      error: startDenied.name,
+      cause: startDenied.message,
+      counts: snapshot(),
+    });
+    throw startDenied;
   }
 
   const children = outcomes.filter((outcome): outcome is ChildOutcome => outcome !== undefined);

@@ -13,7 +13,11 @@ import {
   localArn,
   WorkflowDefinitionError,
 } from "./asl.ts";
-import { checkDistributedMap, runDistributedMap } from "./distributed-map.ts";
+import {
+  checkDistributedMap,
+  type DistributedMapDeps,
+  runDistributedMap,
+} from "./distributed-map.ts";
 import type { ChildRef, WorkflowEventInput } from "./events.ts";
 import {
   type BoundFunction,
@@ -126,6 +130,8 @@ export interface EngineSettings {
   stateMachineName: string;
   handlers: HandlerMap;
   resources: HandlerMap;
+  /** See {@link DistributedMapDeps.authorizeChildStart}. */
+  authorizeChildStart?: DistributedMapDeps["authorizeChildStart"];
   time: TimeScale;
   lambdaTimeoutSeconds: number;
 }
@@ -373,7 +379,7 @@ export class WorkflowEngine {
     state: AslState,
     child: PreparedMachine,
   ): TaskFactory {
-    const { s3, clock, emit, stateMachineName } = this.settings;
+    const { s3, clock, emit, stateMachineName, authorizeChildStart } = this.settings;
     return (scope) => (input) =>
       this.settings.invoker.track(
         runDistributedMap(name, state, input, scope, {
@@ -381,6 +387,7 @@ export class WorkflowEngine {
           clock,
           emit,
           stateMachineName,
+          ...(authorizeChildStart ? { authorizeChildStart } : {}),
           runChild: (childInput, childScope) => this.run(child, childInput, childScope),
         }),
       );

@@ -24,6 +24,11 @@ export interface RunWorkflowOptions {
   resources?: HandlerMap;
   /** The S3 client the Distributed Map's ItemReader and ResultWriter use. */
   s3: S3Client;
+  /**
+   * Whether the state machine may start a Distributed Map's child execution
+   * (`states:StartExecution` on its own ARN): a denial's message, or undefined.
+   */
+  authorizeChildStart?: (stateMachineArn: string) => Promise<string | undefined>;
   /** Multiplies every Wait duration (default 1, real time). */
   waitScale?: number;
   /** Multiplies every retry interval and MaxDelaySeconds (default: `waitScale`). */
@@ -101,6 +106,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
     stateMachineName,
     handlers: options.handlers,
     resources: options.resources ?? {},
+    ...(options.authorizeChildStart ? { authorizeChildStart: options.authorizeChildStart } : {}),
     time: { waitScale, retryScale: options.retryScale ?? waitScale, waitMs: options.waitMs },
     lambdaTimeoutSeconds: options.lambdaTimeoutSeconds ?? DEFAULT_LAMBDA_TIMEOUT_SECONDS,
   });
