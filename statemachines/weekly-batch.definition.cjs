@@ -4,6 +4,10 @@
  * `workflowTimeoutHours` deployment parameter. Step Functions wants an
  * integer there and a `--param` value is a string, hence this step.
  *
+ * Service integrations (`arn:aws:states:::s3:getObject`, ...) are written in
+ * the `aws` partition in the ASL; deployed to aws-cn or GovCloud they must
+ * name that partition, derived here from the deployment's region.
+ *
  * The timeout is the backstop for a hung execution: it ends TIMED_OUT, and
  * the safety-stop rule stops the model the run started (a Catch does not run
  * on a time-out, and the reaper never stops the model of a RUNNING execution).
@@ -26,14 +30,37 @@ function workflowTimeoutSeconds(raw) {
   return Math.max(1, Math.round(hours * 3600));
 }
 
+/** The AWS partition of a region: aws-cn for China, aws-us-gov for GovCloud, else aws. */
+function partitionOf(region) {
+  const name = String(region ?? "");
+  if (name.startsWith("cn-")) return "aws-cn";
+  if (name.startsWith("us-gov-")) return "aws-us-gov";
+  return "aws";
+}
+
+/** Every service-integration Resource of the definition, in `partition`. */
+function inPartition(node, partition) {
+  if (typeof node === "string")
+    return node.replace(/^arn:aws:states:::/, `arn:${partition}:states:::`);
+  if (Array.isArray(node)) return node.map((item) => inPartition(item, partition));
+  if (node && typeof node === "object") {
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => [key, inPartition(value, partition)]),
+    );
+  }
+  return node;
+}
+
 async function definition({ resolveVariable }) {
   const asl = parse(readFileSync(join(__dirname, "weekly-batch.asl.yml"), "utf8"));
   const TimeoutSeconds = workflowTimeoutSeconds(
     await resolveVariable("param:workflowTimeoutHours"),
   );
-  const { Comment, StartAt, ...rest } = asl;
+  const partition = partitionOf(await resolveVariable("self:provider.region"));
+  const { Comment, StartAt, ...rest } = inPartition(asl, partition);
   return { Comment, StartAt, TimeoutSeconds, ...rest };
 }
 
 module.exports = definition;
 module.exports.workflowTimeoutSeconds = workflowTimeoutSeconds;
+module.exports.partitionOf = partitionOf;

@@ -29,3 +29,28 @@ describe("the workflow timeout (workflowTimeoutHours)", () => {
     expect(Object.keys(deployed.States as object)).toContain("ProcessImages");
   });
 });
+
+describe("the service integrations' partition", () => {
+  const deployedIn = (region: string | undefined) =>
+    definition({
+      resolveVariable: async (name) =>
+        name === "param:workflowTimeoutHours"
+          ? "24"
+          : name === "self:provider.region"
+            ? region
+            : undefined,
+    });
+  const integrations = (deployed: Record<string, unknown>) =>
+    (JSON.stringify(deployed).match(/arn:[a-z-]+:states:::[\w:.-]+/g) ?? []).sort();
+
+  it.each([
+    ["cn-north-1", "aws-cn"],
+    ["us-gov-west-1", "aws-us-gov"],
+    ["eu-west-1", "aws"],
+    [undefined, "aws"],
+  ])("in %s names every integration in the %s partition", async (region, partition) => {
+    const found = integrations(await deployedIn(region));
+    expect(found.length).toBeGreaterThan(3);
+    for (const arn of found) expect(arn.startsWith(`arn:${partition}:states:::`), arn).toBe(true);
+  });
+});
