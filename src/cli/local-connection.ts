@@ -4,9 +4,13 @@
  * with `process.env` pointing the SDK at them and carrying the local
  * deployment's parameters (buckets, model ARN, state machine ARN).
  */
-import { localDeploymentEnvironment } from "../local/local-job.ts";
-import { LOCAL_DATA_DIRECTORY, type LocalStack, startLocalStack } from "../local/local-stack.ts";
-import { type LocalSfnApi, startLocalSfnApi } from "../local/sfn-api.ts";
+import { localDeploymentEnvironment } from "../../harness/local/local-job.ts";
+import {
+  LOCAL_DATA_DIRECTORY,
+  type LocalStack,
+  startLocalStack,
+} from "../../harness/local/local-stack.ts";
+import { type LocalSfnApi, startLocalSfnApi } from "../../harness/local/sfn-api.ts";
 
 export interface LocalConnection {
   stack: LocalStack;

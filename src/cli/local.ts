@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 
 // Not imported from the local stack's modules: they load the embedded servers.
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const LOCAL_CLI = resolve(PROJECT_ROOT, "src/local/cli.ts");
+const LOCAL_CLI = resolve(PROJECT_ROOT, "harness/local/cli.ts");
 
 /** Runs the local job CLI with `argv`, sharing this terminal; resolves with its exit code. */
 export function runLocalCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

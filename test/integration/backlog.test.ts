@@ -10,10 +10,14 @@ import {
 } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import { IMAGE_LIMITS, listBacklog } from "../../src/backlog.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import { loadLedger, writeLedgerSnapshot } from "../../src/ledger-index.ts";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import { readJsonl, readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
 import { planRun } from "../../src/plan.ts";
 import { bucketRegion } from "../../src/region-check.ts";

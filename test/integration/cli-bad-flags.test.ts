@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pMap from "p-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 
 /**
  * A bad flag value is exit code 2 with a message naming the flag, before
@@ -50,7 +50,7 @@ describe("bad flag values", () => {
     const data = join(scratch, "never-created");
     const results = await pMap(
       cases,
-      ([args]) => run("src/local/cli.ts", [...args, "--data", data]),
+      ([args]) => run("harness/local/cli.ts", [...args, "--data", data]),
       {
         concurrency: 2,
       },
@@ -72,7 +72,7 @@ describe("bad flag values", () => {
       [["--bill-from", "never"], "--bill-from must be start-request or running"],
       [["--bogus"], "Unknown option '--bogus'"],
     ];
-    const results = await pMap(cases, ([args]) => run("src/local/emulator/main.ts", args), {
+    const results = await pMap(cases, ([args]) => run("harness/local/emulator/main.ts", args), {
       concurrency: 2,
     });
     results.forEach(({ code, stderr }, index) => {

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RekognitionClient, StartProjectVersionCommand } from "@aws-sdk/client-rekognition";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localDeploymentEnvironment } from "../../harness/local/local-job.ts";
+import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
+import { writeSampleImages } from "../../harness/local/sample-images.ts";
+import { type LocalSfnApi, startLocalSfnApi } from "../../harness/local/sfn-api.ts";
 import type { CliIo } from "../../src/cli/context.ts";
 import { runCli } from "../../src/cli/main.ts";
 import { readLearnedTps } from "../../src/learned-tps.ts";
-import { localDeploymentEnvironment } from "../../src/local/local-job.ts";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { writeSampleImages } from "../../src/local/sample-images.ts";
-import { type LocalSfnApi, startLocalSfnApi } from "../../src/local/sfn-api.ts";
 import { silentLogger } from "../../src/runtime.ts";
 
 /**

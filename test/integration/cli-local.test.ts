@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 import { runCli } from "../../src/cli/main.ts";
-import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
 
 /** The installed command (the package's bin) and `--local`, each as a user runs them. */
 

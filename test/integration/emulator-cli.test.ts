@@ -6,7 +6,7 @@ import {
   type Emulator,
   type EmulatorState,
   startEmulator,
-} from "../../src/local/emulator/index.ts";
+} from "../../harness/local/emulator/index.ts";
 import { eventually } from "../support/emulator/fixtures.ts";
 
 const run = promisify(execFile);
@@ -115,7 +115,7 @@ describe("npm run emulator (main.ts)", () => {
       [
         "--import",
         "tsx",
-        "src/local/emulator/main.ts",
+        "harness/local/emulator/main.ts",
         "--port",
         "0",
         "--model",

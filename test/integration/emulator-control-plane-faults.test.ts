@@ -6,7 +6,7 @@ import {
   StopProjectVersionCommand,
 } from "@aws-sdk/client-rekognition";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
+import { type Emulator, startEmulator } from "../../harness/local/emulator/index.ts";
 
 /**
  * The emulator's control-plane faults over real sockets: AWS-shaped answers
@@ -167,7 +167,7 @@ describe("control-plane faults", () => {
 
 describe("the emulator's --control-plane-* flags", () => {
   it("become rate faults for every control-plane operation, and bad values are refused", async () => {
-    const { parseCommandLine } = await import("../../src/local/emulator/command-line.ts");
+    const { parseCommandLine } = await import("../../harness/local/emulator/command-line.ts");
     expect(
       parseCommandLine([
         "--control-plane-throttle-rate",

@@ -9,8 +9,12 @@ import {
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
+import { type Emulator, startEmulator } from "../../harness/local/emulator/index.ts";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import {
   BLUE,
   emulatorClient,

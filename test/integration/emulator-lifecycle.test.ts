@@ -17,7 +17,7 @@ import {
   type Emulator,
   type EmulatorState,
   startEmulator,
-} from "../../src/local/emulator/index.ts";
+} from "../../harness/local/emulator/index.ts";
 import {
   emulatorClient,
   eventually,

@@ -5,7 +5,11 @@ import {
   StopProjectVersionCommand,
 } from "@aws-sdk/client-rekognition";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BillingView, type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
+import {
+  type BillingView,
+  type Emulator,
+  startEmulator,
+} from "../../harness/local/emulator/index.ts";
 import { emulatorClient, eventually, paintedImage, RED } from "../support/emulator/fixtures.ts";
 import { ManualClock } from "../support/emulator/manual-clock.ts";
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
-import { parseEnvFile } from "../../src/local/sample-events.ts";
+import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
+import { parseEnvFile } from "../../harness/local/sample-events.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 /**
@@ -77,7 +77,7 @@ beforeAll(async () => {
     [
       "--import",
       "tsx",
-      "src/local/stack-cli.ts",
+      "harness/local/stack-cli.ts",
       "--data",
       directory,
       "--images",
@@ -97,7 +97,7 @@ beforeAll(async () => {
     "npx",
     [
       "tsx",
-      "src/local/events-cli.ts",
+      "harness/local/events-cli.ts",
       "--env-file",
       join(directory, "invoke.env"),
       "--out",

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 
 /** After --abort, npm run local's summary says how many images were done and how many are left. */
 
@@ -21,7 +21,7 @@ function runLocal(args: string[]): Promise<{ code: number | null; stdout: string
   return new Promise((done, fail) => {
     const child = spawn(
       resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
-      [resolve(PROJECT_ROOT, "src/local/cli.ts"), ...args],
+      [resolve(PROJECT_ROOT, "harness/local/cli.ts"), ...args],
       {
         cwd: PROJECT_ROOT,
         env: { ...process.env, LOG_LEVEL: "silent" },

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalJobResult, runLocalJob } from "../../harness/local/local-job.ts";
+import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
+import { writeSampleImages } from "../../harness/local/sample-images.ts";
+import { unitsLine } from "../../harness/local/units-line.ts";
 import { createAwsClients } from "../../src/clients.ts";
-import { type LocalJobResult, runLocalJob } from "../../src/local/local-job.ts";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { writeSampleImages } from "../../src/local/sample-images.ts";
-import { unitsLine } from "../../src/local/units-line.ts";
 import { readUnitMetrics } from "../../src/model-metrics.ts";
 
 /**

@@ -4,8 +4,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { PROJECT_ROOT } from "../../src/local/s3-server.ts";
+import {
+  LOCAL_DEFAULTS,
+  type LocalStack,
+  startLocalStack,
+} from "../../harness/local/local-stack.ts";
+import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 
 /**
  * A second `npm run local` on a data folder in use is refused before it
@@ -32,7 +36,7 @@ function runLocal(
   return new Promise((done, fail) => {
     const child = spawn(
       resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
-      [resolve(PROJECT_ROOT, "src/local/cli.ts"), ...args],
+      [resolve(PROJECT_ROOT, "harness/local/cli.ts"), ...args],
       { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "silent" } },
     );
     let stdout = "";

@@ -5,17 +5,17 @@ import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwat
 import { DetectCustomLabelsCommand, RekognitionClient } from "@aws-sdk/client-rekognition";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_IDENTITIES } from "../../src/local/iam/identities.ts";
-import { packagedPolicies, type RolePolicies } from "../../src/local/iam/packaged-policies.ts";
+import { LOCAL_IDENTITIES } from "../../harness/local/iam/identities.ts";
+import { packagedPolicies, type RolePolicies } from "../../harness/local/iam/packaged-policies.ts";
 import {
   LOCAL_STATE_MACHINE_NAME,
   localDeploymentEnvironment,
   runLocalJob,
-} from "../../src/local/local-job.ts";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { LOCAL_S3_CREDENTIALS, localS3ClientConfig } from "../../src/local/s3-server.ts";
-import { writeSampleImages } from "../../src/local/sample-images.ts";
-import { localArn } from "../../src/local/workflow/asl.ts";
+} from "../../harness/local/local-job.ts";
+import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
+import { LOCAL_S3_CREDENTIALS, localS3ClientConfig } from "../../harness/local/s3-server.ts";
+import { writeSampleImages } from "../../harness/local/sample-images.ts";
+import { localArn } from "../../harness/local/workflow/asl.ts";
 
 /**
  * IAM enforced by the local stack: the policies of the packaged template,

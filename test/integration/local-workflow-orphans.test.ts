@@ -2,10 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type LocalJobResult, runLocalJob, WORKFLOW_HANDLERS } from "../../src/local/local-job.ts";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { writeSampleImages } from "../../src/local/sample-images.ts";
-import type { LocalHandler } from "../../src/local/workflow/index.ts";
+import {
+  type LocalJobResult,
+  runLocalJob,
+  WORKFLOW_HANDLERS,
+} from "../../harness/local/local-job.ts";
+import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
+import { writeSampleImages } from "../../harness/local/sample-images.ts";
+import type { LocalHandler } from "../../harness/local/workflow/index.ts";
 
 /**
  * What happens to batches still running when the execution ends, as on AWS:

@@ -3,10 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ModelNotUsableError } from "../../src/errors.ts";
-import { createLocalEventBus, EVENTS_PUT_RESOURCE } from "../../src/local/local-eventbridge.ts";
-import { createLocalTopic, SNS_PUBLISH_RESOURCE } from "../../src/local/local-sns.ts";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
+import { createLocalEventBus, EVENTS_PUT_RESOURCE } from "../../harness/local/local-eventbridge.ts";
+import { createLocalTopic, SNS_PUBLISH_RESOURCE } from "../../harness/local/local-sns.ts";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import {
   type AslDefinition,
   type LocalHandler,
@@ -14,7 +17,8 @@ import {
   loadDefinition,
   runWorkflow,
   WorkflowDefinitionError,
-} from "../../src/local/workflow/index.ts";
+} from "../../harness/local/workflow/index.ts";
+import { ModelNotUsableError } from "../../src/errors.ts";
 
 const BUCKET = "workflow-test";
 let server: EmbeddedS3;

@@ -14,10 +14,14 @@ import { RekognitionClient } from "@aws-sdk/client-rekognition";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Emulator, startEmulator } from "../../harness/local/emulator/index.ts";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import { InferenceUnitQuotaExceededError, ModelStartFailedError } from "../../src/errors.ts";
 import { readLease } from "../../src/lease.ts";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import {
   describeModel,
   ensureModelRunning,

@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { policiesFromTemplate } from "../../harness/local/iam/packaged-policies.ts";
 import { LAMBDA_RUNTIME_ERROR_NAMES, RUNNER_ERROR_NAMES } from "../../src/errors.ts";
-import { policiesFromTemplate } from "../../src/local/iam/packaged-policies.ts";
 import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
 
 /**

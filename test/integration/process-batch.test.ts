@@ -15,14 +15,14 @@ import {
 } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BatchIncompleteError, ModelNotReadyError } from "../../src/errors.ts";
-import { type Emulator, startEmulator } from "../../src/local/emulator/index.ts";
+import { type Emulator, startEmulator } from "../../harness/local/emulator/index.ts";
 import {
   type EmbeddedS3,
   LOCAL_REGION,
   localS3ClientConfig,
   startS3Server,
-} from "../../src/local/s3-server.ts";
+} from "../../harness/local/s3-server.ts";
+import { BatchIncompleteError, ModelNotReadyError } from "../../src/errors.ts";
 import { processBatch } from "../../src/process-batch.ts";
 import { RateController } from "../../src/rate-controller.ts";
 import { resultsFolder } from "../../src/result-keys.ts";

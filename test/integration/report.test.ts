@@ -3,8 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import { readLearnedTps } from "../../src/learned-tps.ts";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
 import type { RunSummary } from "../../src/report/build-summary.ts";
 import { type ReportState, writeRunReport } from "../../src/report/summary.ts";
 import { runFiles, stateFiles } from "../../src/result-keys.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RolePolicies } from "../../src/local/iam/packaged-policies.ts";
+import type { RolePolicies } from "../../harness/local/iam/packaged-policies.ts";
 import {
   RUN_EVENT_DETAIL_TYPE,
   RUN_EVENT_SOURCE,

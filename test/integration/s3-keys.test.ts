@@ -14,7 +14,11 @@ import {
 } from "@aws-sdk/client-s3";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 
 /**
  * Every key S3 accepts (up to 1,024 UTF-8 bytes, any segment length, any

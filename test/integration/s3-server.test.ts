@@ -17,14 +17,14 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import pMap from "p-map";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createAwsClients } from "../../src/clients.ts";
 import {
   DEFAULT_S3_DIRECTORY,
   type EmbeddedS3,
   localAwsEnvironment,
   localS3ClientConfig,
   startS3Server,
-} from "../../src/local/s3-server.ts";
+} from "../../harness/local/s3-server.ts";
+import { createAwsClients } from "../../src/clients.ts";
 
 const BUCKET = "server-test";
 const MB = 1024 * 1024;

@@ -6,7 +6,11 @@ import { GetObjectCommand, paginateListObjectsV2, S3Client } from "@aws-sdk/clie
 import pMap from "p-map";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedS3, localS3ClientConfig, startS3Server } from "../../src/local/s3-server.ts";
+import {
+  type EmbeddedS3,
+  localS3ClientConfig,
+  startS3Server,
+} from "../../harness/local/s3-server.ts";
 import {
   expectedLabelsFor,
   type ImageSpec,
@@ -16,7 +20,7 @@ import {
   renderSampleImage,
   type SampleSet,
   writeSampleImages,
-} from "../../src/local/sample-images.ts";
+} from "../../harness/local/sample-images.ts";
 
 const BUCKET = "samples";
 const MB = 1024 * 1024;

@@ -11,9 +11,9 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { writeSampleImages } from "../../src/local/sample-images.ts";
-import { type LocalSfnApi, startLocalSfnApi } from "../../src/local/sfn-api.ts";
+import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
+import { writeSampleImages } from "../../harness/local/sample-images.ts";
+import { type LocalSfnApi, startLocalSfnApi } from "../../harness/local/sfn-api.ts";
 
 /** The local Step Functions API, through the real SDK client, over a socket. */
 
@@ -118,7 +118,7 @@ describe("the local Step Functions API", () => {
       releaseFirst = resolve;
     });
     await api.close();
-    const { WORKFLOW_HANDLERS } = await import("../../src/local/local-job.ts");
+    const { WORKFLOW_HANDLERS } = await import("../../harness/local/local-job.ts");
     let holds = 0;
     api = await startLocalSfnApi({
       stack,

@@ -8,11 +8,15 @@ import {
   type LocalJobOptions,
   type LocalJobResult,
   runLocalJob,
-} from "../../src/local/local-job.ts";
-import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { reconcile } from "../../src/local/reconcile.ts";
-import { type SampleSet, writeSampleImages } from "../../src/local/sample-images.ts";
-import type { LocalHandler } from "../../src/local/workflow/index.ts";
+} from "../../harness/local/local-job.ts";
+import {
+  LOCAL_DEFAULTS,
+  type LocalStack,
+  startLocalStack,
+} from "../../harness/local/local-stack.ts";
+import { reconcile } from "../../harness/local/reconcile.ts";
+import { type SampleSet, writeSampleImages } from "../../harness/local/sample-images.ts";
+import type { LocalHandler } from "../../harness/local/workflow/index.ts";
 import { listObjects } from "../../src/s3-listing.ts";
 import type { ImageResultRecord } from "../../src/shapes.ts";
 

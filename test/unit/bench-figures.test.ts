@@ -7,10 +7,10 @@ import {
   ratio,
   settleSeconds,
   utilization,
-} from "../../src/bench/figures.ts";
-import { textTable } from "../../src/bench/render.ts";
-import { PAPER_SIZES, paperRun, SERVICE_LIMITS } from "../../src/bench/scale-on-paper.ts";
-import type { TimelineSecond } from "../../src/local/emulator/index.ts";
+} from "../../harness/bench/figures.ts";
+import { textTable } from "../../harness/bench/render.ts";
+import { PAPER_SIZES, paperRun, SERVICE_LIMITS } from "../../harness/bench/scale-on-paper.ts";
+import type { TimelineSecond } from "../../harness/local/emulator/index.ts";
 
 /** Seconds from epoch second 1000 on, each `[accepted, throttled, inServiceUnits]`. */
 function timeline(seconds: [number, number, number][]): TimelineSecond[] {

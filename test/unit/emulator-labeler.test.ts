@@ -4,7 +4,7 @@ import {
   nearestColour,
   PALETTE,
   type RawImage,
-} from "../../src/local/emulator/labeler.ts";
+} from "../../harness/local/emulator/labeler.ts";
 
 /** A raw RGB image painted by a function of (x, y). */
 function raw(width: number, height: number, paint: (x: number, y: number) => number[]): RawImage {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DemandScaler } from "../../src/local/emulator/autoscaler.ts";
-import { BillingMeter } from "../../src/local/emulator/billing-meter.ts";
+import { DemandScaler } from "../../harness/local/emulator/autoscaler.ts";
+import { BillingMeter } from "../../harness/local/emulator/billing-meter.ts";
 
 const policy = {
   minUnits: 1,

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TokenBucket } from "../../src/local/emulator/token-bucket.ts";
+import { TokenBucket } from "../../harness/local/emulator/token-bucket.ts";
 
 const T0 = 1_000_000;
 

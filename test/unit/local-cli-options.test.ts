@@ -5,7 +5,7 @@ import {
   type LocalNumericFlag,
   parseLocalOptions,
   UsageError,
-} from "../../src/local/cli-options.ts";
+} from "../../harness/local/cli-options.ts";
 
 const FLAGS = Object.keys(LOCAL_NUMERIC_FLAGS) as LocalNumericFlag[];
 

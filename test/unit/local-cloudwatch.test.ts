@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { getMetricData, type MetricSample } from "../../src/local/cloudwatch/get-metric-data.ts";
+import {
+  getMetricData,
+  type MetricSample,
+} from "../../harness/local/cloudwatch/get-metric-data.ts";
 import {
   type GetMetricDataRequest,
   parseCloudWatchRequest,
-} from "../../src/local/cloudwatch/request.ts";
+} from "../../harness/local/cloudwatch/request.ts";
 
 /** The local CloudWatch endpoint: request parsing (one place) and GetMetricData's answers. */
 

@@ -3,7 +3,7 @@ import {
   createLocalEventBus,
   localEventBusArn,
   MAX_EVENT_ENTRY_BYTES,
-} from "../../src/local/local-eventbridge.ts";
+} from "../../harness/local/local-eventbridge.ts";
 
 describe("the local EventBridge stand-in", () => {
   it("records each entry on the default bus unless one is named, with its detail parsed", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { policiesFromTemplate } from "../../src/local/iam/packaged-policies.ts";
+import { policiesFromTemplate } from "../../harness/local/iam/packaged-policies.ts";
 
 /**
  * The policies the local IAM check enforces are every policy AWS would: a

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { accessKeyOf } from "../../src/local/iam/identities.ts";
+import { accessKeyOf } from "../../harness/local/iam/identities.ts";
 import {
   rekognitionRequestContext,
   s3RequestContext,
   sfnRequestContext,
-} from "../../src/local/iam/request-context.ts";
-import { resolveIntrinsics } from "../../src/local/iam/template-intrinsics.ts";
+} from "../../harness/local/iam/request-context.ts";
+import { resolveIntrinsics } from "../../harness/local/iam/template-intrinsics.ts";
 
 /** What IAM is asked for each request the local stack sees. */
 
@@ -164,7 +164,7 @@ describe("template intrinsics in the packaged policies", () => {
 
 describe("the IAM gate's decision cache", () => {
   it("gives each resource the answer of its own statements, also after caching", async () => {
-    const { IamGate } = await import("../../src/local/iam/iam-gate.ts");
+    const { IamGate } = await import("../../harness/local/iam/iam-gate.ts");
     const gate = new IamGate();
     const statement = (Action: string, Resource: string, Condition?: object) => ({
       Effect: "Allow",

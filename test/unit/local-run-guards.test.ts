@@ -3,8 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireDataLock, DataFolderBusyError, LOCK_FILE_NAME } from "../../src/local/data-lock.ts";
-import { runVerdict } from "../../src/local/run-verdict.ts";
+import {
+  acquireDataLock,
+  DataFolderBusyError,
+  LOCK_FILE_NAME,
+} from "../../harness/local/data-lock.ts";
+import { runVerdict } from "../../harness/local/run-verdict.ts";
 
 let directory: string;
 

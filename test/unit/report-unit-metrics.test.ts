@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { unitsLine } from "../../src/local/units-line.ts";
+import { unitsLine } from "../../harness/local/units-line.ts";
 import { buildRunSummary, type RunSummaryInput } from "../../src/report/build-summary.ts";
 import { type RunSummary, writeRunReport } from "../../src/report/summary.ts";
 import { measuredUsage, readRunUnitMetrics } from "../../src/report/unit-metrics.ts";

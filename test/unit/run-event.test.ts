@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventEntryBytes, MAX_EVENT_ENTRY_BYTES } from "../../src/local/local-eventbridge.ts";
+import { eventEntryBytes, MAX_EVENT_ENTRY_BYTES } from "../../harness/local/local-eventbridge.ts";
 import type { RunSummary } from "../../src/report/build-summary.ts";
 import type { RunReportResult } from "../../src/report/summary.ts";
 import {

@@ -9,8 +9,8 @@ import * as reaper from "../../../functions/reaper.ts";
 import * as report from "../../../functions/report.ts";
 import * as safetyStop from "../../../functions/safety-stop.ts";
 import * as stopModel from "../../../functions/stop-model.ts";
+import { localDeploymentEnvironment } from "../../../harness/local/local-job.ts";
 import { RUNNER_ERROR_NAMES } from "../../../src/errors.ts";
-import { localDeploymentEnvironment } from "../../../src/local/local-job.ts";
 import { RUN_INPUT_ENV } from "../../../src/run-input.ts";
 import type { Plan } from "../../../src/shapes.ts";
 import {

@@ -1,8 +1,8 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
-import { crashPartWay } from "../../../src/local/crash-injection.ts";
-import { renderSampleImage } from "../../../src/local/sample-images.ts";
-import type { LocalHandler, LocalLambdaContext } from "../../../src/local/workflow/index.ts";
+import { crashPartWay } from "../../../harness/local/crash-injection.ts";
+import { renderSampleImage } from "../../../harness/local/sample-images.ts";
+import type { LocalHandler, LocalLambdaContext } from "../../../harness/local/workflow/index.ts";
 import { resultsFolder } from "../../../src/result-keys.ts";
 import {
   acceptedCalls,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ControlPlaneFault } from "../../../src/local/emulator/index.ts";
-import { seededRandom } from "../../../src/local/sample-images.ts";
-import type { WorkflowEvent } from "../../../src/local/workflow/index.ts";
+import type { ControlPlaneFault } from "../../../harness/local/emulator/index.ts";
+import { seededRandom } from "../../../harness/local/sample-images.ts";
+import type { WorkflowEvent } from "../../../harness/local/workflow/index.ts";
 import {
   assertRunInvariants,
   type FaultStack,

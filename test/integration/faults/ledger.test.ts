@@ -5,8 +5,8 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
-import { renderSampleImage } from "../../../src/local/sample-images.ts";
-import type { LocalHandler, LocalLambdaContext } from "../../../src/local/workflow/index.ts";
+import { renderSampleImage } from "../../../harness/local/sample-images.ts";
+import type { LocalHandler, LocalLambdaContext } from "../../../harness/local/workflow/index.ts";
 import { resultKeyFor } from "../../../src/result-keys.ts";
 import {
   assertRunInvariants,

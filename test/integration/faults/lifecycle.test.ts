@@ -1,12 +1,12 @@
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterEach, describe, expect, it } from "vitest";
 import * as reaper from "../../../functions/reaper.ts";
+import { startEmulator } from "../../../harness/local/emulator/index.ts";
+import type { LocalJobOptions, LocalJobResult } from "../../../harness/local/local-job.ts";
+import { LOCAL_DEFAULTS } from "../../../harness/local/local-stack.ts";
+import { type LocalSfnApi, startLocalSfnApi } from "../../../harness/local/sfn-api.ts";
 import { type Heartbeat, readHeartbeat, writeHeartbeat } from "../../../src/heartbeat.ts";
 import { readLease, writeLease } from "../../../src/lease.ts";
-import { startEmulator } from "../../../src/local/emulator/index.ts";
-import type { LocalJobOptions, LocalJobResult } from "../../../src/local/local-job.ts";
-import { LOCAL_DEFAULTS } from "../../../src/local/local-stack.ts";
-import { type LocalSfnApi, startLocalSfnApi } from "../../../src/local/sfn-api.ts";
 import type { ReapResult } from "../../../src/reaper.ts";
 import {
   assertRunInvariants,

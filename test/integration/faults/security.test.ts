@@ -4,8 +4,8 @@ import { posix } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
-import { LOCAL_S3_CREDENTIALS } from "../../../src/local/s3-server.ts";
-import { startLocalSfnApi } from "../../../src/local/sfn-api.ts";
+import { LOCAL_S3_CREDENTIALS } from "../../../harness/local/s3-server.ts";
+import { startLocalSfnApi } from "../../../harness/local/sfn-api.ts";
 import { MAX_S3_KEY_BYTES, resultKeyFor, resultsFolder } from "../../../src/result-keys.ts";
 import {
   type FaultStack,

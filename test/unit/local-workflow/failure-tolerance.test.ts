@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FailureTolerance } from "../../../src/local/workflow/failure-tolerance.ts";
+import { FailureTolerance } from "../../../harness/local/workflow/failure-tolerance.ts";
 
 describe("FailureTolerance", () => {
   it("tolerates nothing by default", () => {

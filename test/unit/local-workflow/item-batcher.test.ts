@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { JsonValue } from "../../../src/local/workflow/asl.ts";
-import { batchItems, MAX_BATCH_BYTES } from "../../../src/local/workflow/item-batcher.ts";
+import type { JsonValue } from "../../../harness/local/workflow/asl.ts";
+import { batchItems, MAX_BATCH_BYTES } from "../../../harness/local/workflow/item-batcher.ts";
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
 

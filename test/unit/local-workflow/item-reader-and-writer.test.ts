@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { WorkflowDefinitionError } from "../../../src/local/workflow/asl.ts";
-import { checkItemReader, parseJsonLines } from "../../../src/local/workflow/item-reader.ts";
-import { checkResultWriter, toExecutionRecord } from "../../../src/local/workflow/result-writer.ts";
-import { scaledWaitMs, scaleRetriers } from "../../../src/local/workflow/time-scaling.ts";
+import { WorkflowDefinitionError } from "../../../harness/local/workflow/asl.ts";
+import { checkItemReader, parseJsonLines } from "../../../harness/local/workflow/item-reader.ts";
+import {
+  checkResultWriter,
+  toExecutionRecord,
+} from "../../../harness/local/workflow/result-writer.ts";
+import { scaledWaitMs, scaleRetriers } from "../../../harness/local/workflow/time-scaling.ts";
 
 describe("item reading", () => {
   it("parses JSON Lines, skipping blank lines, naming the bad line", () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { WorkflowDefinitionError } from "../../../src/local/workflow/asl.ts";
+import { WorkflowDefinitionError } from "../../../harness/local/workflow/asl.ts";
 import {
   bindFunction,
   functionNameFromLogicalId,
   readFunctionRef,
-} from "../../../src/local/workflow/lambda-binding.ts";
+} from "../../../harness/local/workflow/lambda-binding.ts";
 
 describe("function references", () => {
   it("maps Serverless logical ids back to function names", () => {

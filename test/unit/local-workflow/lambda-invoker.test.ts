@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { LocalLambdaContext } from "../../../src/local/workflow/lambda-binding.ts";
+import type { LocalLambdaContext } from "../../../harness/local/workflow/lambda-binding.ts";
 import {
   LAMBDA_TIMEOUT_ERROR,
   LocalInvoker,
   TaskFailure,
-} from "../../../src/local/workflow/lambda-invoker.ts";
+} from "../../../harness/local/workflow/lambda-invoker.ts";
 import { systemClock } from "../../../src/runtime.ts";
 
 const request = (

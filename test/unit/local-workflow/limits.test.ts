@@ -1,7 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, it } from "vitest";
-import { type AslDefinition, runWorkflow } from "../../../src/local/workflow/index.ts";
-import { MAX_PAYLOAD_BYTES } from "../../../src/local/workflow/limits.ts";
+import { type AslDefinition, runWorkflow } from "../../../harness/local/workflow/index.ts";
+import { MAX_PAYLOAD_BYTES } from "../../../harness/local/workflow/limits.ts";
 
 // No Map here reads or writes S3: the client is never called.
 const s3 = new S3Client({

@@ -1,0 +1,213 @@
+import { html, type SafeHtml } from "../../src/report/html-escape.ts";
+import type { TimelineSecond } from "../local/emulator/index.ts";
+import type { PaperRun } from "./scale-on-paper.ts";
+import type {
+  CapacityResult,
+  CeilingResult,
+  RunnerFigures,
+  SaturationResult,
+} from "./scenarios.ts";
+
+/** Everything one `npm run bench` measured, as written to `latest.json`. */
+export interface BenchResults {
+  generatedAt: string;
+  command: string;
+  machine: { cpus: number; loadAverageBefore: number[]; loadAverageAfter: number[]; node: string };
+  settings: Record<string, unknown>;
+  saturation?: SaturationResult;
+  capacity?: CapacityResult[];
+  ceiling?: CeilingResult;
+  paper?: PaperRun[];
+}
+
+const fixed = (value: number | undefined, digits = 2) =>
+  value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits);
+const percent = (value: number | undefined) =>
+  value === undefined ? "-" : `${(value * 100).toFixed(1)} %`;
+
+/** A monospaced table: first column left-aligned, the rest right-aligned. */
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join("  ");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+const RUNNER_HEADER = [
+  "runner",
+  "images",
+  "done",
+  "units",
+  "time to done s",
+  "utilization",
+  "throttled",
+  "wasted calls",
+  "idle tail s",
+  "unit-s",
+  "cost ratio",
+];
+
+function runnerRow(f: RunnerFigures): string[] {
+  const time =
+    f.extrapolatedTimeToDoneSeconds === undefined
+      ? fixed(f.timeToDoneSeconds, 1)
+      : `${fixed(f.timeToDoneSeconds, 1)} (all: ~${fixed(f.extrapolatedTimeToDoneSeconds, 0)})`;
+  return [
+    f.runner,
+    String(f.images),
+    String(f.succeeded),
+    String(f.units),
+    time,
+    percent(f.utilization),
+    `${f.throttled} (${percent(f.throttleRatio)})`,
+    String(f.wastedCalls),
+    `<= ${fixed(f.idleTailSeconds, 1)}`,
+    fixed(f.unitSeconds, 0),
+    fixed(f.costRatio),
+  ];
+}
+
+/** The figures as text tables, for the terminal and the README. */
+export function renderText(results: BenchResults): string {
+  const parts: string[] = [];
+  const { machine } = results;
+  parts.push(
+    `${results.generatedAt}  ${results.command}\n${machine.cpus} CPUs, load average ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(" ")} before, ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(" ")} after, Node ${machine.node}`,
+  );
+  const s = results.saturation;
+  if (s) {
+    parts.push(
+      "Saturation and baselines (same emulator settings and images)",
+      textTable(RUNNER_HEADER, [s.ours, s.naive, s.fixedConcurrency].map(runnerRow)),
+      `The naive loop takes ${fixed(s.speedupVsNaive, 1)}x our time to done and ${fixed(s.costVsNaive, 2)}x our unit-seconds (scaled to all images).`,
+      s.speedupVsFixed === undefined
+        ? `Fixed concurrency finished ${s.fixedConcurrency.succeeded} of ${s.fixedConcurrency.images} images: the rest failed once the SDK's retries ran out; ${s.fixedConcurrency.wastedCalls} calls were wasted.`
+        : `Fixed concurrency takes ${fixed(s.speedupVsFixed, 2)}x our time to done and ${fixed(s.costVsFixed, 2)}x our unit-seconds.`,
+    );
+  }
+  for (const c of results.capacity ?? []) {
+    parts.push(
+      `Capacity change: ${c.name}`,
+      textTable(RUNNER_HEADER, [runnerRow(c.figures)]),
+      textTable(
+        ["segment", "seconds", "utilization of available capacity", "settled after s"],
+        c.segments.map((seg) => [
+          seg.name,
+          fixed((seg.to - seg.from) / 1000, 1),
+          percent(seg.capacityUtilization),
+          fixed(seg.settleSeconds, 0),
+        ]),
+      ),
+    );
+  }
+  const ceiling = results.ceiling;
+  if (ceiling) {
+    parts.push(
+      "Orchestration ceiling (latency 0, provisioned TPS far above reach)",
+      textTable(
+        ["images", "map s", "images/s", "CPU s", "CPU/wall", "CPU ms/image", "peak RSS MB"],
+        [
+          [
+            String(ceiling.images),
+            fixed(ceiling.mapSeconds, 1),
+            fixed(ceiling.imagesPerSecond, 1),
+            fixed(ceiling.cpuSeconds, 1),
+            fixed(ceiling.cpuPerWallSecond),
+            fixed(ceiling.cpuMsPerImage, 1),
+            fixed(ceiling.peakRssMb, 0),
+          ],
+        ],
+      ),
+    );
+  }
+  if (results.paper) {
+    parts.push(
+      "Scale on paper (AWS settings: start-up 15 min, 5 TPS/unit, 100 ms, quota 5 units; prices UNCONFIRMED)",
+      textTable(
+        [
+          "images",
+          "units",
+          "duration h",
+          "workers",
+          "batch",
+          "children",
+          "Lambda calls",
+          "GB-s",
+          "S3 GET/HEAD",
+          "S3 PUT+LIST",
+          "SFN transitions",
+          "Rekognition $",
+          "Lambda $",
+          "S3 $",
+          "SFN $",
+          "total $",
+          "limits",
+        ],
+        results.paper.map((p) => [
+          p.images.toLocaleString("en-US"),
+          String(p.units),
+          fixed(p.durationSeconds / 3600, 1),
+          String(p.workers),
+          String(p.batchSize),
+          String(p.batches),
+          String(p.lambda.invocations),
+          fixed(p.lambda.gbSeconds, 0),
+          String(p.s3.reads),
+          String(p.s3.writes + p.s3.lists),
+          String(p.stepFunctions.transitions),
+          fixed(p.cost.rekognition),
+          fixed(p.cost.lambda),
+          fixed(p.cost.s3),
+          fixed(p.cost.stepFunctions),
+          fixed(p.cost.total),
+          p.limits.every((l) => l.ok)
+            ? "all within"
+            : p.limits
+                .filter((l) => !l.ok)
+                .map((l) => l.name)
+                .join(", "),
+        ]),
+      ),
+    );
+  }
+  return `${parts.join("\n\n")}\n`;
+}
+
+/** Accepted (solid) and throttled (red) calls per second, with the capacity line, as inline SVG. */
+export function timelineChart(
+  timeline: readonly TimelineSecond[],
+  tpsPerUnit: number,
+  title: string,
+): SafeHtml {
+  const width = 640;
+  const height = 160;
+  const first = timeline[0]?.t ?? 0;
+  const span = Math.max(1, (timeline[timeline.length - 1]?.t ?? 0) - first + 1);
+  const top = Math.max(
+    1,
+    ...timeline.map((s) => Math.max(s.accepted + s.throttled, s.inServiceUnits * tpsPerUnit)),
+  );
+  const x = (t: number) => ((t - first) / span) * width;
+  const y = (v: number) => height - (v / top) * height;
+  const barWidth = Math.max(1, width / span - 1);
+  const bars = timeline.map(
+    (s) =>
+      html`<rect x="${x(s.t).toFixed(1)}" y="${y(s.accepted).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(height - y(s.accepted)).toFixed(1)}" fill="#4a7"/><rect x="${x(s.t).toFixed(1)}" y="${y(s.accepted + s.throttled).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(y(s.accepted) - y(s.accepted + s.throttled)).toFixed(1)}" fill="#d44"/>`,
+  );
+  const capacity = timeline
+    .map((s) => `${x(s.t).toFixed(1)},${y(s.inServiceUnits * tpsPerUnit).toFixed(1)}`)
+    .join(" ");
+  return html`<figure><figcaption>${title} (max ${top} calls/s; green accepted, red throttled, line = capacity)</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img"><rect width="${width}" height="${height}" fill="#f8f8f8"/>${bars}<polyline points="${capacity}" fill="none" stroke="#333" stroke-width="1.5"/></svg></figure>`;
+}
+
+/** A small self-contained page: the text tables and a chart per run. */
+export function renderHtml(results: BenchResults, tpsPerUnit: number): string {
+  const charts: SafeHtml[] = [];
+  if (results.saturation)
+    charts.push(timelineChart(results.saturation.timeline, tpsPerUnit, "Saturation: this project"));
+  for (const c of results.capacity ?? [])
+    charts.push(timelineChart(c.timeline, tpsPerUnit, `Capacity change: ${c.name}`));
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Benchmark ${results.generatedAt}</title><style>body{font-family:system-ui,sans-serif;margin:2em}pre{font-size:12px;background:#f4f4f4;padding:1em;overflow:auto}</style></head><body><h1>Benchmark</h1>${charts}<pre>${renderText(results)}</pre></body></html>`.toString();
+}

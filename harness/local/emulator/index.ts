@@ -1,0 +1,124 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { S3Client } from "@aws-sdk/client-s3";
+import { silentLogger, systemClock } from "../../../src/runtime.ts";
+import { EmulatorAdmin } from "./admin.ts";
+import { ADMIN_PREFIX, handleAdminCall } from "./admin-routes.ts";
+import { ControlPlaneFaults } from "./control-plane-faults.ts";
+import type { OperationContext } from "./operations.ts";
+import { ModelRegistry } from "./registry.ts";
+import { handleRekognitionCall } from "./rekognition-protocol.ts";
+import { type EmulatorOptions, type EmulatorSettings, resolveSettings } from "./settings.ts";
+import { Timers } from "./timers.ts";
+import { AvailabilityZones } from "./zones.ts";
+
+export type { BillingView, EmulatorAdmin, EmulatorState, Fault } from "./admin.ts";
+export type {
+  ControlPlaneFault,
+  ControlPlaneFaultState,
+  ControlPlaneOperation,
+} from "./control-plane-faults.ts";
+export type { ModelVersionState } from "./model-version.ts";
+export type { DeclaredModel } from "./registry.ts";
+export type { EmulatorOptions, EmulatorSettings, ModelDeclaration } from "./settings.ts";
+export type { TimelineSecond } from "./timeline.ts";
+
+/** A running emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:<port>`: pass it as the Rekognition endpoint. */
+  endpoint: string;
+  port: number;
+  admin: EmulatorAdmin;
+  settings: EmulatorSettings;
+  /** Closes the server and cancels every timer; open connections are cut. */
+  close(): Promise<void>;
+}
+
+/** The only address the emulator binds to. */
+export const EMULATOR_HOST = "127.0.0.1";
+
+/**
+ * Starts the Rekognition Custom Labels emulator on 127.0.0.1: the Rekognition
+ * JSON 1.1 API on `POST /`, the admin API under `/_emulator/`. Settings come
+ * from defaults, then `configFile`, then the options themselves.
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const { settings, models, controlPlaneFaults: armed } = await resolveSettings(options);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const zones = new AvailabilityZones(settings.region, settings.availabilityZones);
+  const registry = new ModelRegistry({ settings, clock, zones });
+  const random = options.random ?? Math.random;
+  const controlPlaneFaults = new ControlPlaneFaults(random);
+  for (const fault of armed) controlPlaneFaults.add(fault);
+  const admin = new EmulatorAdmin(registry, zones, settings, clock, controlPlaneFaults);
+  const timers = new Timers(clock);
+  const s3 =
+    options.s3Client ??
+    (settings.s3Endpoint ? createS3Client(settings.s3Endpoint, settings.region) : undefined);
+  const context: OperationContext = {
+    registry,
+    settings,
+    s3,
+    timers,
+    random,
+    controlPlaneFaults,
+    ...(options.authorize ? { authorize: options.authorize } : {}),
+  };
+  for (const declaration of models) admin.declareModel(declaration);
+
+  const server = createServer((request, response) => {
+    const handle = request.url?.startsWith(ADMIN_PREFIX)
+      ? handleAdminCall(request, response, admin)
+      : handleRekognitionCall(request, response, context);
+    handle.catch((error: unknown) => {
+      logger.error("emulator request failed", { error: String(error) });
+      response.destroy();
+    });
+  });
+  const port = await listen(server, settings.port);
+  const endpoint = `http://${EMULATOR_HOST}:${port}`;
+  logger.info("emulator listening", { endpoint });
+
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint,
+    port,
+    admin,
+    settings,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        timers.cancelAll();
+        registry.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        // Only the emulator's own client is destroyed; an injected one belongs to the caller.
+        if (!options.s3Client) s3?.destroy();
+      });
+      return closed;
+    },
+  };
+}
+
+/** The S3 client for Image.S3Object reads from an S3-compatible server. */
+function createS3Client(endpoint: string, region: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+    maxAttempts: 1,
+  });
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, EMULATOR_HOST, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

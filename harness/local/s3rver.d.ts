@@ -1,0 +1,73 @@
+/**
+ * The part of s3rver 3.7.1 (which ships no types) that the embedded S3 server
+ * uses. See `harness/local/s3-server.ts`.
+ */
+declare module "s3rver" {
+  import type { RequestListener } from "node:http";
+
+  interface S3rverOptions {
+    address?: string;
+    port?: number;
+    silent?: boolean;
+    directory?: string;
+    resetOnClose?: boolean;
+    allowMismatchedSignatures?: boolean;
+    vhostBuckets?: boolean;
+    serviceEndpoint?: string;
+  }
+
+  interface S3rverStore {
+    getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+    putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+  }
+
+  class S3rver {
+    constructor(options?: S3rverOptions);
+    store: S3rverStore;
+    /** Koa's context prototype: request handlers read `ctx.store` from it. */
+    readonly context: { store: S3rverStore };
+    readonly logger: { close(): void };
+    /** The Koa request handler, for mounting on an HTTP server of our own. */
+    callback(): RequestListener;
+  }
+
+  export default S3rver;
+}
+
+/** s3rver's own file store, subclassed by `harness/local/s3-store.ts`. */
+declare module "s3rver/lib/stores/filesystem.js" {
+  class FilesystemStore {
+    constructor(rootDirectory: string);
+    readonly rootDirectory: string;
+    getBucketPath(bucket: string): string;
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+    putMetadata(
+      bucket: string,
+      key: string,
+      metadata: Record<string, unknown>,
+      md5?: string,
+    ): Promise<void>;
+    putObject(object: unknown): Promise<{ size: number; md5: string }>;
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata?: Record<string, unknown>,
+    ): Promise<unknown>;
+    deleteObject(bucket: string, key: string): Promise<void>;
+    listObjects(bucket: string, options: object): Promise<unknown>;
+    getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+    putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+  }
+  export default FilesystemStore;
+}
+
+declare module "s3rver/lib/models/object.js" {
+  class S3Object {
+    static readonly ALLOWED_METADATA: string[];
+    constructor(bucket: string, key: string, content: unknown, metadata: unknown);
+  }
+  export default S3Object;
+}
