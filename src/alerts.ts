@@ -10,7 +10,7 @@
 
 import { readableCause } from "./failure-cause.ts";
 import { modelVersionName } from "./metrics.ts";
-import type { RunFailure, RunSummary } from "./report/build-summary.ts";
+import type { RunFailure, RunSummary } from "./report/run-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
 
 /** What the workflow's Notify states pass to SNS Publish. */

@@ -1,26 +1,15 @@
 import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
-import { boundBatchOutput, type RawBatchOutput } from "./batch-output.ts";
-import { detectImage, loadImageBytes } from "./detect-image.ts";
-import {
-  classifyDetectionError,
-  fatalRunnerError,
-  shouldRetryDetectionError,
-} from "./detection-errors.ts";
+import { BatchStop, describeDetectionError, itemProcessor } from "./batch-item.ts";
+import { boundBatchOutput } from "./batch-output.ts";
+import { CallTally, type ItemOutcome, summarize } from "./batch-tally.ts";
+import { fatalRunnerError } from "./detection-errors.ts";
 import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
 import { checkOutRateController, type RateController } from "./rate-controller.ts";
-import { failureRecord, readCurrentResult, successRecord, writeImageResult } from "./results.ts";
-import { type RetryPolicy, withRetry } from "./retry.ts";
+import type { RetryPolicy } from "./retry.ts";
 import type { Clock, Logger } from "./runtime.ts";
-import type {
-  BatchContext,
-  BatchEvent,
-  BatchOutput,
-  ImageRef,
-  ImageResultRecord,
-  TimelinePoint,
-} from "./shapes.ts";
+import type { BatchContext, BatchEvent, BatchOutput, ImageRef } from "./shapes.ts";
 
 export interface ProcessBatchOptions {
   event: BatchEvent;
@@ -37,36 +26,6 @@ export interface ProcessBatchOptions {
   retryPolicy?: Partial<RetryPolicy>;
   /** Epoch ms: no retry backoff sleeps past it. */
   deadline?: number;
-}
-
-/** What became of one item. `undefined` in the outcome list means it was never started. */
-type ItemOutcome =
-  | { kind: "done"; record: ImageResultRecord; resumed: boolean }
-  | { kind: "undone"; error?: unknown };
-
-/** Counts of Rekognition calls, overall and per wall-clock second. */
-class CallTally {
-  calls = 0;
-  throttled = 0;
-  retried = 0;
-  private readonly perSecond = new Map<number, TimelinePoint>();
-
-  record(now: number, throttled: boolean): void {
-    this.calls += 1;
-    if (throttled) this.throttled += 1;
-    const t = Math.floor(now / 1000);
-    let point = this.perSecond.get(t);
-    if (!point) {
-      point = { t, accepted: 0, throttled: 0 };
-      this.perSecond.set(t, point);
-    }
-    if (throttled) point.throttled += 1;
-    else point.accepted += 1;
-  }
-
-  timeline(): TimelinePoint[] {
-    return [...this.perSecond.values()].sort((a, b) => a.t - b.t);
-  }
 }
 
 function validateContext(context: BatchContext | undefined, items: unknown): BatchContext {
@@ -92,11 +51,6 @@ function validateContext(context: BatchContext | undefined, items: unknown): Bat
   return context;
 }
 
-function describe(error: unknown): string {
-  const { name, message } = classifyDetectionError(error);
-  return `${name}: ${message}`;
-}
-
 /**
  * Analyses one batch of images: every image ends with a result record written
  * to the ledger (succeeded; failed for good with the reason; or unreadable,
@@ -115,7 +69,7 @@ function describe(error: unknown): string {
  *   unknown errors (they are left undone, without a record).
  */
 export async function processBatch(options: ProcessBatchOptions): Promise<BatchOutput> {
-  const { event, rekognition, s3, clock, logger, deadline } = options;
+  const { event, clock, logger } = options;
   const context = validateContext(event?.BatchInput, event?.Items);
   const items = event.Items;
   const startedAt = clock.now();
@@ -131,157 +85,16 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
       );
   const rate = lease.controller;
   const tally = new CallTally();
+  const stop = new BatchStop();
+  if (options.signal?.aborted) stop.now();
+  options.signal?.addEventListener("abort", stop.now, { once: true });
+  const processItem = itemProcessor({ ...options, context, rate, tally, stop });
 
-  // One signal for "take no new work": the caller's abort or a fatal error.
-  const stop = new AbortController();
-  const stopReason = new DOMException("The batch is stopping", "AbortError");
-  let fatal: unknown;
-  const stopNow = () => stop.abort(stopReason);
-  if (options.signal?.aborted) stopNow();
-  options.signal?.addEventListener("abort", stopNow, { once: true });
-
-  const retryOptions = {
-    clock,
-    random: options.random,
-    policy: options.retryPolicy,
-    deadline,
-    shouldRetry: shouldRetryDetectionError,
-  };
-
-  /** An S3 call under retry; abortable only when nothing has been done yet. */
-  const s3Call = <T>(operation: () => Promise<T>, signal?: AbortSignal) =>
-    withRetry(operation, { ...retryOptions, signal });
-
-  const analyse = async (listed: ImageRef): Promise<ImageResultRecord> => {
-    let attempts = 0;
-    // The version the record is for: the listed one, or in Bytes mode the one actually read.
-    let image = listed;
-    const base = () => ({
-      context,
-      image,
-      attempts,
-      analyzedAt: new Date(clock.now()).toISOString(),
-    });
-    try {
-      let bytes: Uint8Array | undefined;
-      if (context.imageMode === "Bytes") {
-        const loaded = await s3Call(() => loadImageBytes(s3, context, listed), stop.signal);
-        bytes = loaded.bytes;
-        image = {
-          ...listed,
-          size: loaded.bytes.byteLength,
-          etag: loaded.etag ?? listed.etag,
-          lastModified: loaded.lastModified ?? listed.lastModified,
-        };
-      }
-      const labels = await withRetry(
-        async () => {
-          const grantedAt = await rate.acquire(stop.signal);
-          attempts += 1;
-          try {
-            const result = await detectImage(rekognition, context, image, bytes);
-            tally.record(clock.now(), false);
-            return result;
-          } catch (error) {
-            const { throttle } = classifyDetectionError(error);
-            tally.record(clock.now(), throttle);
-            if (throttle) rate.onThrottle(grantedAt);
-            throw error;
-          }
-        },
-        {
-          ...retryOptions,
-          signal: stop.signal,
-          isPacedError: (error) => classifyDetectionError(error).throttle,
-          onRetry: ({ error, attempt, delayMs }) => {
-            tally.retried += 1;
-            logger.debug("retrying image", {
-              key: image.key,
-              attempt,
-              delayMs,
-              error: describe(error),
-            });
-          },
-        },
-      );
-      return successRecord({ ...base(), labels });
-    } catch (error) {
-      const classification = classifyDetectionError(error);
-      if (classification.kind === "permanent") {
-        logger.warn("image failed for good", {
-          key: image.key,
-          error: classification.name,
-          message: classification.message,
-        });
-        return failureRecord({ ...base(), error: classification });
-      }
-      if (classification.kind === "unreadable") {
-        logger.warn("image could not be read; the next run tries it again", {
-          key: image.key,
-          error: classification.name,
-          message: classification.message,
-        });
-        return failureRecord({ ...base(), error: classification, status: "unreadable" });
-      }
-      throw error;
-    }
-  };
-
-  const processItem = async (image: ImageRef): Promise<ItemOutcome> => {
-    if (stop.signal.aborted) return { kind: "undone" };
-    try {
-      const existing = await s3Call(() => readCurrentResult(s3, context, image), stop.signal);
-      if (existing) return { kind: "done", record: existing, resumed: true };
-      const record = await analyse(image);
-      // Not abortable: a finished analysis is always written.
-      await s3Call(() => writeImageResult(s3, context, record));
-      return { kind: "done", record, resumed: false };
-    } catch (error) {
-      if (error === stopReason) return { kind: "undone" };
-      if (classifyDetectionError(error).kind === "fatal") {
-        if (fatal === undefined) {
-          fatal = error;
-          logger.error("fatal error, stopping the batch", {
-            key: image.key,
-            error: describe(error),
-          });
-        }
-        stopNow();
-        return { kind: "undone" };
-      }
-      logger.warn("image left undone", {
-        key: image.key,
-        error: error instanceof RetriesExhaustedError ? error.message : describe(error),
-      });
-      return { kind: "undone", error };
-    }
-  };
-
-  const outcomes: (ItemOutcome | undefined)[] = new Array(items.length);
-  const inFlight = new Set<Promise<unknown>>();
+  let outcomes: (ItemOutcome | undefined)[];
   try {
-    await pMap(
-      items.keys(),
-      async (index) => {
-        const image = items[index] as ImageRef;
-        const running = processItem(image).then((outcome) => {
-          outcomes[index] = outcome;
-        });
-        inFlight.add(running);
-        try {
-          await running;
-        } finally {
-          inFlight.delete(running);
-        }
-      },
-      { concurrency: context.concurrency, stopOnError: false, signal: stop.signal },
-    );
-  } catch (error) {
-    if (!stop.signal.aborted) throw error;
-    // p-map gives up at once on abort; the calls already out still get to finish and be written.
-    await Promise.allSettled([...inFlight]);
+    outcomes = await runItems(items, context.concurrency, stop.signal, processItem);
   } finally {
-    options.signal?.removeEventListener("abort", stopNow);
+    options.signal?.removeEventListener("abort", stop.now);
     lease.release();
   }
 
@@ -305,8 +118,8 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   });
 
   const progress = `${done} of ${items.length} images done, ${left} left`;
-  if (fatal !== undefined) {
-    throw fatalRunnerError(fatal, ` (batch stopped: ${progress})`) ?? fatal;
+  if (stop.fatal !== undefined) {
+    throw fatalRunnerError(stop.fatal, ` (batch stopped: ${progress})`) ?? stop.fatal;
   }
   if (left > 0 && options.signal?.aborted) {
     throw new BatchIncompleteError(
@@ -317,7 +130,8 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     // Undone for no fatal error and no abort: retryable or unknown errors persisted.
     const first = outcomes.find((o) => o?.kind === "undone" && o.error !== undefined);
     const cause = first?.kind === "undone" ? first.error : undefined;
-    const reason = cause instanceof RetriesExhaustedError ? cause.message : describe(cause);
+    const reason =
+      cause instanceof RetriesExhaustedError ? cause.message : describeDetectionError(cause);
     throw new RetriesExhaustedError(
       `Images kept failing with errors worth retrying: ${progress}; first: ${reason}`,
       { cause },
@@ -326,49 +140,40 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   return output;
 }
 
-function summarize(
-  context: BatchContext,
-  items: ImageRef[],
-  outcomes: (ItemOutcome | undefined)[],
-  tally: CallTally,
-  startedAt: number,
-  endedAt: number,
-): RawBatchOutput {
-  const output: RawBatchOutput = {
-    runId: context.runId,
-    items: items.length,
-    succeeded: 0,
-    failed: 0,
-    unreadable: 0,
-    resumed: 0,
-    failures: [],
-    labels: {},
-    calls: tally.calls,
-    throttled: tally.throttled,
-    retried: tally.retried,
-    startedAt: new Date(startedAt).toISOString(),
-    endedAt: new Date(endedAt).toISOString(),
-    timeline: tally.timeline(),
-  };
-  for (const outcome of outcomes) {
-    if (outcome?.kind !== "done") continue;
-    const { record } = outcome;
-    if (outcome.resumed) output.resumed += 1;
-    if (record.status === "unreadable") {
-      output.unreadable = (output.unreadable ?? 0) + 1;
-    } else if (record.status === "succeeded") {
-      output.succeeded += 1;
-      for (const name of new Set(record.labels.map((label) => label.Name))) {
-        output.labels[name] = (output.labels[name] ?? 0) + 1;
-      }
-    } else {
-      output.failed += 1;
-      output.failures.push({
-        key: record.image.key,
-        error: record.error?.name ?? "Unknown",
-        message: record.error?.message ?? "",
-      });
-    }
+/**
+ * Takes every item to an outcome, at most `concurrency` at a time, until
+ * `signal` aborts. The outcome list is by item index; `undefined` where an
+ * item was never started.
+ */
+async function runItems(
+  items: readonly ImageRef[],
+  concurrency: number,
+  signal: AbortSignal,
+  processItem: (image: ImageRef) => Promise<ItemOutcome>,
+): Promise<(ItemOutcome | undefined)[]> {
+  const outcomes: (ItemOutcome | undefined)[] = new Array(items.length);
+  const inFlight = new Set<Promise<unknown>>();
+  try {
+    await pMap(
+      items.keys(),
+      async (index) => {
+        const image = items[index] as ImageRef;
+        const running = processItem(image).then((outcome) => {
+          outcomes[index] = outcome;
+        });
+        inFlight.add(running);
+        try {
+          await running;
+        } finally {
+          inFlight.delete(running);
+        }
+      },
+      { concurrency, stopOnError: false, signal },
+    );
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    // p-map gives up at once on abort; the calls already out still get to finish and be written.
+    await Promise.allSettled([...inFlight]);
   }
-  return output;
+  return outcomes;
 }

@@ -2,8 +2,36 @@ import { onAbort } from "./abort-subscriptions.ts";
 import type { Clock } from "./runtime.ts";
 
 /**
- * An adaptive token bucket: the one gate every DetectCustomLabels call of a
- * process goes through.
+ * The one gate every DetectCustomLabels call of a process goes through. The
+ * batch asks it for a slot before each call and tells it of each throttle;
+ * how the rate is found is the implementation's business.
+ */
+export interface RateController {
+  /**
+   * Waits until a call may go out. Resolves with the clock time it was
+   * granted (to pass to `onThrottle`). Rejects with the signal's reason when
+   * aborted, without taking a slot.
+   */
+  acquire(signal?: AbortSignal): Promise<number>;
+  /** Reports that a call granted at `grantedAt` was throttled (ProvisionedThroughputExceeded). */
+  onThrottle(grantedAt?: number): void;
+  /** The current rate and what the controller has done so far, for the batch's log line. */
+  stats(): RateControllerStats;
+}
+
+/** What every rate controller reports; an implementation may add its own figures. */
+export interface RateControllerStats {
+  plannedTps: number;
+  /** The rate right now, calls per second. */
+  rateTps: number;
+  /** Calls let through. */
+  granted: number;
+  /** Throttles reported. */
+  throttles: number;
+}
+
+/**
+ * An adaptive token bucket, the default `RateController`.
  *
  * The rate starts at the planned per-worker TPS. A throttle
  * (ProvisionedThroughputExceededException) cuts it multiplicatively, at most
@@ -54,16 +82,9 @@ export interface RateControllerOptions {
   probeUseShare?: number;
 }
 
-export interface RateControllerStats {
-  plannedTps: number;
-  /** The rate right now, calls per second. */
-  rateTps: number;
+export interface AdaptiveRateStats extends RateControllerStats {
   ceilingTps: number;
   floorTps: number;
-  /** Tokens handed out. */
-  granted: number;
-  /** Throttles reported. */
-  throttles: number;
   /** Times the rate was cut. */
   cuts: number;
   /** Times the rate was raised. */
@@ -78,7 +99,7 @@ interface Waiter {
   detach: () => void;
 }
 
-export class RateController {
+export class AdaptiveRateController implements RateController {
   readonly plannedTps: number;
   private readonly clock: Clock;
   private readonly burst: number;
@@ -189,7 +210,7 @@ export class RateController {
   }
 
   /** The current rate and what the controller has done so far. */
-  stats(): RateControllerStats {
+  stats(): AdaptiveRateStats {
     return {
       plannedTps: this.plannedTps,
       rateTps: this.rate,
@@ -280,6 +301,14 @@ export class RateController {
   }
 }
 
+/** Makes the controller of a batch; the adaptive token bucket unless another is passed in. */
+export type RateControllerFactory = (options: {
+  plannedTps: number;
+  clock: Clock;
+}) => RateController;
+
+const adaptive: RateControllerFactory = (options) => new AdaptiveRateController(options);
+
 /** Controllers not in use right now, per run and model version. */
 const idle = new Map<string, RateController[]>();
 
@@ -300,11 +329,11 @@ export interface RateControllerLease {
 export function checkOutRateController(
   key: { runId: string; projectVersionArn: string; plannedTps: number },
   clock: Clock,
+  create: RateControllerFactory = adaptive,
 ): RateControllerLease {
   const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}`;
   for (const other of idle.keys()) if (other !== id) idle.delete(other);
-  const controller =
-    idle.get(id)?.pop() ?? new RateController({ plannedTps: key.plannedTps, clock });
+  const controller = idle.get(id)?.pop() ?? create({ plannedTps: key.plannedTps, clock });
   let released = false;
   return {
     controller,

@@ -21,7 +21,8 @@ import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { awsErrorName } from "./aws-errors.ts";
 import { readHeartbeat } from "./heartbeat.ts";
 import { type LeaseRecord, readLease } from "./lease.ts";
-import { type ModelStatus, ownershipRefusal, stopModelIfOwned } from "./model-lifecycle.ts";
+import type { ModelStatus } from "./model/describe.ts";
+import { ownershipRefusal, stopModelIfOwned } from "./model/stop.ts";
 import type { Clock, Logger } from "./runtime.ts";
 
 /** Execution statuses after which the execution will never stop the model itself. */

@@ -10,7 +10,7 @@
  * `resources`. Putting it is best effort: the run's outcome never depends on it.
  */
 
-import type { RunFailure, RunSummary } from "./report/build-summary.ts";
+import type { RunFailure, RunSummary } from "./report/run-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
 import { runFolder } from "./result-keys.ts";
 import { truncateText } from "./state-limits.ts";

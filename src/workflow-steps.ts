@@ -9,14 +9,9 @@ import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
 import { writeHeartbeat } from "./heartbeat.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
 import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
-import {
-  checkModel,
-  type EnsureModelRunningResult,
-  ensureModelRunning,
-  type ModelCheck,
-  type StopModelResult,
-  stopModelIfOwned,
-} from "./model-lifecycle.ts";
+import { checkModel, type ModelCheck } from "./model/describe.ts";
+import { type EnsureModelRunningResult, ensureModelRunning } from "./model/start.ts";
+import { type StopModelResult, stopModelIfOwned } from "./model/stop.ts";
 import { metricsPeriodFromEnv } from "./model-metrics.ts";
 import { planRun } from "./plan.ts";
 import { processBatch } from "./process-batch.ts";

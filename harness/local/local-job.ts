@@ -9,7 +9,7 @@ import * as processBatch from "../../functions/process-batch.ts";
 import * as report from "../../functions/report.ts";
 import * as safetyStop from "../../functions/safety-stop.ts";
 import * as stopModel from "../../functions/stop-model.ts";
-import type { EnsureModelRunningResult } from "../../src/model-lifecycle.ts";
+import type { EnsureModelRunningResult } from "../../src/model/start.ts";
 import type { SafetyStopResult } from "../../src/reaper.ts";
 import type { RunReportResult, RunSummary } from "../../src/report/summary.ts";
 import { normalizePrefix, runFiles } from "../../src/result-keys.ts";

@@ -7,7 +7,7 @@ import { StartProjectVersionCommand, StopProjectVersionCommand } from "@aws-sdk/
 import { skipReasonFor } from "../backlog.ts";
 import { type CalibrationResult, stepLoadProbe } from "../calibration.ts";
 import { writeLearnedTps } from "../learned-tps.ts";
-import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
+import { describeModel, type ModelDescription } from "../model/describe.ts";
 import { newRunId } from "../plan.ts";
 import { parseRunInput } from "../run-input.ts";
 import { listObjects } from "../s3-listing.ts";

@@ -14,7 +14,7 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { readableCause } from "../failure-cause.ts";
-import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
+import { describeModel, type ModelDescription } from "../model/describe.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { assertValidOverrides, numberFlag, type OptionTable, UsageError } from "./args.ts";
 import { type CliContext, type CommandOutcome, settingOf, stateMachineArnOf } from "./context.ts";

@@ -5,7 +5,7 @@
  */
 import { formatDuration } from "../cost.ts";
 import { isLeaseActive, type LeaseRecord, readLease } from "../lease.ts";
-import { describeModel, type ModelDescription } from "../model-lifecycle.ts";
+import { describeModel, type ModelDescription } from "../model/describe.ts";
 import {
   latestUnitFigures,
   metricsPeriodFromEnv,

@@ -3,7 +3,8 @@
  * workflow's running executions, after a confirmation unless `--yes`.
  */
 import { StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { describeModel, stopModelIfOwned } from "../model-lifecycle.ts";
+import { describeModel } from "../model/describe.ts";
+import { stopModelIfOwned } from "../model/stop.ts";
 import { UsageError } from "./args.ts";
 import { type CliContext, type CommandOutcome, stateMachineArnOf } from "./context.ts";
 import { runningExecutions } from "./start.ts";

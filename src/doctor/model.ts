@@ -1,13 +1,8 @@
 /** The model version: in the deployment's region, existing, and in a status a run can use. */
 import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import { AccessDeniedError, ResourceNotFoundError } from "../errors.ts";
-import {
-  describeModel,
-  type ModelDescription,
-  parseProjectVersionArn,
-  resolveProjectArn,
-  UNUSABLE_STATUSES,
-} from "../model-lifecycle.ts";
+import { describeModel, type ModelDescription, UNUSABLE_STATUSES } from "../model/describe.ts";
+import { parseProjectVersionArn, resolveProjectArn } from "../model/model-ref.ts";
 import { type CheckResult, errorText, fail, pass, skip } from "./check.ts";
 
 /** The ARN's region must be the deployment's: the Lambdas call Rekognition in their own region. */

@@ -5,7 +5,7 @@
  */
 import type { RunInputField } from "../cli/args.ts";
 import type { AwsClients, regionOf } from "../clients.ts";
-import { parseProjectVersionArn } from "../model-lifecycle.ts";
+import { parseProjectVersionArn } from "../model/model-ref.ts";
 import type { OperatorClients } from "../operator-clients.ts";
 import type { RunInput } from "../run-input.ts";
 import { type BucketFindings, type BucketUse, checkBucket } from "./buckets.ts";

@@ -39,3 +39,8 @@ export function formatTime(iso: string | undefined): string {
   if (Number.isNaN(date.getTime())) return iso;
   return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
+
+/** "1 image", "3 images". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -1,5 +1,4 @@
 import { readableCause } from "../failure-cause.ts";
-import type { RunOutcome, RunSummary } from "./build-summary.ts";
 import {
   formatDuration,
   formatInt,
@@ -9,6 +8,7 @@ import {
   formatUsd,
 } from "./format.ts";
 import { html, raw, type SafeHtml } from "./html-escape.ts";
+import type { RunOutcome, RunSummary } from "./run-summary.ts";
 import { throughputChart, unitsChart } from "./svg-charts.ts";
 
 /** Rows shown per long table; the rest is in summary.json / skipped.jsonl. */

@@ -6,15 +6,7 @@ import { readJsonl } from "../manifest.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
-import {
-  buildRunSummary,
-  type CheckInfo,
-  type ModelInfo,
-  type RunFailure,
-  type RunOutcome,
-  type RunSummary,
-  type StopInfo,
-} from "./build-summary.ts";
+import { buildRunSummary } from "./build-summary.ts";
 import { nextLearnedTps } from "./capacity.ts";
 import { renderReportHtml } from "./html.ts";
 import { countFromLedger, type LedgerCounts } from "./ledger-counts.ts";
@@ -24,10 +16,19 @@ import {
   type MapResults,
   type ResultWriterDetails,
 } from "./map-results.ts";
+import type {
+  CheckInfo,
+  ModelInfo,
+  RunFailure,
+  RunOutcome,
+  RunSummary,
+  StopInfo,
+} from "./run-summary.ts";
 import { readRunUnitMetrics, type UnitMetricsOutcome } from "./unit-metrics.ts";
 
-export { buildRunSummary, type RunSummary } from "./build-summary.ts";
+export { buildRunSummary } from "./build-summary.ts";
 export { loadBatchOutputs, type ResultWriterDetails } from "./map-results.ts";
+export type { RunSummary } from "./run-summary.ts";
 
 /**
  * The workflow state when the Report step runs. On the success path `map`

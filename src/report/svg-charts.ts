@@ -1,6 +1,6 @@
-import type { ChartPoint } from "./build-summary.ts";
 import { formatDuration, formatNumber } from "./format.ts";
 import { html, type SafeHtml } from "./html-escape.ts";
+import type { ChartPoint } from "./run-summary.ts";
 import type { UnitsPoint } from "./throughput.ts";
 
 /** Inline SVG charts (no scripts, no external resources), sized by viewBox so they scale. */

@@ -22,13 +22,9 @@ import {
 } from "../../harness/local/s3-server.ts";
 import { InferenceUnitQuotaExceededError, ModelStartFailedError } from "../../src/errors.ts";
 import { readLease } from "../../src/lease.ts";
-import {
-  describeModel,
-  ensureModelRunning,
-  type ModelStatus,
-  stopModelIfOwned,
-  waitUntilRunning,
-} from "../../src/model-lifecycle.ts";
+import { describeModel, type ModelStatus, waitUntilRunning } from "../../src/model/describe.ts";
+import { ensureModelRunning } from "../../src/model/start.ts";
+import { stopModelIfOwned } from "../../src/model/stop.ts";
 import { reapStaleLease, safetyStop } from "../../src/reaper.ts";
 import { type Clock, silentLogger } from "../../src/runtime.ts";
 import { ManualClock } from "../support/emulator/manual-clock.ts";

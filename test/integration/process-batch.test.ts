@@ -24,7 +24,7 @@ import {
 } from "../../harness/local/s3-server.ts";
 import { BatchIncompleteError, ModelNotReadyError } from "../../src/errors.ts";
 import { processBatch } from "../../src/process-batch.ts";
-import { RateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController } from "../../src/rate-controller.ts";
 import { resultsFolder } from "../../src/result-keys.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
 import type { BatchContext, ImageRef } from "../../src/shapes.ts";
@@ -191,7 +191,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
     }
     const items = await listImages("throttle/");
     const { client } = countingRekognition();
-    const rate = new RateController({ plannedTps: 2 * TPS_PER_UNIT, clock: systemClock });
+    const rate = new AdaptiveRateController({ plannedTps: 2 * TPS_PER_UNIT, clock: systemClock });
 
     const startedAt = Date.now();
     const output = await processBatch({
@@ -249,7 +249,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
         s3,
         clock: systemClock,
         logger: silentLogger,
-        rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
       });
 
     const first = await run();
@@ -292,7 +292,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
       s3,
       clock: systemClock,
       logger: silentLogger,
-      rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+      rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
     });
     expect(output).toMatchObject({ succeeded: 2, failed: 0, labels: { green: 1, blue: 1 } });
     expect(counter.detectCalls).toBe(2);
@@ -315,7 +315,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
         s3,
         clock: systemClock,
         logger: silentLogger,
-        rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
       });
       expect(output).toMatchObject({ items: 20, succeeded: 20, failed: 0, labels: { red: 20 } });
       expect(output.retried).toBeGreaterThan(0);
@@ -345,7 +345,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
       s3,
       clock: systemClock,
       logger: silentLogger,
-      rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+      rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
     }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ModelNotReadyError);
@@ -380,7 +380,7 @@ describe("processBatch against the emulator and the embedded S3", () => {
         clock: systemClock,
         logger: silentLogger,
         signal,
-        rateController: new RateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
       });
 
     const error = await run(controller.signal).catch((e: unknown) => e);

@@ -9,7 +9,7 @@ import {
   startS3Server,
 } from "../../harness/local/s3-server.ts";
 import { readLearnedTps } from "../../src/learned-tps.ts";
-import type { RunSummary } from "../../src/report/build-summary.ts";
+import type { RunSummary } from "../../src/report/run-summary.ts";
 import { type ReportState, writeRunReport } from "../../src/report/summary.ts";
 import { runFiles, stateFiles } from "../../src/result-keys.ts";
 import { silentLogger } from "../../src/runtime.ts";

@@ -1,7 +1,7 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { onAbort } from "../../src/abort-subscriptions.ts";
-import { RateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController } from "../../src/rate-controller.ts";
 import { systemClock } from "../../src/runtime.ts";
 
 /**
@@ -17,7 +17,7 @@ describe("abort listeners on a shared signal", () => {
   it("50 rate-controller waiters put one listener on the signal, none once served", async () => {
     const stop = new AbortController();
     // 1 TPS, no burst: every waiter after the first waits.
-    const rate = new RateController({ plannedTps: 1, clock: systemClock, burst: 1 });
+    const rate = new AdaptiveRateController({ plannedTps: 1, clock: systemClock, burst: 1 });
     const waits = Array.from({ length: WAITERS }, () =>
       rate.acquire(stop.signal).then(
         () => "granted",

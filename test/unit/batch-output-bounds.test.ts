@@ -14,7 +14,7 @@ import {
   type RawBatchOutput,
 } from "../../src/batch-output.ts";
 import { processBatch } from "../../src/process-batch.ts";
-import { RateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController } from "../../src/rate-controller.ts";
 import { silentLogger } from "../../src/runtime.ts";
 import type { BatchContext, BatchOutput, ImageRef } from "../../src/shapes.ts";
 import { jsonBytes, STATE_PAYLOAD_LIMIT_BYTES } from "../../src/state-limits.ts";
@@ -121,7 +121,7 @@ async function runSpanning(
     clock,
     logger: silentLogger,
     random: () => 0.5,
-    rateController: new RateController({ plannedTps: 1000, clock }),
+    rateController: new AdaptiveRateController({ plannedTps: 1000, clock }),
   }).finally(() => {
     settled = true;
   });

@@ -19,17 +19,14 @@ import {
   ModelStartTimeoutError,
   ResourceNotFoundError,
 } from "../../src/errors.ts";
+import { checkModel, describeModel, waitUntilRunning } from "../../src/model/describe.ts";
+import { parseProjectVersionArn } from "../../src/model/model-ref.ts";
 import {
-  checkModel,
   decideStart,
-  describeModel,
   type EnsureModelRunningInput,
   ensureModelRunning,
-  parseProjectVersionArn,
-  type StopModelInput,
-  stopModelIfOwned,
-  waitUntilRunning,
-} from "../../src/model-lifecycle.ts";
+} from "../../src/model/start.ts";
+import { type StopModelInput, stopModelIfOwned } from "../../src/model/stop.ts";
 import {
   AccessDeniedException,
   EXECUTION_ARN,

@@ -20,7 +20,7 @@ import {
   RetriesExhaustedError,
 } from "../../src/errors.ts";
 import { type ProcessBatchOptions, processBatch } from "../../src/process-batch.ts";
-import { RateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController, type RateController } from "../../src/rate-controller.ts";
 import { resultKeyFor } from "../../src/result-keys.ts";
 import { RESULT_METADATA } from "../../src/results.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
@@ -109,7 +109,7 @@ async function run(
     clock,
     logger: silentLogger,
     random: () => 0.5,
-    rateController: new RateController({ plannedTps: 20, clock }),
+    rateController: new AdaptiveRateController({ plannedTps: 20, clock }),
     ...options,
   }).finally(() => {
     settled = true;
@@ -207,7 +207,7 @@ describe("processBatch", () => {
       .rejectsOnce(awsError("InternalServerError", 500))
       .rejectsOnce(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
       .callsFake(labelsFor);
-    const rate = new RateController({ plannedTps: 20, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 20, clock });
     const output = await run(clock, {
       event: { BatchInput: context({ concurrency: 1 }), Items: [image("red-1.jpg")] },
       rateController: rate,
@@ -218,6 +218,31 @@ describe("processBatch", () => {
     expect(output.timeline.reduce((sum, p) => sum + p.accepted, 0)).toBe(3);
     expect(writtenRecords().get(resultKeyFor("out/", "red-1.jpg"))?.attempts).toBe(4);
     expect(rate.stats()).toMatchObject({ throttles: 1, cuts: 1, rateTps: 16 });
+  });
+
+  it("paces its calls through any RateController, not only the adaptive one", async () => {
+    rekognitionMock
+      .on(DetectCustomLabelsCommand)
+      .rejectsOnce(awsError("ProvisionedThroughputExceededException"))
+      .callsFake(labelsFor);
+    const acquired: number[] = [];
+    const throttledGrants: (number | undefined)[] = [];
+    const rate: RateController = {
+      acquire: async () => {
+        acquired.push(clock.now());
+        return acquired.length;
+      },
+      onThrottle: (grantedAt) => throttledGrants.push(grantedAt),
+      stats: () => ({ plannedTps: 1, rateTps: 1, granted: acquired.length, throttles: 0 }),
+    };
+    const output = await run(clock, {
+      event: { BatchInput: context({ concurrency: 1 }), Items: [image("red-1.jpg")] },
+      rateController: rate,
+    });
+
+    expect(output).toMatchObject({ succeeded: 1, calls: 2, throttled: 1 });
+    expect(acquired).toHaveLength(2);
+    expect(throttledGrants).toEqual([1]);
   });
 
   it("fails fast with ModelNotReady on a stopped model, after writing what it finished", async () => {
@@ -409,7 +434,7 @@ describe("processBatch", () => {
       clock,
       logger: silentLogger,
       signal: controller.signal,
-      rateController: new RateController({ plannedTps: 20, clock }),
+      rateController: new AdaptiveRateController({ plannedTps: 20, clock }),
     }).finally(() => {
       settled = true;
     });

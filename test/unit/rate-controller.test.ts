@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { checkOutRateController, RateController } from "../../src/rate-controller.ts";
+import {
+  AdaptiveRateController,
+  checkOutRateController,
+  type RateController,
+} from "../../src/rate-controller.ts";
 import { FakeClock, settle } from "../support/fake-clock.ts";
 
 /** Queues `count` acquirers and records when each was granted. */
@@ -15,11 +19,11 @@ function queueAcquirers(rate: RateController, count: number, signal?: AbortSigna
   return { grants, rejections };
 }
 
-describe("RateController", () => {
+describe("AdaptiveRateController", () => {
   it("grants exactly the planned rate plus the burst, spaced evenly", async () => {
     const clock = new FakeClock();
     const start = clock.now();
-    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
     const { grants } = queueAcquirers(rate, 200);
     await settle();
     expect(grants).toHaveLength(1);
@@ -35,7 +39,7 @@ describe("RateController", () => {
 
   it("holds a small burst only: after a long idle spell, at most `burst` calls go at once", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 50, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 50, clock });
     await clock.advance(60_000);
     const { grants } = queueAcquirers(rate, 100);
     await settle();
@@ -45,7 +49,7 @@ describe("RateController", () => {
   it("cuts the rate on a throttle and paces the waiters at the new rate", async () => {
     const clock = new FakeClock();
     // No probing in this test: pacing only.
-    const rate = new RateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
     const { grants } = queueAcquirers(rate, 100);
     await clock.advance(1000);
     expect(grants).toHaveLength(11);
@@ -61,7 +65,7 @@ describe("RateController", () => {
 
   it("cuts at most once per window, and not for calls sent before the last cut", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     const sentEarly = clock.now();
     await clock.advance(500);
     for (let i = 0; i < 5; i += 1) rate.onThrottle();
@@ -80,14 +84,19 @@ describe("RateController", () => {
 
   it("never cuts below the floor", () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock, cutWindowMs: 0, floorFactor: 0.2 });
+    const rate = new AdaptiveRateController({
+      plannedTps: 10,
+      clock,
+      cutWindowMs: 0,
+      floorFactor: 0.2,
+    });
     for (let i = 0; i < 50; i += 1) rate.onThrottle();
     expect(rate.stats().rateTps).toBe(2);
   });
 
   it("probes upward after a quiet period while there is demand, up to the ceiling", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     queueAcquirers(rate, 10_000);
     await clock.advance(100);
     rate.onThrottle();
@@ -117,7 +126,7 @@ describe("RateController", () => {
 
   it("probes in full steps when it has never been throttled", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     queueAcquirers(rate, 10_000);
     await clock.advance(3500);
     expect(rate.stats()).toMatchObject({ rateTps: 11.5, probes: 3 });
@@ -125,7 +134,7 @@ describe("RateController", () => {
 
   it("does not probe while nobody waits for a token", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     await clock.advance(30_000);
     await rate.acquire();
     expect(rate.stats()).toMatchObject({ rateTps: 10, probes: 0 });
@@ -133,7 +142,7 @@ describe("RateController", () => {
 
   it("does not raise a rate that callers wait on but use only half of (another bottleneck sets the pace)", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     // Two calls at once every 400 ms: 5 calls/s, and the second of each pair waits for a token.
     for (let i = 0; i < 25; i += 1) {
       queueAcquirers(rate, 2);
@@ -148,7 +157,7 @@ describe("RateController", () => {
 
   it("a throttle resets the quiet period", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     queueAcquirers(rate, 10_000);
     for (let i = 0; i < 5; i += 1) {
       await clock.advance(900);
@@ -161,7 +170,7 @@ describe("RateController", () => {
 
   it("an aborted acquire rejects with the reason and takes no token", async () => {
     const clock = new FakeClock();
-    const rate = new RateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, ceilingFactor: 1 });
     await rate.acquire(); // empties the bucket
     const controller = new AbortController();
     const aborted = queueAcquirers(rate, 3, controller.signal);
@@ -198,7 +207,7 @@ describe("RateController", () => {
         modelTokens -= 1;
         return true;
       };
-      const rate = new RateController({ plannedTps: planned * capacity, clock });
+      const rate = new AdaptiveRateController({ plannedTps: planned * capacity, clock });
       let accepted = 0;
       let throttled = 0;
       let running = true;
@@ -227,7 +236,7 @@ describe("RateController", () => {
   );
 
   it("rejects a rate that is not positive", () => {
-    expect(() => new RateController({ plannedTps: 0, clock: new FakeClock() })).toThrow(
+    expect(() => new AdaptiveRateController({ plannedTps: 0, clock: new FakeClock() })).toThrow(
       /plannedTps/,
     );
   });
@@ -248,5 +257,30 @@ describe("RateController", () => {
     expect(checkOutRateController({ ...key, runId: "r2" }, clock).controller).not.toBe(
       first.controller,
     );
+  });
+
+  it("checks out a controller of another algorithm when given its factory", async () => {
+    const clock = new FakeClock();
+    const granted: number[] = [];
+    // A fixed pace: lets every call through at once and ignores throttles.
+    const fixed = ({ plannedTps }: { plannedTps: number }): RateController => ({
+      acquire: async () => {
+        granted.push(clock.now());
+        return clock.now();
+      },
+      onThrottle: () => {},
+      stats: () => ({ plannedTps, rateTps: plannedTps, granted: granted.length, throttles: 0 }),
+    });
+    const key = { runId: "r-fixed", projectVersionArn: "arn:a", plannedTps: 3 };
+    const lease = checkOutRateController(key, clock, fixed);
+    expect(lease.controller).not.toBeInstanceOf(AdaptiveRateController);
+    await Promise.all([1, 2, 3, 4].map(() => lease.controller.acquire()));
+    expect(lease.controller.stats()).toEqual({
+      plannedTps: 3,
+      rateTps: 3,
+      granted: 4,
+      throttles: 0,
+    });
+    lease.release();
   });
 });

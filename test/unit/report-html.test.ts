@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { buildRunSummary, type RunSummary } from "../../src/report/build-summary.ts";
+import { buildRunSummary } from "../../src/report/build-summary.ts";
 import { renderReportHtml } from "../../src/report/html.ts";
 import { escapeHtml, html } from "../../src/report/html-escape.ts";
+import type { RunSummary } from "../../src/report/run-summary.ts";
 import { niceScale } from "../../src/report/svg-charts.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import {

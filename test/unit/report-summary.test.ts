@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { LearnedTps } from "../../src/learned-tps.ts";
-import { buildRunSummary, type RunSummaryInput } from "../../src/report/build-summary.ts";
+import { buildRunSummary } from "../../src/report/build-summary.ts";
 import { measureCapacity, nextLearnedTps } from "../../src/report/capacity.ts";
 import type { FailedBatch } from "../../src/report/map-results.ts";
+import type { RunSummaryInput } from "../../src/report/run-summary.ts";
 import { learnedTpsFromSummary } from "../../src/report/summary.ts";
 import {
   mergeTimelines,

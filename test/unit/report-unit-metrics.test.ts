@@ -8,7 +8,8 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { unitsLine } from "../../harness/local/units-line.ts";
-import { buildRunSummary, type RunSummaryInput } from "../../src/report/build-summary.ts";
+import { buildRunSummary } from "../../src/report/build-summary.ts";
+import type { RunSummaryInput } from "../../src/report/run-summary.ts";
 import { type RunSummary, writeRunReport } from "../../src/report/summary.ts";
 import { measuredUsage, readRunUnitMetrics } from "../../src/report/unit-metrics.ts";
 import { silentLogger } from "../../src/runtime.ts";

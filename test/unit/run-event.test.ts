@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { eventEntryBytes, MAX_EVENT_ENTRY_BYTES } from "../../harness/local/local-eventbridge.ts";
-import type { RunSummary } from "../../src/report/build-summary.ts";
+import type { RunSummary } from "../../src/report/run-summary.ts";
 import type { RunReportResult } from "../../src/report/summary.ts";
 import {
   MAX_EVENT_CAUSE_CHARS,
