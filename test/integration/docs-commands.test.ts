@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadDefinition } from "../../harness/local/workflow/asl.ts";
 import { checkDocs, offlineRunner, type Page } from "../support/docs-check/check.ts";
 import { readProject } from "../support/docs-check/classify.ts";
 
@@ -38,6 +39,23 @@ describe("the commands in README.md and docs/", () => {
     expect(report.counted.parsed).toBeGreaterThan(10);
     expect(report.counted.run).toBeGreaterThanOrEqual(3);
   }, 300_000);
+});
+
+describe("the README's workflow diagram", () => {
+  it("names only states the state machine has", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.split("## How a run works")[1]?.split("\n## ")[0] ?? "";
+    const definition = await loadDefinition(join(root, "statemachines", "weekly-batch.asl.yml"));
+    const states = new Set(Object.keys(definition.States));
+    // CamelCase words outside parentheses in the diagram, and bold ones in the steps.
+    const diagram = (section.split("```")[1] ?? "").replace(/\([^)]*\)/g, "");
+    const named = [
+      ...(diagram.match(/\b[A-Z][a-z]+[A-Za-z]*\b/g) ?? []),
+      ...[...section.matchAll(/\*\*([A-Z][A-Za-z]+)\*\*/g)].map((m) => m[1] ?? ""),
+    ];
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.filter((name) => !states.has(name))).toEqual([]);
+  });
 });
 
 describe("the docs check fails on a stale example", () => {
