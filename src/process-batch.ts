@@ -3,6 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { BatchStop, describeDetectionError, itemProcessor } from "./batch-item.ts";
 import { boundBatchOutput } from "./batch-output.ts";
+import { writeBatchPart } from "./batch-part.ts";
 import { CallTally, type ItemOutcome, summarize } from "./batch-tally.ts";
 import { fatalRunnerError } from "./detection-errors.ts";
 import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
@@ -98,6 +99,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     lease.release();
   }
 
+  const partError = await writeBatchPart({ ...options, s3: options.s3, context }, items, outcomes);
   const output = boundBatchOutput(
     summarize(context, items, outcomes, tally, startedAt, clock.now()),
   );
@@ -137,6 +139,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
       { cause },
     );
   }
+  if (partError) throw partError;
   return output;
 }
 
