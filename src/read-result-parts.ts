@@ -111,12 +111,14 @@ export async function* splitLines(
   let pending = "";
   for await (const chunk of chunks) {
     pending += typeof chunk === "string" ? chunk : decoder.write(chunk);
+    let start = 0;
     let newline = pending.indexOf("\n");
     while (newline !== -1) {
-      yield pending.slice(0, newline).replace(/\r$/, "");
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf("\n");
+      yield pending.slice(start, newline).replace(/\r$/, "");
+      start = newline + 1;
+      newline = pending.indexOf("\n", start);
     }
+    pending = pending.slice(start);
     if (pending.length > maxLineBytes) {
       throw new Error(`a line is longer than ${maxLineBytes} bytes`);
     }
