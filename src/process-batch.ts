@@ -67,7 +67,8 @@ function validateContext(context: BatchContext | undefined, items: unknown): Bat
  *   soon as the in-flight calls end, without taking new items;
  * - `BatchIncompleteError` when `signal` aborted with items left;
  * - `RetriesExhaustedError` when images kept failing with retryable or
- *   unknown errors (they are left undone, without a record).
+ *   unknown errors (they are left undone, without a record);
+ * - last, when the batch's result part could not be written (see batch-part.ts).
  */
 export async function processBatch(options: ProcessBatchOptions): Promise<BatchOutput> {
   const { event, clock, logger } = options;
@@ -99,7 +100,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     lease.release();
   }
 
-  const partError = await writeBatchPart({ ...options, s3: options.s3, context }, items, outcomes);
+  const partError = await writeBatchPart({ ...options, context }, items, outcomes);
   const output = boundBatchOutput(
     summarize(context, items, outcomes, tally, startedAt, clock.now()),
   );
