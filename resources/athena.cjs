@@ -57,7 +57,7 @@ function normalizePrefix(prefix) {
 const COLUMNS = [
   { Name: "key", Type: "string", Comment: "The image's S3 key" },
   { Name: "etag", Type: "string", Comment: "The image's ETag when it was analysed" },
-  { Name: "status", Type: "string", Comment: "succeeded or failed" },
+  { Name: "status", Type: "string", Comment: "succeeded, failed or unreadable" },
   {
     Name: "labels",
     Type: "array<struct<name:string,confidence:double,geometry:struct<bounding_box:struct<width:double,height:double,left:double,top:double>>>>",
@@ -70,6 +70,7 @@ const COLUMNS = [
   },
   { Name: "analyzed_at", Type: "string", Comment: "ISO 8601 time of the analysis (UTC)" },
   { Name: "model_version", Type: "string", Comment: "The project version ARN that analysed it" },
+  { Name: "schema_version", Type: "int", Comment: "The line's format version (1)" },
 ];
 
 async function settings(resolveVariable) {

@@ -3,6 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { BatchStop, describeDetectionError, itemProcessor } from "./batch-item.ts";
 import { boundBatchOutput } from "./batch-output.ts";
+import { writeBatchPart } from "./batch-part.ts";
 import { CallTally, type ItemOutcome, summarize } from "./batch-tally.ts";
 import { fatalRunnerError } from "./detection-errors.ts";
 import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
@@ -66,7 +67,8 @@ function validateContext(context: BatchContext | undefined, items: unknown): Bat
  *   soon as the in-flight calls end, without taking new items;
  * - `BatchIncompleteError` when `signal` aborted with items left;
  * - `RetriesExhaustedError` when images kept failing with retryable or
- *   unknown errors (they are left undone, without a record).
+ *   unknown errors (they are left undone, without a record);
+ * - last, when the batch's result part could not be written (see batch-part.ts).
  */
 export async function processBatch(options: ProcessBatchOptions): Promise<BatchOutput> {
   const { event, clock, logger } = options;
@@ -98,6 +100,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
     lease.release();
   }
 
+  const partError = await writeBatchPart({ ...options, context }, items, outcomes);
   const output = boundBatchOutput(
     summarize(context, items, outcomes, tally, startedAt, clock.now()),
   );
@@ -137,6 +140,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
       { cause },
     );
   }
+  if (partError) throw partError;
   return output;
 }
 

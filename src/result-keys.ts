@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
  *   <prefix>runs/<runId>/skipped.jsonl            every skipped object with its reason
  *   <prefix>runs/<runId>/plan.json                the plan (sizing, cost table)
  *   <prefix>runs/<runId>/map/                     the Distributed Map's ResultWriter output
+ *   <prefix>runs/<runId>/results/part-*.jsonl.gz  the run's results, one part per batch (Athena reads these)
  *   <prefix>runs/<runId>/summary.json|report.html the run's report
  *   <prefix>state/lease.json                      who owns the running model
  *   <prefix>state/learned-tps.json                TPS per unit measured by the last run
@@ -85,6 +86,9 @@ export const runFiles = {
     `${runFolder(resultsPrefix, runId)}skipped.jsonl`,
   plan: (resultsPrefix: string, runId: string) => `${runFolder(resultsPrefix, runId)}plan.json`,
   mapResults: (resultsPrefix: string, runId: string) => `${runFolder(resultsPrefix, runId)}map`,
+  /** The folder of the run's result parts; nothing else may go in it (Athena reads every file). */
+  resultParts: (resultsPrefix: string, runId: string) =>
+    `${runFolder(resultsPrefix, runId)}results/`,
   summary: (resultsPrefix: string, runId: string) =>
     `${runFolder(resultsPrefix, runId)}summary.json`,
   report: (resultsPrefix: string, runId: string) => `${runFolder(resultsPrefix, runId)}report.html`,

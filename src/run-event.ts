@@ -12,7 +12,7 @@
 
 import type { RunFailure, RunSummary } from "./report/run-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
-import { runFolder } from "./result-keys.ts";
+import { runFiles } from "./result-keys.ts";
 import { truncateText } from "./state-limits.ts";
 
 /** The event's `source`: the project's name. */
@@ -82,7 +82,7 @@ export function runEvent(opts: {
 }): RunEvent {
   const { result, summary, failure } = opts;
   const limit = opts.maxDetailBytes ?? MAX_RUN_EVENT_DETAIL_BYTES;
-  const partsPrefix = `${runFolder(opts.resultsPrefix, opts.runId)}results/`;
+  const partsPrefix = runFiles.resultParts(opts.resultsPrefix, opts.runId);
   const detail: RunEventDetail = {
     version: 1,
     runId: opts.runId,

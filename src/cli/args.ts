@@ -24,7 +24,7 @@ export const RUN_INPUT_FLAGS: Record<string, RunInputField> = Object.fromEntries
   (Object.keys(RUN_INPUT_ENV) as RunInputField[]).map((field) => [kebab(field), field]),
 );
 
-type OptionSpec = { type: "string" | "boolean"; short?: string };
+type OptionSpec = { type: "string" | "boolean"; short?: string; multiple?: boolean };
 export type OptionTable = Record<string, OptionSpec>;
 
 /** Flags every command accepts. */

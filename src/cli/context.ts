@@ -36,6 +36,8 @@ export interface CommandOutcome {
   exitCode: number;
   data: unknown;
   text: string;
+  /** True when the command wrote its output itself, as it went (nothing left to print). */
+  streamed?: boolean;
 }
 
 /** The real process: stdout, stderr, process.env, and a terminal prompt when stdin is one. */

@@ -19,6 +19,7 @@ import { DOCTOR_OPTIONS, doctorCommand } from "./doctor.ts";
 import { runLocalCli } from "./local.ts";
 import type { LocalConnection } from "./local-connection.ts";
 import { PLAN_OPTIONS, planCommand } from "./plan.ts";
+import { RESULTS_OPTIONS, RESULTS_USAGE, resultsCommand } from "./results.ts";
 import { START_OPTIONS, startCommand } from "./start.ts";
 import { STATUS_OPTIONS, statusCommand } from "./status.ts";
 import { STOP_OPTIONS, stopCommand } from "./stop.ts";
@@ -76,6 +77,13 @@ const COMMANDS: Record<string, Command> = {
   --yes, -y                    do not ask for confirmation (required without a terminal)`,
     options: STOP_OPTIONS,
     run: stopCommand,
+  },
+  results: {
+    summary:
+      "the latest run's results (or --run, --since), filtered, as a table, CSV or JSON Lines",
+    usage: RESULTS_USAGE,
+    options: RESULTS_OPTIONS,
+    run: resultsCommand,
   },
   calibrate: {
     summary:
@@ -152,6 +160,8 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
       );
     }
     const outcome = await command.run(createContext(io, args, local));
+    // A streamed outcome has written its output already, row by row.
+    if (outcome.streamed) return outcome.exitCode;
     if (json) io.stdout.write(`${JSON.stringify(outcome.data, null, 2)}\n`);
     else (outcome.exitCode === 0 ? io.stdout : io.stderr).write(`${outcome.text}\n`);
     return outcome.exitCode;

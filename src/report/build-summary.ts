@@ -76,6 +76,9 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
     projectVersionArn: plan.context.projectVersionArn,
     images: { bucket: plan.context.imagesBucket, prefix: plan.imagesPrefix },
     results: { bucket: plan.context.resultsBucket, prefix: plan.context.resultsPrefix },
+    ...(input.resultParts
+      ? { resultParts: { bucket: plan.context.resultsBucket, ...input.resultParts } }
+      : {}),
     ...(input.mapRunArn ? { mapRunArn: input.mapRunArn } : {}),
     counts,
     reconciled,

@@ -122,6 +122,7 @@ ${row("Succeeded", c.succeeded, c.resumed > 0 ? `${formatInt(c.resumed)} finishe
 ${row("Failed", c.failed, "the image is bad; recorded with a reason")}
 ${row("Unreadable", c.unreadable, "the image could not be read; the next run tries again")}
 ${row("Not analysed", c.unaccounted, `no result for this version${c.countsSource === "ledger" ? " in the ledger" : ""}; the next run takes them`)}
+${summary.resultParts ? row("Result lines", summary.resultParts.lines, `in ${formatInt(summary.resultParts.parts)} result parts under ${summary.resultParts.prefix}`) : ""}
 ${row("Batches", c.batches, c.failedBatches > 0 ? `${formatInt(c.failedBatches)} more did not succeed` : "")}
 </tbody></table></div><div>
 <table><thead><tr><th>Check</th><th></th></tr></thead><tbody>

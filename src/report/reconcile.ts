@@ -3,6 +3,7 @@
  * from the batches (or the ledger). Each equation becomes a check; each
  * broken one a discrepancy that says, in words, what is missing and why.
  */
+import type { PartCounts } from "../read-result-parts.ts";
 import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
 import { plural } from "./format.ts";
 import type { FailedBatch } from "./map-results.ts";
@@ -39,6 +40,7 @@ export function reconcile(input: RunSummaryInput, totals: Totals): Reconciliatio
   const found = new Findings();
   checkPlanCounts(found, input.plan, input.skipped);
   checkPendingOutcomes(found, input, totals);
+  if (input.resultParts) checkResultParts(found, input.resultParts, totals);
   checkBatchTotals(found, input.batches);
   return {
     checks: found.checks,
@@ -183,6 +185,33 @@ function missingFromBatches(
 }
 
 /** Each batch's own counts add up, and each failure it counts has a recorded reason. */
+/** The parts hold one line per image the run finished: as many, and of the same statuses, as counted. */
+function checkResultParts(found: Findings, parts: PartCounts, totals: Totals): void {
+  const expected = totals.succeeded + totals.failed + totals.unreadable;
+  const statuses = ["succeeded", "failed", "unreadable"] as const;
+  const off = statuses.filter((status) => parts.byStatus[status] !== totals[status]);
+  const ok = found.check(
+    "result parts",
+    `lines in the result parts ${parts.lines} = succeeded ${totals.succeeded} + failed ${totals.failed} + unreadable ${totals.unreadable}`,
+    parts.lines,
+    expected,
+  );
+  // Equal totals can still hide a line of the wrong status.
+  const statusesOk =
+    !ok ||
+    found.check(
+      "result part statuses",
+      `statuses whose lines in the parts match their count: ${statuses.length - off.length} of ${statuses.length}`,
+      statuses.length - off.length,
+      statuses.length,
+    );
+  if (!ok || !statusesOk) {
+    found.discrepancies.push(
+      `The result parts (${parts.prefix}) hold ${plural(parts.lines, "line")} for ${plural(expected, "finished image")}: ${statuses.map((s) => `${s} ${parts.byStatus[s]} in the parts, ${totals[s]} counted`).join("; ")}.`,
+    );
+  }
+}
+
 function checkBatchTotals(found: Findings, batches: readonly BatchOutput[]): void {
   const inconsistent = batches.filter(
     (b) => b.items !== b.succeeded + b.failed + (b.unreadable ?? 0),

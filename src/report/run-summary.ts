@@ -4,6 +4,7 @@
  * run event and the alerts.
  */
 import type { SingleUnitRisk } from "../availability.ts";
+import type { PartCounts } from "../read-result-parts.ts";
 import type { Clock } from "../runtime.ts";
 import type {
   BatchOutput,
@@ -66,6 +67,8 @@ export interface RunSummaryInput {
    * part-way returned nothing but wrote what it finished).
    */
   ledger?: LedgerCounts;
+  /** What the run's result parts hold, when they could be read. */
+  resultParts?: PartCounts;
   model?: ModelInfo;
   check?: CheckInfo;
   stop?: StopInfo;
@@ -148,6 +151,8 @@ export interface RunSummary {
   projectVersionArn: string;
   images: { bucket: string; prefix: string };
   results: { bucket: string; prefix: string };
+  /** The run's result parts (one line per image finished), as read by the report; absent when unreadable. */
+  resultParts?: PartCounts & { bucket: string };
   mapRunArn?: string;
   counts: {
     listed: number;

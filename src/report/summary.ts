@@ -3,6 +3,7 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/
 import { isNotFoundError } from "../aws-errors.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { readJsonl } from "../manifest.ts";
+import { countRunParts, type PartCounts } from "../read-result-parts.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
@@ -97,6 +98,7 @@ export async function writeRunReport(opts: {
       )
     : undefined;
   const ledger = await readLedgerCounts(s3, plan, logger);
+  const resultParts = await readPartCounts(s3, plan, logger);
   const summary = buildRunSummary({
     plan,
     batches: mapResults.batches,
@@ -105,6 +107,7 @@ export async function writeRunReport(opts: {
     ...(mapResults.mapRunArn ? { mapRunArn: mapResults.mapRunArn } : {}),
     skipped,
     ...(ledger ? { ledger } : {}),
+    ...(resultParts ? { resultParts } : {}),
     ...(state.model ? { model: state.model } : {}),
     ...(state.check ? { check: state.check } : {}),
     ...(state.stop ? { stop: state.stop } : {}),
@@ -251,6 +254,30 @@ async function readLedgerCounts(
     return await countFromLedger({ s3, plan });
   } catch (error) {
     logger.warn("could not count from the ledger; counting from the batches' outputs", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+/**
+ * The run's result parts, counted line by line (streamed). If they cannot be
+ * read the report says nothing of them rather than not being written.
+ */
+async function readPartCounts(
+  s3: S3Client,
+  plan: Plan,
+  logger: Logger,
+): Promise<PartCounts | undefined> {
+  const location = {
+    s3,
+    bucket: plan.context.resultsBucket,
+    resultsPrefix: plan.context.resultsPrefix,
+  };
+  try {
+    return await countRunParts(location, plan.runId);
+  } catch (error) {
+    logger.warn("could not read the run's result parts", {
       error: error instanceof Error ? error.message : String(error),
     });
     return undefined;

@@ -12,6 +12,8 @@ import { readLearnedTps } from "../../src/learned-tps.ts";
 import type { RunSummary } from "../../src/report/run-summary.ts";
 import { type ReportState, writeRunReport } from "../../src/report/summary.ts";
 import { runFiles, stateFiles } from "../../src/result-keys.ts";
+import { writeResultPart } from "../../src/result-parts.ts";
+import { successRecord } from "../../src/results.ts";
 import { silentLogger } from "../../src/runtime.ts";
 import type { BatchOutput, ImageRef, Plan, SkippedObject } from "../../src/shapes.ts";
 import { FakeClock } from "../support/fake-clock.ts";
@@ -51,6 +53,30 @@ function planUnder(prefix: string, counts: Plan["counts"]): Plan {
     skippedList: { bucket: RESULTS_BUCKET, key: runFiles.skipped(prefix, runId) },
     mapResults: { bucket: RESULTS_BUCKET, prefix: runFiles.mapResults(prefix, runId) },
   };
+}
+
+/** The result part a batch of `count` analysed images writes. */
+async function writePart(plan: Plan, count: number) {
+  const images: ImageRef[] = Array.from({ length: count }, (_, i) => ({
+    key: `incoming/${i}.jpg`,
+    size: 1,
+    etag: `"e${i}"`,
+    lastModified: iso(T0),
+  }));
+  await writeResultPart({
+    s3,
+    context: plan.context,
+    firstImageKey: images[0]?.key ?? "",
+    records: images.map((image) =>
+      successRecord({
+        context: plan.context,
+        image,
+        attempts: 1,
+        analyzedAt: iso(T0 + 300),
+        labels: [],
+      }),
+    ),
+  });
 }
 
 async function put(key: string, body: string) {
@@ -330,6 +356,7 @@ describe("writeRunReport against a real S3 server", () => {
       ],
       failed: [],
     });
+    await writePart(plan, 3);
 
     const result = await writeRunReport({
       s3,
@@ -343,6 +370,8 @@ describe("writeRunReport against a real S3 server", () => {
       reconciled: true,
       learnedTps: { tpsPerUnit: 5, measured: false },
     });
+    const summary = JSON.parse((await getText(result.summaryKey)).text) as RunSummary;
+    expect(summary.resultParts).toMatchObject({ parts: 1, lines: 3 });
     const stored = JSON.parse((await getText(stateFiles.learnedTps(prefix))).text);
     expect(stored).toMatchObject({ tpsPerUnit: 5, measured: false, sampleSeconds: 12 });
     const forPlanning = await readLearnedTps({

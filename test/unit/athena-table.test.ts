@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
+import { partKeyFor, partLineOf } from "../../src/result-parts.ts";
+import type { ImageResultRecord } from "../../src/shapes.ts";
 
 /**
  * The optional Athena table (`resources/athena.cjs`), resolved as `osls` does:
@@ -36,7 +38,7 @@ function tools(values: Record<string, unknown>): Tools {
 }
 
 /**
- * One line of a result part as docs/results-dataset.md documents it: the
+ * One line of a result part as docs/athena.md documents it: the
  * table's columns must read every field of it.
  */
 const DOCUMENTED_LINE = {
@@ -53,6 +55,26 @@ const DOCUMENTED_LINE = {
   error: null,
   analyzed_at: "2026-11-30T02:14:07.120Z",
   model_version: "arn:aws:rekognition:eu-west-1:111122223333:project/p/version/v1/1",
+  schema_version: 1,
+};
+
+/** A ledger record of a failed object-detection image with every optional field set. */
+const FULL_RECORD: ImageResultRecord = {
+  schemaVersion: 2,
+  status: "failed",
+  image: { bucket: "b", key: "k.jpg", etag: '"e"', size: 1, lastModified: "2026-11-30T00:00:00Z" },
+  projectVersionArn: "arn:aws:rekognition:eu-west-1:111122223333:project/p/version/v1/1",
+  labels: [
+    {
+      Name: "scratch",
+      Confidence: 91.5,
+      Geometry: { BoundingBox: { Width: 0.2, Height: 0.1, Left: 0.4, Top: 0.3 } },
+    },
+  ],
+  error: { name: "InvalidImageFormatException", message: "bad" },
+  analyzedAt: "2026-11-30T02:14:07.120Z",
+  runId: "r",
+  attempts: 1,
 };
 
 /** The field names of a Hive type, nested structs included, as paths. */
@@ -166,5 +188,26 @@ describe("the results table", () => {
     expect(columns.sort()).toEqual(documented.sort());
     // The partition is not a field of the line (a field of that name would be shadowed).
     expect(columns).not.toContain("run_id");
+  });
+
+  it("has a column for every field of the line the batches write, and no other", () => {
+    const columns = athena.COLUMNS.flatMap((column) => [
+      column.Name,
+      ...hiveFields(column.Type, `${column.Name}.`),
+    ]);
+    expect(columns.sort()).toEqual(jsonFields(partLineOf(FULL_RECORD)).sort());
+  });
+
+  it("reads the folder the batches write their parts to", async () => {
+    const table = await athena.table(tools({ "param:resultsPrefix": "labels" }));
+    const template =
+      table.Properties.TableInput.Parameters["storage.location.template"]["Fn::Join"];
+    const folder = (template[1] as string[])
+      .join(template[0])
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's placeholder, not JavaScript's
+      .replace("${run_id}", "2026-11-30T02-00-00Z-1f3a");
+    const part = `s3://acme-results/${partKeyFor("labels/", "2026-11-30T02-00-00Z-1f3a", "a.jpg")}`;
+    expect(part.startsWith(folder)).toBe(true);
+    expect(part.slice(folder.length)).toMatch(/^[^/]+\.gz$/);
   });
 });

@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import {
   DetectCustomLabelsCommand,
   type DetectCustomLabelsCommandInput,
@@ -22,6 +23,7 @@ import {
 import { type ProcessBatchOptions, processBatch } from "../../src/process-batch.ts";
 import { AdaptiveRateController, type RateController } from "../../src/rate-controller.ts";
 import { resultKeyFor } from "../../src/result-keys.ts";
+import { type PartLine, partKeyFor, partLineSchema } from "../../src/result-parts.ts";
 import { RESULT_METADATA } from "../../src/results.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
 import type { BatchContext, BatchOutput, ImageRef, ImageResultRecord } from "../../src/shapes.ts";
@@ -78,10 +80,39 @@ function labelsFor(input: DetectCustomLabelsCommandInput) {
   return { CustomLabels: [{ Name: colour, Confidence: 90 }] };
 }
 
-function writtenRecords(): Map<string, ImageResultRecord> {
-  const records = new Map<string, ImageResultRecord>();
+/** The ledger writes (the batch's result part is written too, and read by `writtenPartLines`). */
+function ledgerPuts(): PutObjectCommandInput[] {
+  return s3Mock
+    .commandCalls(PutObjectCommand)
+    .map((call) => call.args[0].input as PutObjectCommandInput)
+    .filter((input) => !isPartKey(input.Key as string));
+}
+
+function isPartKey(key: string): boolean {
+  return key.startsWith("out/runs/") && key.endsWith(".jsonl.gz");
+}
+
+/** Every part put so far, by key, as its lines (the last put of a key wins, as in S3). */
+function writtenParts(): Map<string, PartLine[]> {
+  const parts = new Map<string, PartLine[]>();
   for (const call of s3Mock.commandCalls(PutObjectCommand)) {
     const input = call.args[0].input as PutObjectCommandInput;
+    if (!isPartKey(input.Key as string)) continue;
+    const text = gunzipSync(input.Body as Uint8Array).toString("utf8");
+    parts.set(
+      input.Key as string,
+      text
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => partLineSchema.parse(JSON.parse(line))),
+    );
+  }
+  return parts;
+}
+
+function writtenRecords(): Map<string, ImageResultRecord> {
+  const records = new Map<string, ImageResultRecord>();
+  for (const input of ledgerPuts()) {
     records.set(input.Key as string, JSON.parse(input.Body as string));
   }
   return records;
@@ -489,5 +520,128 @@ describe("processBatch", () => {
         logger: silentLogger,
       }),
     ).rejects.toThrow(/BatchInput\.concurrency/);
+  });
+});
+
+/** S3 as a key-value store: puts are kept, heads and gets answer from them (a batch retried for real). */
+function statefulS3(): Map<string, PutObjectCommandInput> {
+  const objects = new Map<string, PutObjectCommandInput>();
+  s3Mock.on(PutObjectCommand).callsFake((input: PutObjectCommandInput) => {
+    objects.set(input.Key as string, input);
+    return {};
+  });
+  s3Mock.on(HeadObjectCommand).callsFake((input: { Key: string }) => {
+    const object = objects.get(input.Key);
+    if (!object) throw awsError("NotFound", 404);
+    return { Metadata: object.Metadata, ContentLength: String(object.Body).length };
+  });
+  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    const object = objects.get(input.Key);
+    if (!object) throw awsError("NoSuchKey", 404);
+    return { Body: body(object.Body as string) };
+  });
+  return objects;
+}
+
+describe("processBatch: the batch's result part", () => {
+  it("writes one line per finished image, in the Athena table's shape, named after the batch", async () => {
+    rekognitionMock
+      .on(DetectCustomLabelsCommand, { Image: { S3Object: { Bucket: "images", Name: "bad.jpg" } } })
+      .rejects(awsError("InvalidImageFormatException"));
+    rekognitionMock
+      .on(DetectCustomLabelsCommand, {
+        Image: { S3Object: { Bucket: "images", Name: "red-box.jpg" } },
+      })
+      .resolves({
+        CustomLabels: [
+          {
+            Name: "red",
+            Confidence: 97.5,
+            Geometry: { BoundingBox: { Width: 0.5, Height: 0.25, Left: 0.1, Top: 0.2 } },
+          },
+        ],
+      });
+    const items = [image("red-box.jpg"), image("bad.jpg"), image("blue-1.png")];
+    await run(clock, { event: { BatchInput: context(), Items: items } });
+
+    const parts = writtenParts();
+    expect([...parts.keys()]).toEqual([partKeyFor("out/", "run-1", "red-box.jpg")]);
+    expect(partKeyFor("out/", "run-1", "red-box.jpg")).toMatch(
+      /^out\/runs\/run-1\/results\/part-[0-9a-f]{32}\.jsonl\.gz$/,
+    );
+    const lines = new Map((parts.values().next().value ?? []).map((line) => [line.key, line]));
+    expect([...lines.keys()].sort()).toEqual(["bad.jpg", "blue-1.png", "red-box.jpg"]);
+    expect(lines.get("red-box.jpg")).toEqual({
+      schema_version: 1,
+      key: "red-box.jpg",
+      etag: '"red-box.jpg-etag"',
+      status: "succeeded",
+      labels: [
+        {
+          name: "red",
+          confidence: 97.5,
+          geometry: { bounding_box: { width: 0.5, height: 0.25, left: 0.1, top: 0.2 } },
+        },
+      ],
+      error: null,
+      analyzed_at: expect.any(String),
+      model_version: ARN,
+    });
+    expect(lines.get("blue-1.png")?.labels).toEqual([
+      { name: "blue", confidence: 90, geometry: null },
+    ]);
+    expect(lines.get("bad.jpg")).toMatchObject({
+      status: "failed",
+      labels: [],
+      error: {
+        name: "InvalidImageFormatException",
+        message: "InvalidImageFormatException message",
+      },
+    });
+  });
+
+  it("a retried batch rewrites its own part: every image once, none twice", async () => {
+    const objects = statefulS3();
+    const items = ["a", "b", "c", "d", "e", "f", "g"].map((k) => image(`red-${k}.jpg`));
+    const event = { BatchInput: context({ concurrency: 1 }), Items: items };
+    // The first attempt stops early (its time is up) after three images.
+    const controller = new AbortController();
+    let calls = 0;
+    rekognitionMock.on(DetectCustomLabelsCommand).callsFake((input) => {
+      calls += 1;
+      if (calls === 3) controller.abort(new Error("timeout near"));
+      return labelsFor(input);
+    });
+    const first = await run(clock, { event, signal: controller.signal }).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(BatchIncompleteError);
+    const partKey = partKeyFor("out/", "run-1", "red-a.jpg");
+    expect(
+      writtenParts()
+        .get(partKey)
+        ?.map((l) => l.key),
+    ).toEqual(["red-a.jpg", "red-b.jpg", "red-c.jpg"]);
+
+    // The retry: same event, the first three resumed from the ledger.
+    const second = await run(clock, { event });
+    expect(second).toMatchObject({ items: 7, succeeded: 7, resumed: 3 });
+    const partKeys = [...objects.keys()].filter(isPartKey);
+    expect(partKeys).toEqual([partKey]);
+    const keys = (writtenParts().get(partKey) ?? []).map((line) => line.key);
+    expect(keys).toHaveLength(7);
+    expect(new Set(keys)).toEqual(new Set(items.map((i) => i.key)));
+  });
+
+  it("a part that cannot be written fails the batch with a name its Retry knows, after the ledger", async () => {
+    s3Mock
+      .on(PutObjectCommand, { Key: partKeyFor("out/", "run-1", "red-1.jpg") })
+      .rejects(awsError("InternalError", 500));
+    const items = [image("red-1.jpg"), image("red-2.jpg")];
+    const error = await run(clock, {
+      event: { BatchInput: context(), Items: items },
+      retryPolicy: { maxAttempts: 2 },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/result part/);
+    expect(writtenRecords().size).toBe(2);
   });
 });

@@ -63,6 +63,40 @@ function input(overrides: Partial<RunSummaryInput> = {}): RunSummaryInput {
 }
 
 describe("reconciliation", () => {
+  it("reconciles the result parts' lines with the outcomes, and says where they differ", () => {
+    const parts = (succeeded: number, failed: number) => ({
+      prefix: "rekognition-results/runs/r/results/",
+      parts: 2,
+      lines: succeeded + failed,
+      byStatus: { succeeded, failed, unreadable: 0 },
+    });
+    const whole = buildRunSummary(input({ resultParts: parts(5, 1) }));
+    expect(whole.reconciled).toBe(true);
+    expect(whole.resultParts).toMatchObject({ lines: 6, parts: 2 });
+    expect(whole.checks.find((c) => c.name === "result parts")).toMatchObject({
+      equation: "lines in the result parts 6 = succeeded 5 + failed 1 + unreadable 0",
+      ok: true,
+    });
+
+    // A line written twice (or a part left over) is more lines than outcomes.
+    const doubled = buildRunSummary(input({ resultParts: parts(6, 1) }));
+    expect(doubled.reconciled).toBe(false);
+    expect(doubled.outcome).toBe("incomplete");
+    expect(doubled.discrepancies.join(" ")).toContain(
+      "hold 7 lines for 6 finished images: succeeded 6 in the parts, 5 counted",
+    );
+
+    // As many lines, but one of the wrong status.
+    const swapped = buildRunSummary(input({ resultParts: parts(6, 0) }));
+    expect(swapped.reconciled).toBe(false);
+    expect(swapped.checks.find((c) => c.name === "result part statuses")?.ok).toBe(false);
+
+    // Parts that could not be read: nothing claimed about them.
+    const unread = buildRunSummary(input());
+    expect(unread.resultParts).toBeUndefined();
+    expect(unread.checks.map((c) => c.name)).not.toContain("result parts");
+  });
+
   it("reconciles a run where every pending image has an outcome", () => {
     const summary = buildRunSummary(input());
     expect(summary.counts).toMatchObject({

@@ -34,6 +34,8 @@ export const ALLOW_LIST: AllowEntry[] = [
   },
   { prefix: "npm run deploy", reason: "osls deploy: deploys to an AWS account" },
   { prefix: "aws ", reason: "the AWS CLI: needs an AWS account or a local server started by hand" },
+  { prefix: "zcat ", reason: "reads result parts that an `aws s3 cp` before it downloaded" },
+  { prefix: "jq ", reason: "filters the JSON Lines a `zcat` before it prints" },
   { prefix: "set -a", reason: "shell: export what the next line sources" },
   { prefix: "set +a", reason: "shell: stop exporting" },
   { prefix: ". .local-data/invoke.env", reason: "shell: loads the environment local:stack wrote" },
