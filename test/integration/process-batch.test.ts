@@ -249,7 +249,10 @@ describe("processBatch against the emulator and the embedded S3", () => {
         s3,
         clock: systemClock,
         logger: silentLogger,
-        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({
+          plannedTps: TPS_PER_UNIT,
+          clock: systemClock,
+        }),
       });
 
     const first = await run();
@@ -315,7 +318,10 @@ describe("processBatch against the emulator and the embedded S3", () => {
         s3,
         clock: systemClock,
         logger: silentLogger,
-        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({
+          plannedTps: TPS_PER_UNIT,
+          clock: systemClock,
+        }),
       });
       expect(output).toMatchObject({ items: 20, succeeded: 20, failed: 0, labels: { red: 20 } });
       expect(output.retried).toBeGreaterThan(0);
@@ -380,7 +386,10 @@ describe("processBatch against the emulator and the embedded S3", () => {
         clock: systemClock,
         logger: silentLogger,
         signal,
-        rateController: new AdaptiveRateController({ plannedTps: TPS_PER_UNIT, clock: systemClock }),
+        rateController: new AdaptiveRateController({
+          plannedTps: TPS_PER_UNIT,
+          clock: systemClock,
+        }),
       });
 
     const error = await run(controller.signal).catch((e: unknown) => e);
