@@ -10,6 +10,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // Tests provoke errors on purpose; their log lines would bury a real
+      // failure. A test that asserts on logs sets a level and captures them.
+      LOG_LEVEL: "silent",
     },
   },
 });

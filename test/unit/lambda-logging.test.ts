@@ -84,7 +84,7 @@ describe("Lambda logs", () => {
       function_request_id: "req-2",
       error: { name: "ModelNotReady", message: "the model is STOPPING" },
     });
-    expect((line?.error as { stack?: string }).stack).toContain("ModelNotReady");
+    expect((line?.error as { stack?: string } | undefined)?.stack).toContain("ModelNotReady");
   });
 
   it("read the level at each invocation (the local harness sets it per job), in any case", async () => {
