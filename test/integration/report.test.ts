@@ -54,7 +54,15 @@ function planUnder(prefix: string, counts: Plan["counts"]): Plan {
 }
 
 async function put(key: string, body: string) {
-  await s3.send(new PutObjectCommand({ Bucket: RESULTS_BUCKET, Key: key, Body: body }));
+  // An empty body without its length makes the SDK warn of a stream of unknown length.
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: RESULTS_BUCKET,
+      Key: key,
+      Body: body,
+      ContentLength: Buffer.byteLength(body),
+    }),
+  );
 }
 
 async function getText(key: string): Promise<{ text: string; contentType?: string }> {
