@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["test/support/listener-leaks.ts"],
     // Integration tests start real servers on loopback; keep the pool small on
     // 2-core machines so timing-sensitive emulator tests are not starved.
     maxWorkers: 2,
