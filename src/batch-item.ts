@@ -144,7 +144,7 @@ function imageAnalyser(work: ItemWork): (listed: ImageRef) => Promise<ImageResul
         logger.warn("image failed for good", {
           key: image.key,
           error: classification.name,
-          message: classification.message,
+          errorMessage: classification.message,
         });
         return failureRecord({ ...base(), error: classification });
       }
@@ -152,7 +152,7 @@ function imageAnalyser(work: ItemWork): (listed: ImageRef) => Promise<ImageResul
         logger.warn("image could not be read; the next run tries it again", {
           key: image.key,
           error: classification.name,
-          message: classification.message,
+          errorMessage: classification.message,
         });
         return failureRecord({ ...base(), error: classification, status: "unreadable" });
       }

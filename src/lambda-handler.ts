@@ -1,7 +1,16 @@
-import middy from "@middy/core";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy, { type MiddlewareObj } from "@middy/core";
 import { type AwsClients, createAwsClients } from "./clients.ts";
 import { InternalError, RUNNER_ERROR_NAMES } from "./errors.ts";
-import { type Clock, jsonLogger, type Logger, systemClock } from "./runtime.ts";
+import {
+  type Clock,
+  createLogger,
+  type Logger,
+  type LogLevelName,
+  logLevelFromEnv,
+  type PowertoolsLogger,
+  systemClock,
+} from "./runtime.ts";
 import { MAX_ERROR_MESSAGE_CHARS, truncateText } from "./state-limits.ts";
 
 /** The subset of the Lambda context the handlers use (the local engine provides the same). */
@@ -84,7 +93,24 @@ function boundMessage(error: Error): Error {
 }
 
 /**
- * The one wrapper every Lambda uses: structured logging, an abort signal
+ * Reads the log level again at each invocation: on AWS it never changes, but
+ * the local harness runs every function in one process and sets the
+ * environment per job. Runs after `injectLambdaContext`, which puts the level
+ * back to the one the logger was created with (or DEBUG for a sampled
+ * invocation); only a level the environment changed since is applied.
+ */
+function logLevelPerInvocation(logger: PowertoolsLogger, createdWith: LogLevelName): MiddlewareObj {
+  return {
+    before: () => {
+      const level = logLevelFromEnv();
+      if (level !== createdWith) logger.setLogLevel(level);
+    },
+  };
+}
+
+/**
+ * The one wrapper every Lambda uses: structured logging (Powertools Logger,
+ * with the Lambda context added by its middy middleware), an abort signal
  * before the timeout, error mapping to named errors. The body only parses its
  * event, calls `src/`, and returns.
  */
@@ -94,8 +120,10 @@ export function createHandler<TEvent, TResult>(
   options: HandlerOptions = {},
 ) {
   const abortGraceMs = options.abortGraceMs ?? 30_000;
+  // One logger per function, as on AWS one process runs one function.
+  const createdWith = logLevelFromEnv();
+  const logger = createLogger({ function: functionName }, createdWith);
   const run = async (event: TEvent, context: LambdaContext): Promise<TResult> => {
-    const logger = jsonLogger({ function: functionName, requestId: context?.awsRequestId });
     // Our own abort timer instead of middy's timeoutEarly: middy answers the
     // moment its timer fires, while we want in-flight calls to finish and
     // their results to be written before the handler returns.
@@ -122,16 +150,15 @@ export function createHandler<TEvent, TResult>(
       });
     } catch (error) {
       const named = toNamedError(error);
-      logger.error("handler failed", {
-        error: named.name,
-        message: named.message,
-        stack: error instanceof Error ? error.stack : undefined,
-      });
+      // Powertools prints the error's name, message, stack and cause.
+      logger.error("handler failed", named);
       throw named;
     } finally {
       if (timer) clearTimeout(timer);
       upstream?.removeEventListener("abort", forward);
     }
   };
-  return middy(run, { timeoutEarlyInMillis: 0 });
+  return middy(run, { timeoutEarlyInMillis: 0 })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logLevelPerInvocation(logger, createdWith));
 }

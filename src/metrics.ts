@@ -9,11 +9,11 @@
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { RunSummary } from "./report/summary.ts";
-import type { Logger } from "./runtime.ts";
+import { type Logger, SERVICE_NAME } from "./runtime.ts";
 import type { BatchContext, BatchOutput, Plan } from "./shapes.ts";
 
 export const METRICS_NAMESPACE = "RekognitionWeeklyBatch";
-export const METRICS_SERVICE = "rekognition-weekly-batch";
+export const METRICS_SERVICE = SERVICE_NAME;
 
 /**
  * The one dimension besides `service`: `<project>/<version>` from the version
@@ -45,7 +45,7 @@ function publish(projectVersionArn: string, values: MetricValues, logger: Logger
     if (added > 0) metrics.publishStoredMetrics();
   } catch (error) {
     logger.warn("metrics not published", {
-      message: error instanceof Error ? error.message : String(error),
+      error: error instanceof Error ? error.message : String(error),
     });
   }
 }

@@ -45,9 +45,8 @@ export const DEFAULT_TPS_PER_UNIT = 5;
 /** Distributed Map's MaxConcurrency limit. */
 export const MAX_MAP_CONCURRENCY = 10_000;
 
-type Check<T> = (value: unknown) => { value: T } | { problem: string };
-
-const NUMERIC_STRING = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A string that reads as a number: "240", " 7.5 ", "1e1" (not "", "0x10", "Infinity"). */
+const NUMERIC_STRING = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
 /** Shows a rejected value the way the user typed it: numbers bare, strings quoted. */
 export function describeValue(value: unknown): string {
@@ -57,21 +56,17 @@ export function describeValue(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-function toNumber(value: unknown): number | undefined {
-  if (typeof value === "number") return value;
-  if (typeof value === "string" && NUMERIC_STRING.test(value.trim())) return Number(value.trim());
-  return undefined;
-}
-
-function numberCheck(opts: {
+interface NumberRange {
   min?: number;
   max?: number;
   positive?: boolean;
   integer?: boolean;
   /** Why the range is what it is, shown with the problem. */
   why?: string;
-}): Check<number> {
-  const { min, max, positive = false, integer = false, why } = opts;
+}
+
+/** "an integer from 1 to 1000 (why)", "a positive number of at most 60000", ... */
+function expectedNumber({ min, max, positive = false, integer = false, why }: NumberRange): string {
   const kind = integer ? "integer" : "number";
   const article = integer ? "an" : "a";
   let expected: string;
@@ -82,18 +77,27 @@ function numberCheck(opts: {
     else expected = `${article} ${kind}`;
     if (max !== undefined) expected += ` of at most ${max}`;
   }
-  if (why !== undefined) expected += ` (${why})`;
-  return (raw) => {
-    const n = toNumber(raw);
-    const ok =
-      n !== undefined &&
-      Number.isFinite(n) &&
-      (!integer || Number.isInteger(n)) &&
-      (!positive || n > 0) &&
-      (min === undefined || n >= min) &&
-      (max === undefined || n <= max);
-    return ok ? { value: n } : { problem: `must be ${expected}, got ${describeValue(raw)}` };
-  };
+  return why === undefined ? expected : `${expected} (${why})`;
+}
+
+/**
+ * A finite number, or a numeric string coerced to one, within `range`. Only
+ * strings are coerced: `true`, `[5]` or `""` are refused, where a plain
+ * `z.coerce.number()` would read them as 1, 5 and 0. Every failure carries
+ * the one message that says what is expected, and the first one ends the
+ * field's checks (`abort`), so each field reports one problem.
+ */
+function numberField(range: NumberRange) {
+  const error = `must be ${expectedNumber(range)}`;
+  const check = { error, abort: true };
+  let number = z.number({ error });
+  if (range.integer) number = number.int(check);
+  if (range.positive) number = number.positive(check);
+  if (range.min !== undefined) number = number.min(range.min, check);
+  if (range.max !== undefined) number = number.max(range.max, check);
+  return z
+    .union([z.number(), z.string().regex(NUMERIC_STRING).pipe(z.coerce.number())], { error })
+    .pipe(number);
 }
 
 /**
@@ -148,89 +152,50 @@ export const RUN_INPUT_RANGES = {
   },
 } as const;
 
-const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const bucketCheck: Check<string> = (raw) =>
-  typeof raw === "string" && BUCKET_NAME.test(raw) && !raw.includes("..")
-    ? { value: raw }
-    : {
-        problem: `must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got ${describeValue(raw)}`,
-      };
+const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const bucketError = "must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)";
+const bucketName = z.string({ error: bucketError }).regex(BUCKET_NAME, { error: bucketError });
 
-const prefixCheck: Check<string> = (raw) =>
-  typeof raw === "string" && Buffer.byteLength(raw, "utf8") <= 512
-    ? { value: raw }
-    : { problem: `must be a string of at most 512 bytes, got ${describeValue(raw)}` };
+const prefixError = "must be a string of at most 512 bytes";
+const s3Prefix = z
+  .string({ error: prefixError })
+  .refine((prefix) => Buffer.byteLength(prefix, "utf8") <= 512, { error: prefixError });
 
 /** `arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>` */
 export const PROJECT_VERSION_ARN =
   /^arn:aws(-[a-z]+)*:rekognition:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:project\/[a-zA-Z0-9_.-]{1,255}\/version\/[a-zA-Z0-9_.-]{1,255}\/\d+$/;
-const arnCheck: Check<string> = (raw) =>
-  typeof raw === "string" && PROJECT_VERSION_ARN.test(raw)
-    ? { value: raw }
-    : {
-        problem: `must be a model version ARN like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>, got ${describeValue(raw)}`,
-      };
+const arnError =
+  "must be a model version ARN like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>";
+const projectVersionArn = z
+  .string({ error: arnError })
+  .regex(PROJECT_VERSION_ARN, { error: arnError });
 
-const imageModeCheck: Check<"S3Object" | "Bytes"> = (raw) =>
-  raw === "S3Object" || raw === "Bytes"
-    ? { value: raw }
-    : { problem: `must be "S3Object" or "Bytes", got ${describeValue(raw)}` };
-
-/** Marks a missing required field; turned into a message naming both places it can be set. */
-const REQUIRED = "is required";
-
-/** One field: how it is checked and what it is when nothing gives it. */
-function field<T>(check: Check<T>, fallback: { default: T } | "required"): z.ZodType<T>;
-function field<T>(check: Check<T>, fallback: "optional"): z.ZodType<T | undefined>;
-function field<T>(
-  check: Check<T>,
-  fallback: { default: T } | "required" | "optional",
-): z.ZodType<T | undefined> {
-  return z
-    .unknown()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined) {
-        if (fallback === "optional") return undefined;
-        if (fallback !== "required") return fallback.default;
-        ctx.addIssue({ code: "custom", message: REQUIRED });
-        return z.NEVER;
-      }
-      const result = check(raw);
-      if ("value" in result) return result.value;
-      ctx.addIssue({ code: "custom", message: result.problem });
-      return z.NEVER;
-    });
-}
+const imageMode = z.enum(["S3Object", "Bytes"], { error: 'must be "S3Object" or "Bytes"' });
 
 /**
  * The one schema of the run input (after the environment layer is merged in).
  * `resultsBucket` stays optional here: it defaults to `imagesBucket`.
  */
 export const runInputSchema = z.strictObject({
-  imagesBucket: field(bucketCheck, "required"),
-  imagesPrefix: field(prefixCheck, { default: "" }),
-  resultsBucket: field(bucketCheck, "optional"),
-  resultsPrefix: field(prefixCheck, { default: "rekognition-results/" }),
-  projectVersionArn: field(arnCheck, "required"),
-  targetWindowMinutes: field(numberCheck(RUN_INPUT_RANGES.targetWindowMinutes), { default: 60 }),
-  tpsPerUnit: field(numberCheck(RUN_INPUT_RANGES.tpsPerUnit), "optional"),
-  minUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), { default: 1 }),
-  maxUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), { default: 5 }),
-  maxInferenceUnits: field(numberCheck(RUN_INPUT_RANGES.inferenceUnits), "optional"),
-  minConfidence: field(numberCheck({ min: 0, max: 100 }), "optional"),
-  maxResults: field(numberCheck(RUN_INPUT_RANGES.maxResults), "optional"),
-  imageMode: field(imageModeCheck, { default: "S3Object" }),
-  pricePerUnitHour: field(numberCheck(RUN_INPUT_RANGES.pricePerUnitHour), { default: 4 }),
-  toleratedFailurePercentage: field(numberCheck(RUN_INPUT_RANGES.toleratedFailurePercentage), {
-    default: 5,
-  }),
-  startupMinutes: field(numberCheck(RUN_INPUT_RANGES.startupMinutes), { default: 10 }),
-  expectedLatencyMs: field(numberCheck(RUN_INPUT_RANGES.expectedLatencyMs), { default: 100 }),
-  lambdaTimeoutSeconds: field(numberCheck(RUN_INPUT_RANGES.lambdaTimeoutSeconds), {
-    default: 900,
-  }),
-  maxWorkers: field(numberCheck(RUN_INPUT_RANGES.maxWorkers), { default: 50 }),
+  imagesBucket: bucketName,
+  imagesPrefix: s3Prefix.default(""),
+  resultsBucket: bucketName.optional(),
+  resultsPrefix: s3Prefix.default("rekognition-results/"),
+  projectVersionArn,
+  targetWindowMinutes: numberField(RUN_INPUT_RANGES.targetWindowMinutes).default(60),
+  tpsPerUnit: numberField(RUN_INPUT_RANGES.tpsPerUnit).optional(),
+  minUnits: numberField(RUN_INPUT_RANGES.inferenceUnits).default(1),
+  maxUnits: numberField(RUN_INPUT_RANGES.inferenceUnits).default(5),
+  maxInferenceUnits: numberField(RUN_INPUT_RANGES.inferenceUnits).optional(),
+  minConfidence: numberField({ min: 0, max: 100 }).optional(),
+  maxResults: numberField(RUN_INPUT_RANGES.maxResults).optional(),
+  imageMode: imageMode.default("S3Object"),
+  pricePerUnitHour: numberField(RUN_INPUT_RANGES.pricePerUnitHour).default(4),
+  toleratedFailurePercentage: numberField(RUN_INPUT_RANGES.toleratedFailurePercentage).default(5),
+  startupMinutes: numberField(RUN_INPUT_RANGES.startupMinutes).default(10),
+  expectedLatencyMs: numberField(RUN_INPUT_RANGES.expectedLatencyMs).default(100),
+  lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
+  maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
@@ -259,6 +224,17 @@ export const RUN_INPUT_ENV: Record<FieldName, string> = {
 };
 
 const FIELD_NAMES = Object.keys(RUN_INPUT_ENV) as FieldName[];
+
+/**
+ * What is wrong with one field's value on its own ("must be ..., got ..."),
+ * or undefined when it is valid. The schema says what is expected; the value
+ * is shown as given, before any coercion.
+ */
+export function fieldProblem(name: FieldName, value: unknown): string | undefined {
+  const result = runInputSchema.shape[name].safeParse(value);
+  if (result.success) return undefined;
+  return `${result.error.issues[0]?.message}, got ${describeValue(value)}`;
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -314,11 +290,12 @@ export function parseRunInput(input: unknown, env: NodeJS.ProcessEnv = process.e
         }
         continue;
       }
-      const name = String(issue.path[0]);
+      const name = issue.path[0] as FieldName;
+      const value = merged[name];
       problems.push(
-        issue.message === REQUIRED
-          ? `${name} is required: set it in the execution input or the ${RUN_INPUT_ENV[name as FieldName]} env var`
-          : `${label(name)} ${issue.message}`,
+        value === undefined
+          ? `${name} is required: set it in the execution input or the ${RUN_INPUT_ENV[name]} env var`
+          : `${label(name)} ${issue.message}, got ${describeValue(value)}`,
       );
     }
   }

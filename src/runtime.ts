@@ -4,7 +4,11 @@
  * deterministic.
  */
 
+import { LogLevel, Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { onAbort } from "./abort-subscriptions.ts";
+
+/** The service name on every log line and metric (`POWERTOOLS_SERVICE_NAME` overrides it in logs). */
+export const SERVICE_NAME = "rekognition-weekly-batch";
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -15,11 +19,15 @@ export interface Clock {
 
 export type LogFields = Record<string, unknown>;
 
+/**
+ * What core functions log through: a message and fields, as Powertools
+ * Logger takes them (the Lambdas pass one; tests pass their own).
+ */
 export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
+  debug(message: string, ...fields: LogFields[]): void;
+  info(message: string, ...fields: LogFields[]): void;
+  warn(message: string, ...fields: LogFields[]): void;
+  error(message: string, ...fields: LogFields[]): void;
 }
 
 export const systemClock: Clock = {
@@ -51,30 +59,35 @@ export const silentLogger: Logger = {
   error: () => {},
 };
 
-type LogLevel = keyof Logger | "silent";
+export type { PowertoolsLogger };
 
-/** `LOG_LEVEL` (debug, info, warn, error, silent); info when unset or unknown. */
-export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
-  const level = env.LOG_LEVEL?.toLowerCase();
-  return level === "debug" || level === "warn" || level === "error" || level === "silent"
-    ? level
-    : "info";
+/** The levels Powertools Logger takes. */
+export type LogLevelName = (typeof LogLevel)[keyof typeof LogLevel];
+
+/**
+ * `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`, in any case (`debug`, `SILENT`);
+ * INFO when neither names a level. Powertools reads the same variables, but
+ * only in capitals and only when a logger is created: the local harness runs
+ * every function in one process and sets them per job, so each invocation
+ * reads them again.
+ */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevelName {
+  for (const name of ["POWERTOOLS_LOG_LEVEL", "LOG_LEVEL"]) {
+    const level = env[name]?.trim().toUpperCase();
+    if (level && Object.hasOwn(LogLevel, level)) return level as LogLevelName;
+  }
+  return LogLevel.INFO;
 }
 
-/** One JSON object per line on stdout/stderr: what CloudWatch Logs Insights queries best. */
-export function jsonLogger(base: LogFields = {}, minLevel: LogLevel = logLevelFromEnv()): Logger {
-  const order: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
-  const min = order.indexOf(minLevel);
-  const write = (level: keyof Logger) => (message: string, fields?: LogFields) => {
-    if (order.indexOf(level) < min) return;
-    const line = JSON.stringify({
-      level,
-      message,
-      ...base,
-      ...fields,
-      time: new Date().toISOString(),
-    });
-    (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${line}\n`);
-  };
-  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+/**
+ * Structured JSON logs through Powertools Logger (one object per line: what
+ * CloudWatch Logs Insights queries best), with the service name and `keys` on
+ * every line; the level comes from {@link logLevelFromEnv} unless given.
+ */
+export function createLogger(keys: LogFields, logLevel?: LogLevelName): PowertoolsLogger {
+  return new PowertoolsLogger({
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME || SERVICE_NAME,
+    logLevel: logLevel ?? logLevelFromEnv(),
+    persistentKeys: keys,
+  });
 }

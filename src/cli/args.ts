@@ -5,7 +5,7 @@
  * and the usage error that exits with code 2.
  */
 import { parseArgs } from "node:util";
-import { RUN_INPUT_ENV, runInputSchema } from "../run-input.ts";
+import { fieldProblem, RUN_INPUT_ENV } from "../run-input.ts";
 
 /** Exit codes a script can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -74,10 +74,8 @@ export function parseCommandArgs(argv: string[], extra: OptionTable = {}): Parse
 export function assertValidOverrides(overrides: Partial<Record<RunInputField, string>>): void {
   const problems: string[] = [];
   for (const [field, value] of Object.entries(overrides) as [RunInputField, string][]) {
-    const result = runInputSchema.shape[field].safeParse(value);
-    if (!result.success) {
-      problems.push(`--${kebab(field)} ${result.error.issues.map((i) => i.message).join("; ")}`);
-    }
+    const problem = fieldProblem(field, value);
+    if (problem !== undefined) problems.push(`--${kebab(field)} ${problem}`);
   }
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
 }

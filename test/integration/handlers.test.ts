@@ -77,7 +77,6 @@ beforeAll(async () => {
   samples = await seedImages(fixture.stack, 6, { badObjects: true });
   restoreEnvironment = fixture.stack.applyEnvironment({
     ...localDeploymentEnvironment(fixture.stack),
-    LOG_LEVEL: "warn",
   });
 }, 60_000);
 
@@ -299,7 +298,6 @@ describe("the safety nets", () => {
     // Nothing listens there: the execution's status cannot be known.
     const restoreSfn = fixture.stack.applyEnvironment({
       ...localDeploymentEnvironment(fixture.stack),
-      LOG_LEVEL: "error",
       AWS_ENDPOINT_URL_SFN: "http://127.0.0.1:9",
     });
     resetHandlerClients();

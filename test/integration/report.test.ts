@@ -80,7 +80,15 @@ async function writePart(plan: Plan, count: number) {
 }
 
 async function put(key: string, body: string) {
-  await s3.send(new PutObjectCommand({ Bucket: RESULTS_BUCKET, Key: key, Body: body }));
+  // An empty body without its length makes the SDK warn of a stream of unknown length.
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: RESULTS_BUCKET,
+      Key: key,
+      Body: body,
+      ContentLength: Buffer.byteLength(body),
+    }),
+  );
 }
 
 async function getText(key: string): Promise<{ text: string; contentType?: string }> {

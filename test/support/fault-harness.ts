@@ -91,8 +91,6 @@ export async function runFaultJob(
     waitMs: 50,
     retryScale: 0.01,
     ...options,
-    // Warnings and errors only: the suite's output stays readable.
-    environment: { LOG_LEVEL: "warn", ...options.environment },
     input: { lambdaTimeoutSeconds: 1, maxWorkers: 2, ...options.input },
   });
 }

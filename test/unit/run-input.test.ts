@@ -115,6 +115,75 @@ describe("parseRunInput defaults and layering", () => {
     });
   });
 
+  it("reads numeric strings the way the CLI and the console send them", () => {
+    expect(
+      parseRunInput(
+        { ...VALID, tpsPerUnit: " 7.5 ", maxWorkers: "+20", minConfidence: ".5", maxUnits: "5e0" },
+        {},
+      ),
+    ).toMatchObject({ tpsPerUnit: 7.5, maxWorkers: 20, minConfidence: 0.5, maxUnits: 5 });
+  });
+
+  // A plain z.coerce.number() would read each of these as a number.
+  it.each<[string, unknown, string]>([
+    ["maxWorkers", true, "got true"],
+    ["maxWorkers", [20], "got [20]"],
+    ["maxWorkers", "", 'got ""'],
+    ["maxWorkers", "0x10", 'got "0x10"'],
+    ["maxWorkers", "Infinity", 'got "Infinity"'],
+    ["tpsPerUnit", "1e400", 'got "1e400"'],
+    ["tpsPerUnit", { value: 5 }, 'got {"value":5}'],
+    ["startupMinutes", "ten", 'got "ten"'],
+  ])("refuses %s = %j, which only looks like a number", (field, value, shown) => {
+    const text = problemOf(() => parseRunInput({ ...VALID, [field]: value }, {}));
+    const line = text.split("\n").find((l) => l.startsWith(`${field} must be `));
+    expect(line).toBeDefined();
+    expect(line?.endsWith(shown)).toBe(true);
+  });
+
+  it("reports one problem per field, however many of its checks fail", () => {
+    // -1.5 is neither whole nor in range; "A" is too short and not lowercase: one line each.
+    const text = problemOf(() =>
+      parseRunInput({ ...VALID, minUnits: -1.5, imagesBucket: "A" }, {}),
+    );
+    expect(text.split("\n").filter((l) => l.startsWith("minUnits "))).toEqual([
+      "minUnits must be an integer from 1 to 1000 (inference units, billed by the hour each), got -1.5",
+    ]);
+    expect(text.split("\n").filter((l) => l.startsWith("imagesBucket "))).toHaveLength(1);
+  });
+
+  it("refuses wrong types for the string fields, naming the field", () => {
+    const text = problemOf(() =>
+      parseRunInput(
+        { ...VALID, imagesBucket: 7, resultsPrefix: false, projectVersionArn: {}, imageMode: 1 },
+        {},
+      ),
+    );
+    expect(text).toContain(
+      "imagesBucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got 7",
+    );
+    expect(text).toContain("resultsPrefix must be a string of at most 512 bytes, got false");
+    expect(text).toContain("projectVersionArn must be a model version ARN like");
+    expect(text).toContain('imageMode must be "S3Object" or "Bytes", got 1');
+  });
+
+  it("measures the 512-byte prefix limit in bytes, not characters", () => {
+    expect(
+      parseRunInput({ ...VALID, imagesPrefix: "é".repeat(256) }, {}).imagesPrefix,
+    ).toHaveLength(256);
+    expect(
+      problemOf(() => parseRunInput({ ...VALID, imagesPrefix: "é".repeat(257) }, {})),
+    ).toContain("imagesPrefix must be a string of at most 512 bytes");
+  });
+
+  it("refuses a bucket name with consecutive dots or shaped like an IP address", () => {
+    for (const bucket of ["my..bucket", "192.168.1.1"]) {
+      expect(problemOf(() => parseRunInput({ ...VALID, imagesBucket: bucket }, {}))).toContain(
+        `imagesBucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got "${bucket}"`,
+      );
+    }
+  });
+
   it("accepts an absent execution input when the environment has the required fields", () => {
     const env = { IMAGES_BUCKET: "photos", IMAGES_PREFIX: "in/", PROJECT_VERSION_ARN: ARN };
     expect(parseRunInput(undefined, env).imagesBucket).toBe("photos");

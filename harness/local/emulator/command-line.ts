@@ -1,6 +1,6 @@
 /** The command line of `npm run emulator`: flags to emulator options. */
 import { parseArgs } from "node:util";
-import { jsonLogger } from "../../../src/runtime.ts";
+import { createLogger } from "../../../src/runtime.ts";
 import {
   DEFAULT_SETTINGS,
   type EmulatorOptions,
@@ -138,7 +138,7 @@ function parseFlags(argv: string[]): EmulatorOptions & { help?: boolean } {
     region: values.region,
     billFrom,
     models: values.model?.map(parseModelFlag),
-    logger: values.verbose ? jsonLogger({ component: "emulator" }, "debug") : undefined,
+    logger: values.verbose ? createLogger({ component: "emulator" }, "DEBUG") : undefined,
   };
 }
 

@@ -50,7 +50,7 @@ async function startWithExecutions(
   await seedImages(fixture.stack, images);
   sfn = await startLocalSfnApi({
     stack: fixture.stack,
-    job: { waitMs: 50, retryScale: 0.01, environment: { LOG_LEVEL: "warn" }, handlers },
+    job: { waitMs: 50, retryScale: 0.01, handlers },
   });
   return { current: fixture, api: sfn };
 }
@@ -85,7 +85,6 @@ async function invokeReaper(current: FaultStack, environment: Record<string, str
     ...environment,
     RESULTS_BUCKET: current.stack.resultsBucket,
     RESULTS_PREFIX,
-    LOG_LEVEL: "warn",
   });
   try {
     return (await reaper.handler({}, {} as never)) as ReapResult;
