@@ -55,6 +55,9 @@ export async function runCli(
     if (invocation.kind === "local") return await runLocal(invocation.argv, io, options);
     const { command, args } = invocation;
     json = args.values.json === true;
+    if (args.values.data !== undefined && !args.values.local) {
+      throw new UsageError("--data is the local data folder: it goes with --local");
+    }
     if (args.values.local) {
       if (!options.localHarness) throw developmentInstallNeeded("--local");
       process.env.LOG_LEVEL ??= "silent";

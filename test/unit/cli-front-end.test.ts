@@ -73,6 +73,7 @@ describe("bad flags and values", () => {
       ],
       [["status", "--image-mode", "Jpeg"], /'--image-mode <value>' argument 'Jpeg' is invalid/],
       [["plna"], /unknown command 'plna'/],
+      [["status", "--data", "elsewhere"], /--data is the local data folder: it goes with --local/],
     ];
     for (const [argv, message] of cases) {
       const result = await run(argv);
