@@ -24,9 +24,13 @@ export interface LocalHarness {
   runLocalJob(argv: string[], env: NodeJS.ProcessEnv): Promise<number>;
 }
 
-/** The error for `--local` or `local` where no harness was wired in. */
+/** `--local` or `local` where no harness was wired in: exit code 2, and no flag to fix. */
+export class DevelopmentInstallNeeded extends UsageError {
+  override name = "DevelopmentInstallNeeded";
+}
+
 export function developmentInstallNeeded(what: string): UsageError {
-  return new UsageError(
+  return new DevelopmentInstallNeeded(
     `${what} needs the development install: the local stack (embedded S3, Custom Labels emulator, local Step Functions engine) is part of the rehearsal harness, which a production install leaves out. Run it from a clone of the repository after \`npm ci\`.`,
   );
 }

@@ -11,6 +11,7 @@ import { EXIT, UsageError, usageMessage } from "./args.ts";
 import { COMMANDS } from "./commands.ts";
 import { type CliIo, createContext, processIo } from "./context.ts";
 import {
+  DevelopmentInstallNeeded,
   developmentInstallNeeded,
   type LocalConnection,
   type LocalHarness,
@@ -76,7 +77,8 @@ export async function runCli(
     const { exitCode, name: errorName, message } = describeFailure(error);
     if (json) io.stdout.write(`${JSON.stringify({ error: errorName, message }, null, 2)}\n`);
     io.stderr.write(`${message}\n`);
-    if (exitCode === EXIT.usage) io.stderr.write(`${helpHint(argv)}\n`);
+    if (exitCode === EXIT.usage && !(error instanceof DevelopmentInstallNeeded))
+      io.stderr.write(`${helpHint(argv)}\n`);
     return exitCode;
   } finally {
     await local?.close();

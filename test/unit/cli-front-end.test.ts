@@ -100,6 +100,7 @@ describe("without the development install", () => {
       const result = await run(argv);
       expect({ argv, code: result.code }).toEqual({ argv, code: 2 });
       expect(result.err).toContain("needs the development install");
+      expect(result.err).not.toContain("--help");
     }
   });
 
