@@ -64,6 +64,9 @@ export function addCommonOptions(command: Command): Command {
     );
 }
 
+/** The options `addRunInputOptions` made, whose values are run input overrides. */
+const runInputOptions = new WeakSet<Option>();
+
 /**
  * One `--kebab-case <value>` flag per run input field. Each value is checked
  * on its own as it is parsed (the deployment's environment, which the CLI
@@ -71,15 +74,17 @@ export function addCommonOptions(command: Command): Command {
  */
 export function addRunInputOptions(command: Command): Command {
   for (const [flag, field] of Object.entries(RUN_INPUT_FLAGS)) {
-    command.addOption(
-      new Option(`--${flag} <value>`, `(env ${RUN_INPUT_ENV[field]})`)
-        .argParser((raw: string) => {
-          const problem = fieldProblem(field, raw);
-          if (problem) throw new InvalidArgumentError(`It ${problem}.`);
-          return raw;
-        })
-        .helpGroup(RUN_INPUT_OPTIONS_GROUP),
-    );
+    // A command's own option of the same name means something else there (results --min-confidence).
+    if (command.options.some((option) => option.long === `--${flag}`)) continue;
+    const option = new Option(`--${flag} <value>`, `(env ${RUN_INPUT_ENV[field]})`)
+      .argParser((raw: string) => {
+        const problem = fieldProblem(field, raw);
+        if (problem) throw new InvalidArgumentError(`It ${problem}.`);
+        return raw;
+      })
+      .helpGroup(RUN_INPUT_OPTIONS_GROUP);
+    runInputOptions.add(option);
+    command.addOption(option);
   }
   return command;
 }
@@ -107,9 +112,10 @@ export function parsedArgsOf(command: Command): ParsedArgs {
     }
   }
   const overrides: Partial<Record<RunInputField, string>> = {};
-  for (const [flag, field] of Object.entries(RUN_INPUT_FLAGS)) {
-    const value = values[flag];
-    if (typeof value === "string") overrides[field] = value;
+  for (const option of command.options) {
+    const field = RUN_INPUT_FLAGS[option.long?.replace(/^--/, "") ?? ""];
+    const value = opts[option.attributeName()];
+    if (field && runInputOptions.has(option) && typeof value === "string") overrides[field] = value;
   }
   return { values, overrides };
 }

@@ -49,6 +49,10 @@ describe("help", () => {
       expect(help.out).toContain("(env TARGET_WINDOW_MINUTES)");
     }
     expect((await run(["help", "stop"])).out).toContain("-y, --yes");
+    // A command's own option wins over the run input flag of the same name.
+    const results = (await run(["results", "--help"])).out;
+    expect(results).toContain("--min-confidence <n>");
+    expect(results).not.toContain("--min-confidence <value>");
   });
 
   it("prints the help with exit code 2 when no command is given", async () => {

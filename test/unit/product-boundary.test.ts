@@ -89,11 +89,7 @@ describe("the product's boundary", () => {
 
   it("has no runtime dependency it does not import", () => {
     const imported = new Set(imports.map(({ specifier }) => packageName(specifier)));
-    // The Lambdas' structured logger, which the runtime's logging moves to.
-    const adopted = new Set(["@aws-lambda-powertools/logger"]);
-    const unused = Object.keys(packageJson.dependencies).filter(
-      (name) => !imported.has(name) && !adopted.has(name),
-    );
+    const unused = Object.keys(packageJson.dependencies).filter((name) => !imported.has(name));
     expect(unused).toEqual([]);
   });
 });
