@@ -11,19 +11,37 @@ import { describeModel, type ModelDescription } from "../model/describe.ts";
 import { newRunId } from "../plan.ts";
 import { parseRunInput } from "../run-input.ts";
 import { listObjects } from "../s3-listing.ts";
-import { numberFlag, type OptionTable } from "./args.ts";
-import type { CliContext, CommandOutcome } from "./context.ts";
+import { numberFlag, positiveNumber } from "./args.ts";
+import type { CliCommand, CliContext, CommandOutcome } from "./context.ts";
 
-export const CALIBRATE_OPTIONS: OptionTable = {
-  "start-tps": { type: "string" },
-  "step-tps": { type: "string" },
-  "step-seconds": { type: "string" },
-  "max-tps": { type: "string" },
-  "max-calls": { type: "string" },
-  "max-images": { type: "string" },
-  "throttle-percent": { type: "string" },
-  units: { type: "string" },
-  "no-store": { type: "boolean" },
+const number = positiveNumber();
+const integer = positiveNumber({ integer: true });
+
+export const calibrate: CliCommand = {
+  name: "calibrate",
+  summary: "step-load a RUNNING model to measure the TPS one unit sustains; store it for planning",
+  details: `Calls DetectCustomLabels (S3 references to images under the images prefix) at a fixed rate
+per step, raising it by --step-tps per unit, until more than --throttle-percent of a step's
+calls are throttled. Every call is billed like any inference; the model must be RUNNING.
+With --local, the local model is started for the probe and stopped afterwards.`,
+  options(command) {
+    command
+      .option("--start-tps <n>", "TPS per unit of the first step", number, 1)
+      .option("--step-tps <n>", "TPS per unit added at each step", number, 1)
+      .option("--step-seconds <s>", "length of a step", number, 10)
+      .option("--max-tps <n>", "the highest TPS per unit tried", number, 50)
+      .option("--max-calls <n>", "the most calls in all", integer, 5000)
+      .option("--max-images <n>", "images probed with (from the images prefix)", integer, 50)
+      .option(
+        "--throttle-percent <p>",
+        "the throttled share of a step that ends the probe",
+        number,
+        2,
+      )
+      .option("--units <n>", "the model's units (default: as described by Rekognition)", integer)
+      .option("--no-store", "do not store the figure for plan and the next run");
+  },
+  run: calibrateCommand,
 };
 
 export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome> {
@@ -34,10 +52,10 @@ export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome>
     stepTpsPerUnit: numberFlag(values, "step-tps", 1),
     stepSeconds: numberFlag(values, "step-seconds", 10),
     maxTpsPerUnit: numberFlag(values, "max-tps", 50),
-    maxCalls: numberFlag(values, "max-calls", 5000, { integer: true }),
+    maxCalls: numberFlag(values, "max-calls", 5000),
     throttleThreshold: numberFlag(values, "throttle-percent", 2) / 100,
   };
-  const maxImages = numberFlag(values, "max-images", 50, { integer: true });
+  const maxImages = numberFlag(values, "max-images", 50);
   const keys: string[] = [];
   for await (const object of listObjects(ctx.clients.s3, {
     bucket: input.imagesBucket,
@@ -63,7 +81,7 @@ export async function calibrateCommand(ctx: CliContext): Promise<CommandOutcome>
         `model ${input.projectVersionArn} is ${model.status}: calibrate probes a RUNNING model (start it, or run while a job runs)`,
       );
     }
-    const units = numberFlag(values, "units", model.minInferenceUnits ?? 1, { integer: true });
+    const units = numberFlag(values, "units", model.minInferenceUnits ?? 1);
     if (!ctx.json) {
       ctx.io.stderr.write(
         `Probing ${input.projectVersionArn} (${units} unit(s)) with ${keys.length} image(s), ${settings.stepSeconds} s per step\n`,
@@ -137,8 +155,8 @@ function failure(message: string): CommandOutcome {
  * process has it STOPPED) and stopped afterwards.
  */
 async function startLocalModel(ctx: CliContext, values: CliContext["args"]["values"]) {
-  const projectVersionArn = ctx.local?.stack.projectVersionArn as string;
-  const units = numberFlag(values, "units", 1, { integer: true });
+  const projectVersionArn = ctx.local?.projectVersionArn as string;
+  const units = numberFlag(values, "units", 1);
   const ref = { rekognition: ctx.clients.modelControl, projectVersionArn };
   if ((await describeModel(ref)).status === "RUNNING") return false;
   await ctx.clients.modelControl.send(

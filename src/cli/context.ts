@@ -4,10 +4,11 @@
  * clients point at an in-process local stack and local Step Functions API.
  */
 import { createInterface } from "node:readline/promises";
+import { type Command, Option } from "commander";
 import { type AwsClients, createAwsClients } from "../clients.ts";
 import { type Clock, type Logger, silentLogger, systemClock } from "../runtime.ts";
-import type { ParsedArgs } from "./args.ts";
-import type { LocalConnection } from "./local-connection.ts";
+import { type ParsedArgs, stringFlag } from "./args.ts";
+import type { LocalConnection } from "./local-harness.ts";
 
 /** The process's streams and environment, injectable for tests. */
 export interface CliIo {
@@ -75,11 +76,34 @@ export function createContext(io: CliIo, args: ParsedArgs, local?: LocalConnecti
   };
 }
 
+/**
+ * One command of the CLI: a module exports one of these and `commands.ts`
+ * lists it. The common and run input options are added to every command.
+ */
+export interface CliCommand {
+  name: string;
+  /** One line, in the command list. */
+  summary: string;
+  /** Shown after the generated options in the command's help: what it does, in more words. */
+  details?: string;
+  /** Adds the command's own options. */
+  options?(command: Command): void;
+  run(ctx: CliContext): Promise<CommandOutcome>;
+}
+
+/** `--state-machine-arn`, for the commands that talk to the workflow. */
+export function stateMachineArnOption(): Option {
+  return new Option(
+    "--state-machine-arn <arn>",
+    "the state machine (default STATE_MACHINE_ARN, the deployed stack's output)",
+  );
+}
+
 /** The state machine from `--state-machine-arn` or `STATE_MACHINE_ARN`, if any. */
 export function stateMachineArnOf(ctx: CliContext): string | undefined {
-  const flag = ctx.args.values["state-machine-arn"];
-  if (typeof flag === "string" && flag !== "") return flag;
-  return ctx.env.STATE_MACHINE_ARN || undefined;
+  return (
+    stringFlag(ctx.args.values, "state-machine-arn") ?? (ctx.env.STATE_MACHINE_ARN || undefined)
+  );
 }
 
 /** A run input setting from its flag, else its environment variable. */

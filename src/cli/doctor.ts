@@ -7,23 +7,39 @@ import { defaultStackName } from "../doctor/deployment.ts";
 import { renderDoctor } from "../doctor/render.ts";
 import { runDoctor } from "../doctor/run-doctor.ts";
 import { createOperatorClients } from "../operator-clients.ts";
-import type { OptionTable } from "./args.ts";
-import type { CliContext, CommandOutcome } from "./context.ts";
+import { stringFlag } from "./args.ts";
+import {
+  type CliCommand,
+  type CliContext,
+  type CommandOutcome,
+  stateMachineArnOption,
+} from "./context.ts";
 
-export const DOCTOR_OPTIONS: OptionTable = {
-  stage: { type: "string" },
-  "stack-name": { type: "string" },
-  "state-machine-arn": { type: "string" },
+export const doctor: CliCommand = {
+  name: "doctor",
+  summary: "preflight, read-only: credentials, model, buckets, IAM, state machine, quotas",
+  details: `Checks with read-only calls what a first run needs, one line per check (✓ passed, ✗ failed
+with a fix, - skipped with the reason); exit code 1 when any check fails.
+The parameters are read from the deployed Plan function's environment; run input flags
+override them, to try settings before deploying them. With --local, the checks the
+local stack cannot answer (STS, CloudFormation, IAM, Lambda, Service Quotas) are skipped.`,
+  options(command) {
+    command
+      .option("--stage <stage>", "the osls stage deployed", "prod")
+      .option(
+        "--stack-name <name>",
+        "the CloudFormation stack (default rekognition-weekly-batch-<stage>)",
+      )
+      .addOption(stateMachineArnOption());
+  },
+  run: doctorCommand,
 };
 
 export async function doctorCommand(ctx: CliContext): Promise<CommandOutcome> {
   const { values } = ctx.args;
-  const stage = typeof values.stage === "string" && values.stage !== "" ? values.stage : "prod";
-  const stackName =
-    typeof values["stack-name"] === "string" && values["stack-name"] !== ""
-      ? values["stack-name"]
-      : defaultStackName(stage);
-  const flagArn = values["state-machine-arn"];
+  const stage = stringFlag(values, "stage") ?? "prod";
+  const stackName = stringFlag(values, "stack-name") ?? defaultStackName(stage);
+  const flagArn = stringFlag(values, "state-machine-arn");
   const report = await runDoctor({
     aws: ctx.clients,
     ...(ctx.local ? {} : { account: createOperatorClients(ctx.env) }),
@@ -31,7 +47,7 @@ export async function doctorCommand(ctx: CliContext): Promise<CommandOutcome> {
     env: ctx.env,
     overrides: ctx.args.overrides,
     stackName,
-    ...(typeof flagArn === "string" && flagArn !== "" ? { stateMachineArn: flagArn } : {}),
+    ...(flagArn ? { stateMachineArn: flagArn } : {}),
   });
   return { exitCode: report.ok ? 0 : 1, data: report, text: renderDoctor(report) };
 }

@@ -4,159 +4,67 @@
  * as the deployment), then flags. Exit codes: 0 ok, 1 failure (run failed,
  * not found, refused), 2 usage error.
  */
+import { CommanderError } from "commander";
 import { awsErrorName } from "../aws-errors.ts";
 import { RunnerError } from "../errors.ts";
-import { EXIT, type OptionTable, parseCommandArgs, runInputFlagsHelp, UsageError } from "./args.ts";
-import { CALIBRATE_OPTIONS, calibrateCommand } from "./calibrate.ts";
+import { EXIT, UsageError, usageMessage } from "./args.ts";
+import { COMMANDS } from "./commands.ts";
+import { type CliIo, createContext, processIo } from "./context.ts";
 import {
-  type CliContext,
-  type CliIo,
-  type CommandOutcome,
-  createContext,
-  processIo,
-} from "./context.ts";
-import { DOCTOR_OPTIONS, doctorCommand } from "./doctor.ts";
-import { runLocalCli } from "./local.ts";
-import type { LocalConnection } from "./local-connection.ts";
-import { PLAN_OPTIONS, planCommand } from "./plan.ts";
-import { RESULTS_OPTIONS, RESULTS_USAGE, resultsCommand } from "./results.ts";
-import { START_OPTIONS, startCommand } from "./start.ts";
-import { STATUS_OPTIONS, statusCommand } from "./status.ts";
-import { STOP_OPTIONS, stopCommand } from "./stop.ts";
+  DevelopmentInstallNeeded,
+  developmentInstallNeeded,
+  type LocalConnection,
+  type LocalHarness,
+} from "./local-harness.ts";
+import { buildProgram, CLI_NAME, type Invocation } from "./program.ts";
 
-export const CLI_NAME = "rekognition-weekly-batch";
+export { processIo } from "./context.ts";
+export type { LocalConnection, LocalHarness } from "./local-harness.ts";
+export { CLI_NAME } from "./program.ts";
 
-interface Command {
-  summary: string;
-  usage: string;
-  options: OptionTable;
-  run(ctx: CliContext): Promise<CommandOutcome>;
+export interface CliOptions {
+  /** The rehearsal harness, for `--local` and `local`; absent in a production install. */
+  localHarness?: LocalHarness;
 }
 
-const COMMANDS: Record<string, Command> = {
-  doctor: {
-    summary: "preflight, read-only: credentials, model, buckets, IAM, state machine, quotas",
-    usage: `doctor [--stage prod] [--stack-name <name>] [--state-machine-arn <arn>]
-  Checks with read-only calls what a first run needs, one line per check (✓ passed, ✗ failed
-  with a fix, - skipped with the reason); exit code 1 when any check fails.
-  --stage <stage>              the osls stage deployed (default prod)
-  --stack-name <name>          the CloudFormation stack (default rekognition-weekly-batch-<stage>)
-  --state-machine-arn <arn>    the state machine, instead of the stack's output
-  The parameters are read from the deployed Plan function's environment; run input flags
-  override them, to try settings before deploying them. With --local, the checks the
-  local stack cannot answer (STS, CloudFormation, IAM, Lambda, Service Quotas) are skipped.`,
-    options: DOCTOR_OPTIONS,
-    run: doctorCommand,
-  },
-  plan: {
-    summary: "list the images and print units, duration and cost for the window",
-    usage: `plan [--images <n>]
-  --images <n>                 size for <n> images instead of listing the images prefix`,
-    options: PLAN_OPTIONS,
-    run: planCommand,
-  },
-  start: {
-    summary: "start an execution of the deployed workflow (refused while one runs)",
-    usage: `start [--follow] [--name <name>] [--state-machine-arn <arn>] [--poll-seconds <s>]
-  --follow                     show progress (items, model, units) until it ends, then the summary;
-                               the exit code is 0 only when the execution SUCCEEDED
-  --name <name>                the execution's name (default: generated)
-  Run input flags (below) become the execution input; the rest comes from the deployment.`,
-    options: START_OPTIONS,
-    run: startCommand,
-  },
-  status: {
-    summary: "model status and units, running time and cost so far, running executions",
-    usage: "status [--state-machine-arn <arn>]",
-    options: STATUS_OPTIONS,
-    run: statusCommand,
-  },
-  stop: {
-    summary: "emergency stop: StopProjectVersion and stop the running execution",
-    usage: `stop [--yes] [--state-machine-arn <arn>]
-  --yes, -y                    do not ask for confirmation (required without a terminal)`,
-    options: STOP_OPTIONS,
-    run: stopCommand,
-  },
-  results: {
-    summary:
-      "the latest run's results (or --run, --since), filtered, as a table, CSV or JSON Lines",
-    usage: RESULTS_USAGE,
-    options: RESULTS_OPTIONS,
-    run: resultsCommand,
-  },
-  calibrate: {
-    summary:
-      "step-load a RUNNING model to measure the TPS one unit sustains; store it for planning",
-    usage: `calibrate [--start-tps 1] [--step-tps 1] [--step-seconds 10] [--max-tps 50]
-          [--max-calls 5000] [--max-images 50] [--throttle-percent 2] [--units <n>] [--no-store]
-  Calls DetectCustomLabels (S3 references to images under the images prefix) at a fixed rate
-  per step, raising it by --step-tps per unit, until more than --throttle-percent of a step's
-  calls are throttled. Every call is billed like any inference; the model must be RUNNING.`,
-    options: CALIBRATE_OPTIONS,
-    run: calibrateCommand,
-  },
-};
-
-const HELP = `Operate the weekly Rekognition Custom Labels batch job.
-
-Usage: ${CLI_NAME} <command> [options]
-
-Commands
-${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(11)}${command.summary}`)
-  .join("\n")}
-  local      the whole job locally, as \`npm run local\` (see \`${CLI_NAME} local --help\`)
-
-Common options
-  --json                       machine-readable output on stdout
-  --local                      use a local stack started in this process (embedded S3, Custom Labels
-                               emulator, local Step Functions API) on the data folder, instead of AWS;
-                               its model is not running when the command starts, an execution runs
-                               inside the command (start waits for it), and calibrate starts the
-                               model for the probe and stops it afterwards
-  --data <dir>                 the local data folder (default .local-data)
-  -h, --help                   help (\`${CLI_NAME} <command> --help\` for a command)
-
-Run input options (each overrides its environment variable)
-${runInputFlagsHelp()}
-
-AWS: credentials and region come from the standard SDK chain (AWS_PROFILE, AWS_REGION, ...);
-endpoints from AWS_ENDPOINT_URL_S3 / _REKOGNITION / _SFN. The state machine comes from
---state-machine-arn or STATE_MACHINE_ARN.
-
-Exit codes: 0 ok, 1 failure (run failed, not found, refused), 2 usage error.`;
-
 /** Runs one command line; resolves with the exit code. Never throws. */
-export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
-    io.stdout.write(`${HELP}\n`);
-    return name === undefined ? EXIT.usage : EXIT.ok;
-  }
-  if (name === "local") return runLocalCli(rest, io.env);
-  const command = COMMANDS[name];
-  if (!command) {
-    io.stderr.write(`unknown command "${name}"; run ${CLI_NAME} --help for the commands\n`);
-    return EXIT.usage;
-  }
-  let json = rest.includes("--json");
+export async function runCli(
+  argv: string[],
+  io: CliIo = processIo(),
+  options: CliOptions = {},
+): Promise<number> {
+  // Known before parsing, so that a usage error is JSON too.
+  let json = argv.includes("--json");
   let local: LocalConnection | undefined;
+  let invocation: Invocation | undefined;
   try {
-    const args = parseCommandArgs(rest, command.options);
+    if (argv.length === 0) {
+      io.stdout.write(buildProgram(io, () => {}).helpInformation());
+      return EXIT.usage;
+    }
+    try {
+      await buildProgram(io, (parsed) => {
+        invocation = parsed;
+      }).parseAsync(argv, { from: "user" });
+    } catch (error) {
+      if (!(error instanceof CommanderError)) throw error;
+      // --help and `help` end the parse with exit code 0.
+      if (error.exitCode === 0) return EXIT.ok;
+      throw new UsageError(usageMessage(error));
+    }
+    if (!invocation) return EXIT.ok;
+    if (invocation.kind === "local") return await runLocal(invocation.argv, io, options);
+    const { command, args } = invocation;
     json = args.values.json === true;
-    if (args.values.help) {
-      io.stdout.write(
-        `Usage: ${CLI_NAME} ${command.usage}\n\nRun ${CLI_NAME} --help for the common and run input options.\n`,
-      );
-      return EXIT.ok;
+    if (args.values.data !== undefined && !args.values.local) {
+      throw new UsageError("--data is the local data folder: it goes with --local");
     }
     if (args.values.local) {
+      if (!options.localHarness) throw developmentInstallNeeded("--local");
       process.env.LOG_LEVEL ??= "silent";
-      // Loaded only for --local: the emulator and embedded S3 are not needed against AWS.
-      const { connectLocal } = await import("./local-connection.ts");
-      local = await connectLocal(
-        typeof args.values.data === "string" ? { dataDirectory: args.values.data } : {},
+      const dataDirectory = args.values.data;
+      local = await options.localHarness.connect(
+        typeof dataDirectory === "string" ? { dataDirectory } : {},
       );
     }
     const outcome = await command.run(createContext(io, args, local));
@@ -169,12 +77,30 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
     const { exitCode, name: errorName, message } = describeFailure(error);
     if (json) io.stdout.write(`${JSON.stringify({ error: errorName, message }, null, 2)}\n`);
     io.stderr.write(`${message}\n`);
-    if (exitCode === EXIT.usage)
-      io.stderr.write(`Run ${CLI_NAME} ${name} --help for the options.\n`);
+    if (exitCode === EXIT.usage && !(error instanceof DevelopmentInstallNeeded))
+      io.stderr.write(`${helpHint(argv)}\n`);
     return exitCode;
   } finally {
     await local?.close();
   }
+}
+
+/** `local`: `npm run local` as it is; it has no JSON output, and says so rather than ignore --json. */
+async function runLocal(argv: string[], io: CliIo, options: CliOptions): Promise<number> {
+  if (argv.includes("--json")) {
+    throw new UsageError(
+      `local prints a human-readable run and has no --json; for the same job in JSON, run \`${CLI_NAME} start --local --follow --json\``,
+    );
+  }
+  if (!options.localHarness) throw developmentInstallNeeded("local");
+  return options.localHarness.runLocalJob(argv, io.env);
+}
+
+function helpHint(argv: string[]): string {
+  const name = argv[0];
+  return name === "local" || COMMANDS.some((command) => command.name === name)
+    ? `Run ${CLI_NAME} ${name} --help for the options.`
+    : `Run ${CLI_NAME} --help for the commands.`;
 }
 
 /** An error as the operator should read it, with its exit code. */

@@ -8,13 +8,27 @@ import { type BacklogCounts, BacklogTally, scanBacklog } from "../backlog.ts";
 import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
 import { resolveTpsPerUnit } from "../plan.ts";
 import { assertPlanWithinLimits } from "../plan-limits.ts";
-import { parseRunInput } from "../run-input.ts";
+import { DEFAULT_TPS_PER_UNIT, parseRunInput, type RunInput } from "../run-input.ts";
 import type { CostEstimate, Sizing } from "../shapes.ts";
 import { addToPendingStats, type PendingStats, sizeRun } from "../sizing.ts";
-import { numberFlag, type OptionTable } from "./args.ts";
-import type { CliContext, CommandOutcome } from "./context.ts";
+import { numberFlag, positiveNumber } from "./args.ts";
+import { type CliCommand, type CliContext, type CommandOutcome, settingOf } from "./context.ts";
 
-export const PLAN_OPTIONS: OptionTable = { images: { type: "string" } };
+export const plan: CliCommand = {
+  name: "plan",
+  summary: "list the images and print units, duration and cost for the window",
+  details: `With --images <n> the plan is made offline, without listing S3: the TPS per unit comes
+from --tps-per-unit, else the figure learned by the last run or \`calibrate\` (read only when the
+images bucket and the model are known and readable), else the default; the plan says which.`,
+  options(command) {
+    command.option(
+      "--images <n>",
+      "size for <n> images instead of listing the images prefix",
+      positiveNumber({ integer: true }),
+    );
+  },
+  run: planCommand,
+};
 
 /**
  * Room for the batch context in sizing's batch-size rule. `plan` shows
@@ -31,29 +45,31 @@ export interface PlanReport {
   assumedCount: boolean;
   sizing: Sizing;
   cost: CostEstimate;
+  /** Why the TPS per unit is not a learned figure, when an offline plan could not read one. */
+  tpsNote?: string;
   /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
   singleUnitRisk?: SingleUnitRisk;
 }
 
 export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
-  const input = parseRunInput(ctx.args.overrides, ctx.env);
-  const { s3 } = ctx.clients;
-  const assumed = ctx.args.values.images;
+  const assumed = ctx.args.values.images !== undefined;
+  const { input, tpsPerUnit, tpsSource, tpsNote } = assumed
+    ? await offlineSettings(ctx)
+    : await listedSettings(ctx);
   let counts: BacklogCounts;
   const pending: PendingStats = { count: 0, maxItemBytes: 0 };
-  if (assumed !== undefined) {
-    pending.count = numberFlag(ctx.args.values, "images", 0, { integer: true });
+  if (assumed) {
+    pending.count = numberFlag(ctx.args.values, "images", 0);
     pending.maxItemBytes = TYPICAL_ITEM_BYTES;
     counts = { listed: pending.count, pending: pending.count, skipped: 0, alreadyDone: 0 };
   } else {
     const tally = new BacklogTally();
-    for await (const entry of scanBacklog({ s3, input, logger: ctx.logger })) {
+    for await (const entry of scanBacklog({ s3: ctx.clients.s3, input, logger: ctx.logger })) {
       tally.add(entry);
       if (entry.kind === "pending") addToPendingStats(pending, entry.image);
     }
     counts = tally.counts;
   }
-  const { tpsPerUnit, tpsSource } = await resolveTpsPerUnit({ s3, input, logger: ctx.logger });
   const sizing = sizeRun({
     pending,
     input,
@@ -70,9 +86,10 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
   });
   const report: PlanReport = {
     counts,
-    assumedCount: assumed !== undefined,
+    assumedCount: assumed,
     sizing,
     cost,
+    ...(tpsNote ? { tpsNote } : {}),
     ...(risk ? { singleUnitRisk: risk } : {}),
   };
   return {
@@ -80,6 +97,67 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
     data: report,
     text: renderPlan(report, input.imagesBucket, input.imagesPrefix),
   };
+}
+
+interface PlanSettings {
+  input: RunInput;
+  tpsPerUnit: number;
+  tpsSource: Sizing["tpsSource"];
+  tpsNote?: string;
+}
+
+/** Listing the backlog: the run input as the workflow would take it, and the TPS it would use. */
+async function listedSettings(ctx: CliContext): Promise<PlanSettings> {
+  const input = parseRunInput(ctx.args.overrides, ctx.env);
+  return { input, ...(await resolveTpsPerUnit({ s3: ctx.clients.s3, input, logger: ctx.logger })) };
+}
+
+/**
+ * Stand-ins for the two required fields when `--images` plans without them:
+ * sizing and cost never read them.
+ */
+const OFFLINE_STAND_INS = {
+  imagesBucket: "offline-plan",
+  projectVersionArn:
+    "arn:aws:rekognition:us-east-1:000000000000:project/offline-plan/version/offline-plan/1",
+};
+
+/**
+ * `--images N`: no listing, and AWS only to read the learned TPS when the
+ * bucket and model are known; without them, or when the read fails (no
+ * credentials, no access), the default, with the reason.
+ */
+async function offlineSettings(ctx: CliContext): Promise<PlanSettings> {
+  const bucket = settingOf(ctx, "imagesBucket", "IMAGES_BUCKET");
+  const model = settingOf(ctx, "projectVersionArn", "PROJECT_VERSION_ARN");
+  const input = parseRunInput(
+    {
+      ...ctx.args.overrides,
+      imagesBucket: bucket ?? OFFLINE_STAND_INS.imagesBucket,
+      projectVersionArn: model ?? OFFLINE_STAND_INS.projectVersionArn,
+    },
+    ctx.env,
+  );
+  if (input.tpsPerUnit !== undefined) {
+    return { input, tpsPerUnit: input.tpsPerUnit, tpsSource: "input" };
+  }
+  const fallback = { input, tpsPerUnit: DEFAULT_TPS_PER_UNIT, tpsSource: "default" as const };
+  if (!bucket || !model) {
+    return {
+      ...fallback,
+      tpsNote:
+        "no learned figure looked up: that needs IMAGES_BUCKET and PROJECT_VERSION_ARN (or their flags)",
+    };
+  }
+  try {
+    return {
+      input,
+      ...(await resolveTpsPerUnit({ s3: ctx.clients.s3, input, logger: ctx.logger })),
+    };
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { ...fallback, tpsNote: `the learned figure could not be read (${reason})` };
+  }
 }
 
 const TPS_SOURCES: Record<Sizing["tpsSource"], string> = {
@@ -95,6 +173,7 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
       ? `Images      ${counts.pending} (assumed with --images, S3 not listed)`
       : `Images      s3://${bucket}/${prefix}: ${counts.listed} listed = ${counts.pending} pending + ${counts.skipped} skipped + ${counts.alreadyDone} already done`,
     `TPS/unit    ${sizing.tpsPerUnit} (${TPS_SOURCES[sizing.tpsSource]})`,
+    ...(report.tpsNote ? [`            ${report.tpsNote}`] : []),
     `Window      ${sizing.targetWindowMinutes} minutes`,
     "",
     renderCostTable(cost),

@@ -14,29 +14,40 @@ import {
   runPlannedAt,
 } from "../read-result-parts.ts";
 import type { PartLine, PartStatus } from "../result-parts.ts";
-import { UsageError } from "./args.ts";
-import type { CliContext, CommandOutcome } from "./context.ts";
+import { collect, UsageError } from "./args.ts";
+import type { CliCommand, CliContext, CommandOutcome } from "./context.ts";
 import { leaseLocationOf } from "./status.ts";
 
-export const RESULTS_OPTIONS = {
-  run: { type: "string" },
-  since: { type: "string" },
-  label: { type: "string", multiple: true },
-  "min-confidence": { type: "string" },
-  status: { type: "string" },
-  format: { type: "string" },
-} as const;
-
-export const RESULTS_USAGE = `results [--run <id> | --since <date>] [--label <name>]... [--min-confidence <n>]
-        [--status succeeded|failed|unreadable] [--format table|csv|jsonl]
-  Reads the result parts of the latest run (runs/<runId>/results/*.jsonl.gz), one row per image.
-  --run <id>                   that run instead of the latest
-  --since <date>               every run planned at or after the date (ISO 8601, e.g. 2026-11-01)
-  --label <name>               images with this label (repeat it, or a comma list, for any of several)
-  --min-confidence <n>         images with a label (of those named) at n% confidence or more
-  --status <status>            succeeded, failed (the image is bad) or unreadable (tried again next run)
-  --format <format>            table (default), csv or jsonl (one line of the part each, with run_id)
-  A summary (runs, rows) goes to stderr, so stdout holds only the rows.`;
+export const results: CliCommand = {
+  name: "results",
+  summary: "the latest run's results (or --run, --since), filtered, as a table, CSV or JSON Lines",
+  details: `Reads the result parts of the latest run (runs/<runId>/results/*.jsonl.gz), one row per image.
+A summary (runs, rows) goes to stderr, so stdout holds only the rows; --json is refused
+(--format jsonl writes one line of the part per image, with run_id).`,
+  options(command) {
+    command
+      .option("--run <id>", "that run instead of the latest")
+      .option(
+        "--since <date>",
+        "every run planned at or after the date (ISO 8601, e.g. 2026-11-01)",
+      )
+      .option(
+        "--label <name>",
+        "images with this label (repeat it, or a comma list, for any of several)",
+        collect,
+      )
+      .option(
+        "--min-confidence <n>",
+        "images with a label (of those named) at n% confidence or more",
+      )
+      .option(
+        "--status <status>",
+        "succeeded, failed (the image is bad) or unreadable (tried again next run)",
+      )
+      .option("--format <format>", "table (default), csv or jsonl");
+  },
+  run: resultsCommand,
+};
 
 type Format = "table" | "csv" | "jsonl";
 const FORMATS: readonly Format[] = ["table", "csv", "jsonl"];

@@ -16,14 +16,33 @@ import {
 import { readableCause } from "../failure-cause.ts";
 import { describeModel, type ModelDescription } from "../model/describe.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
-import { assertValidOverrides, numberFlag, type OptionTable, UsageError } from "./args.ts";
-import { type CliContext, type CommandOutcome, settingOf, stateMachineArnOf } from "./context.ts";
+import { numberFlag, positiveNumber, stringFlag, UsageError } from "./args.ts";
+import {
+  type CliCommand,
+  type CliContext,
+  type CommandOutcome,
+  settingOf,
+  stateMachineArnOf,
+  stateMachineArnOption,
+} from "./context.ts";
 
-export const START_OPTIONS: OptionTable = {
-  follow: { type: "boolean" },
-  name: { type: "string" },
-  "state-machine-arn": { type: "string" },
-  "poll-seconds": { type: "string" },
+export const start: CliCommand = {
+  name: "start",
+  summary: "start an execution of the deployed workflow (refused while one runs)",
+  details: `Run input flags become the execution input; the rest comes from the deployment.
+With --follow, the exit code is 0 only when the execution SUCCEEDED.`,
+  options(command) {
+    command
+      .option("--follow", "show progress (items, model, units) until it ends, then the summary")
+      .option("--name <name>", "the execution's name (default: generated)")
+      .addOption(stateMachineArnOption())
+      .option(
+        "--poll-seconds <s>",
+        "how often --follow polls (default 5; 0.2 with --local)",
+        positiveNumber(),
+      );
+  },
+  run: startCommand,
 };
 
 /** The state machine ARN, or a usage error saying where to set it. */
@@ -66,9 +85,9 @@ export interface FollowSnapshot {
 export async function startCommand(ctx: CliContext): Promise<CommandOutcome> {
   const stateMachineArn = requireStateMachineArn(ctx);
   const { overrides, values } = ctx.args;
-  assertValidOverrides(overrides);
   const pollMs = numberFlag(values, "poll-seconds", ctx.local ? 0.2 : 5) * 1000;
 
+  const name = stringFlag(values, "name");
   const running = await runningExecutions(ctx, stateMachineArn);
   if (running[0]) {
     return {
@@ -81,7 +100,7 @@ export async function startCommand(ctx: CliContext): Promise<CommandOutcome> {
     new StartExecutionCommand({
       stateMachineArn,
       input: JSON.stringify(overrides),
-      ...(typeof values.name === "string" ? { name: values.name } : {}),
+      ...(name ? { name } : {}),
     }),
   );
   const executionArn = started.executionArn ?? "";

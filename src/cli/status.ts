@@ -14,10 +14,24 @@ import {
 } from "../model-metrics.ts";
 import { normalizePrefix } from "../result-keys.ts";
 import { UsageError } from "./args.ts";
-import { type CliContext, type CommandOutcome, settingOf, stateMachineArnOf } from "./context.ts";
+import {
+  type CliCommand,
+  type CliContext,
+  type CommandOutcome,
+  settingOf,
+  stateMachineArnOf,
+  stateMachineArnOption,
+} from "./context.ts";
 import { runningExecutions } from "./start.ts";
 
-export const STATUS_OPTIONS = { "state-machine-arn": { type: "string" } } as const;
+export const status: CliCommand = {
+  name: "status",
+  summary: "model status and units, running time and cost so far, running executions",
+  options(command) {
+    command.addOption(stateMachineArnOption());
+  },
+  run: statusCommand,
+};
 
 /** The model version ARN from `--project-version-arn` or `PROJECT_VERSION_ARN`. */
 export function requireProjectVersionArn(ctx: CliContext): string {

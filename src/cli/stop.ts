@@ -6,14 +6,26 @@ import { StopExecutionCommand } from "@aws-sdk/client-sfn";
 import { describeModel } from "../model/describe.ts";
 import { stopModelIfOwned } from "../model/stop.ts";
 import { UsageError } from "./args.ts";
-import { type CliContext, type CommandOutcome, stateMachineArnOf } from "./context.ts";
+import {
+  type CliCommand,
+  type CliContext,
+  type CommandOutcome,
+  stateMachineArnOf,
+  stateMachineArnOption,
+} from "./context.ts";
 import { runningExecutions } from "./start.ts";
 import { leaseLocationOf, requireProjectVersionArn } from "./status.ts";
 
-export const STOP_OPTIONS = {
-  yes: { type: "boolean", short: "y" },
-  "state-machine-arn": { type: "string" },
-} as const;
+export const stop: CliCommand = {
+  name: "stop",
+  summary: "emergency stop: StopProjectVersion and stop the running execution",
+  options(command) {
+    command
+      .option("-y, --yes", "do not ask for confirmation (required without a terminal)")
+      .addOption(stateMachineArnOption());
+  },
+  run: stopCommand,
+};
 
 export async function stopCommand(ctx: CliContext): Promise<CommandOutcome> {
   const projectVersionArn = requireProjectVersionArn(ctx);

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorHarness } from "../../harness/local/operator-harness.ts";
 import type { CliIo } from "../../src/cli/context.ts";
 import { runCli } from "../../src/cli/main.ts";
 
@@ -32,7 +33,9 @@ async function doctor(args: string[]) {
     stderr: { write: (text: string) => err.push(text) },
     env: process.env,
   };
-  const code = await runCli(["doctor", "--local", "--data", dataDirectory, ...args], io);
+  const code = await runCli(["doctor", "--local", "--data", dataDirectory, ...args], io, {
+    localHarness: operatorHarness,
+  });
   return { code, stdout: out.join(""), stderr: err.join("") };
 }
 
@@ -90,7 +93,8 @@ describe("doctor --local", () => {
     });
     expect(code).toBe(0);
     const help = out.join("");
-    expect(help).toContain("Usage: rekognition-weekly-batch doctor [--stage prod]");
+    expect(help).toContain("Usage: rekognition-weekly-batch doctor [options]");
+    expect(help).toContain("--stage <stage>");
     expect(help).toContain("exit code 1 when any check fails");
     expect(help).toContain("--stack-name <name>");
     expect(help).toContain("With --local, the checks the");

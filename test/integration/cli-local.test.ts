@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorHarness } from "../../harness/local/operator-harness.ts";
 import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 import { runCli } from "../../src/cli/main.ts";
 
@@ -45,7 +46,7 @@ describe("the rekognition-weekly-batch command", () => {
     expect(help.stdout).toContain("Usage: rekognition-weekly-batch <command>");
     const bad = await runBin(["plan", "--bogus"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("Unknown option '--bogus'");
+    expect(bad.stderr).toContain("unknown option '--bogus'");
   });
 
   it("local passes its options to npm run local", async () => {
@@ -63,6 +64,7 @@ describe("the rekognition-weekly-batch command", () => {
         stderr: { write: () => true },
         env: process.env,
       },
+      { localHarness: operatorHarness },
     );
     expect(code).toBe(0);
     const report = JSON.parse(out.join(""));
@@ -82,6 +84,7 @@ describe("the rekognition-weekly-batch command", () => {
         stderr: { write: () => true },
         env: process.env,
       },
+      { localHarness: operatorHarness },
     );
     expect(code).toBe(0);
     const text = out.join("");

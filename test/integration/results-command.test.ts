@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLocalStack } from "../../harness/local/local-stack.ts";
+import { operatorHarness } from "../../harness/local/operator-harness.ts";
 import { runCli } from "../../src/cli/main.ts";
 import { listPartKeys, readRunLines } from "../../src/read-result-parts.ts";
 import {
@@ -52,11 +53,15 @@ async function startStack(emulator: { tpsPerUnit: number; latencyMs: number }) {
 async function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(args, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: process.env,
-  });
+  const code = await runCli(
+    args,
+    {
+      stdout: { write: (text: string) => out.push(text) },
+      stderr: { write: (text: string) => err.push(text) },
+      env: process.env,
+    },
+    { localHarness: operatorHarness },
+  );
   return { code, stdout: out.join(""), stderr: err.join("") };
 }
 

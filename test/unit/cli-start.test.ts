@@ -102,7 +102,7 @@ describe("the command line", () => {
     expect(await runCli([], io().io)).toBe(2);
     const unknown = io();
     expect(await runCli(["launch"], unknown.io)).toBe(2);
-    expect(unknown.err()).toContain('unknown command "launch"');
+    expect(unknown.err()).toContain("unknown command 'launch'");
   });
 
   it("start: a usage error (2) without a state machine, and for a bad override", async () => {
@@ -111,7 +111,9 @@ describe("the command line", () => {
     expect(missing.err()).toContain("STATE_MACHINE_ARN");
     const bad = io({ STATE_MACHINE_ARN: STATE_MACHINE });
     expect(await runCli(["start", "--max-units", "many"], bad.io)).toBe(2);
-    expect(bad.err()).toContain("--max-units must be an integer from 1 to 1000");
+    expect(bad.err()).toContain(
+      "option '--max-units <value>' argument 'many' is invalid. It must be an integer from 1 to 1000",
+    );
     expect(sfn.calls()).toHaveLength(0);
   });
 
