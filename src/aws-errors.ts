@@ -9,13 +9,15 @@
  * which are the image's fault (permanent) and which end the batch (fatal).
  */
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
-import type { SdkError } from "@smithy/types";
 import {
   AccessDeniedError,
   ModelNotReadyError,
   ResourceNotFoundError,
   type RunnerError,
 } from "./errors.ts";
+
+/** The error shape the SDK's checks take. */
+type SdkError = Parameters<typeof isThrottlingError>[0];
 
 interface SdkErrorLike {
   name?: unknown;
