@@ -5,9 +5,9 @@
  */
 import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { classifyDetectionError, shouldRetryDetectionError } from "./aws-errors.ts";
 import type { CallTally, ItemOutcome } from "./batch-tally.ts";
 import { detectImage, loadImageBytes } from "./detect-image.ts";
-import { classifyDetectionError, shouldRetryDetectionError } from "./detection-errors.ts";
 import { RetriesExhaustedError } from "./errors.ts";
 import type { RateController } from "./rate-controller.ts";
 import { failureRecord, readCurrentResult, successRecord, writeImageResult } from "./results.ts";

@@ -4,12 +4,12 @@
  * part-way still shows what it finished; its retry rewrites the same part.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { ItemOutcome } from "./batch-tally.ts";
 import {
   classifyDetectionError,
   fatalRunnerError,
   shouldRetryDetectionError,
-} from "./detection-errors.ts";
+} from "./aws-errors.ts";
+import type { ItemOutcome } from "./batch-tally.ts";
 import { RetriesExhaustedError, type RunnerError } from "./errors.ts";
 import { writeResultPart } from "./result-parts.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";

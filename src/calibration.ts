@@ -5,7 +5,7 @@
  * time; every call is one DetectCustomLabels on an S3 object.
  */
 import { DetectCustomLabelsCommand, type RekognitionClient } from "@aws-sdk/client-rekognition";
-import { classifyDetectionError } from "./detection-errors.ts";
+import { classifyDetectionError } from "./aws-errors.ts";
 import type { Clock } from "./runtime.ts";
 
 export interface StepLoadOptions {

@@ -4,8 +4,8 @@ import {
   type RekognitionClient,
 } from "@aws-sdk/client-rekognition";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { ImageUnreadableError, isImageReadError } from "./aws-errors.ts";
 import { IMAGE_LIMITS } from "./backlog.ts";
-import { ImageUnreadableError, isImageReadError } from "./detection-errors.ts";
 import type { BatchContext, DetectedLabel, ImageRef } from "./shapes.ts";
 
 /** DetectCustomLabels accepts at most this many bytes in `Image.Bytes`. */

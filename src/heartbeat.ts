@@ -11,7 +11,7 @@
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { awsErrorName } from "./aws-errors.ts";
+import { isNotFoundError } from "./aws-errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import type { Logger } from "./runtime.ts";
 
@@ -81,7 +81,7 @@ export async function readHeartbeat(
     location.logger?.warn("heartbeat object is unreadable; ignoring it", { key });
     return undefined;
   } catch (error) {
-    if (awsErrorName(error) === "NoSuchKey") return undefined;
+    if (isNotFoundError(error)) return undefined;
     location.logger?.warn("could not read the run's heartbeat; ignoring it", {
       key,
       error: error instanceof Error ? error.message : String(error),

@@ -1,7 +1,8 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
+import { accessOrExistenceError } from "./aws-errors.ts";
 import { type AwsClients, createAwsClients } from "./clients.ts";
-import { InternalError, RUNNER_ERROR_NAMES } from "./errors.ts";
+import { InternalError, RunnerError } from "./errors.ts";
 import {
   type Clock,
   createLogger,
@@ -59,18 +60,20 @@ export function resetHandlerClients(): void {
   clientsByFunction.clear();
 }
 
-const knownNames = new Set<string>(RUNNER_ERROR_NAMES);
-
 /**
  * The workflow routes on error names, so every error leaving a handler is one
- * of ours: named errors pass through, anything else becomes `Internal` with
- * the original name and message kept in the message and the cause.
+ * of ours: named errors pass through, an AWS denial or missing resource that
+ * no step mapped becomes AccessDenied or ResourceNotFound, anything else
+ * becomes `Internal`; the original name and message are kept in the message
+ * and the cause.
  */
 export function toNamedError(error: unknown): Error {
-  if (error instanceof Error && knownNames.has(error.name)) return boundMessage(error);
+  if (error instanceof RunnerError) return boundMessage(error);
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
-  return boundMessage(new InternalError(`${name}: ${message}`, { cause: error }));
+  const text = `${name}: ${message}`;
+  const routed = accessOrExistenceError(error, { denied: text, missing: text });
+  return boundMessage(routed ?? new InternalError(text, { cause: error }));
 }
 
 /**

@@ -6,8 +6,7 @@
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { awsErrorName } from "./aws-errors.ts";
-import { AccessDeniedError, ResourceNotFoundError } from "./errors.ts";
+import { accessOrExistenceError, isNotFoundError } from "./aws-errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import type { Logger } from "./runtime.ts";
 import type { ModelLease } from "./shapes.ts";
@@ -116,7 +115,7 @@ export async function readLease(
     );
     body = (await response.Body?.transformToString("utf-8")) ?? "";
   } catch (error) {
-    if (awsErrorName(error) === "NoSuchKey") return undefined;
+    if (isNotFoundError(error)) return undefined;
     throw mapS3Error(error, location.resultsBucket, key, "read");
   }
   let parsed: unknown;
@@ -171,18 +170,12 @@ export async function releaseLease(
 }
 
 function mapS3Error(error: unknown, bucket: string, key: string, verb: string): unknown {
-  const name = awsErrorName(error);
-  if (name === "AccessDenied" || name === "AccessDeniedException" || name === "Forbidden") {
-    return new AccessDeniedError(`may not ${verb} the model lease s3://${bucket}/${key}`, {
-      cause: error,
-    });
-  }
-  if (name === "NoSuchBucket") {
-    return new ResourceNotFoundError(`results bucket ${bucket} does not exist (lease ${key})`, {
-      cause: error,
-    });
-  }
-  return error;
+  return (
+    accessOrExistenceError(error, {
+      denied: `may not ${verb} the model lease s3://${bucket}/${key}`,
+      missing: `results bucket ${bucket} does not exist (lease ${key})`,
+    }) ?? error
+  );
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -1,14 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { awsErrorName } from "./aws-errors.ts";
+import { accessOrExistenceError } from "./aws-errors.ts";
 import { BacklogTally, scanBacklog } from "./backlog.ts";
 import { estimateCost } from "./cost.ts";
-import {
-  AccessDeniedError,
-  InvalidRunInputError,
-  ResourceNotFoundError,
-  RunnerError,
-} from "./errors.ts";
+import { InvalidRunInputError, RunnerError } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
 import { loadLedger, writeLedgerSnapshot } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
@@ -86,23 +81,14 @@ export interface PlanRunOptions {
  */
 function asRunnerError(error: unknown, input: RunInput): unknown {
   if (error instanceof RunnerError) return error;
-  const name = awsErrorName(error);
   const where = `images s3://${input.imagesBucket}/${input.imagesPrefix}, results s3://${input.resultsBucket}/${input.resultsPrefix}`;
   const detail = error instanceof Error ? error.message : String(error);
-  if (name === "NoSuchBucket") {
-    return new ResourceNotFoundError(`a bucket of the run does not exist (${where}): ${detail}`, {
-      cause: error,
-    });
-  }
-  if (name === "AccessDenied" || name === "Forbidden") {
-    return new AccessDeniedError(
-      `the job may not read or write S3 as planned (${where}): ${detail}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return error;
+  return (
+    accessOrExistenceError(error, {
+      denied: `the job may not read or write S3 as planned (${where}): ${detail}`,
+      missing: `a bucket of the run does not exist (${where}): ${detail}`,
+    }) ?? error
+  );
 }
 
 async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {

@@ -1,11 +1,11 @@
 import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
+import { fatalRunnerError } from "./aws-errors.ts";
 import { BatchStop, describeDetectionError, itemProcessor } from "./batch-item.ts";
 import { boundBatchOutput } from "./batch-output.ts";
 import { writeBatchPart } from "./batch-part.ts";
 import { CallTally, type ItemOutcome, summarize } from "./batch-tally.ts";
-import { fatalRunnerError } from "./detection-errors.ts";
 import { BatchIncompleteError, InvalidRunInputError, RetriesExhaustedError } from "./errors.ts";
 import { checkOutRateController, type RateController } from "./rate-controller.ts";
 import type { RetryPolicy } from "./retry.ts";

@@ -5,8 +5,8 @@
  * not found, refused), 2 usage error.
  */
 import { CommanderError } from "commander";
-import { awsErrorName } from "../aws-errors.ts";
-import { RunnerError } from "../errors.ts";
+import { awsErrorName, isCredentialsRejected, isExpiredCredentials } from "../aws-errors.ts";
+import { InvalidRunInputError } from "../errors.ts";
 import { EXIT, UsageError, usageMessage } from "./args.ts";
 import { COMMANDS } from "./commands.ts";
 import { type CliIo, createContext, processIo } from "./context.ts";
@@ -112,17 +112,18 @@ export function describeFailure(error: unknown): {
   const name = awsErrorName(error) || "Error";
   const detail = error instanceof Error ? error.message : String(error);
   if (error instanceof UsageError) return { exitCode: EXIT.usage, name, message: detail };
-  if (error instanceof RunnerError && name === "InvalidRunInput") {
-    return { exitCode: EXIT.usage, name, message: detail };
+  if (error instanceof InvalidRunInputError) return { exitCode: EXIT.usage, name, message: detail };
+  if (isExpiredCredentials(error)) {
+    return { exitCode: EXIT.failure, name, message: `the AWS credentials have expired: ${detail}` };
+  }
+  if (isCredentialsRejected(error)) {
+    return { exitCode: EXIT.failure, name, message: `AWS rejected the credentials: ${detail}` };
   }
   const messages: Record<string, string> = {
     StateMachineDoesNotExist: `state machine not found: ${detail}. Check --state-machine-arn / STATE_MACHINE_ARN and the region.`,
     ExecutionDoesNotExist: `execution not found: ${detail}`,
     InvalidArn: `not a valid ARN: ${detail}`,
     CredentialsProviderError: `no AWS credentials: ${detail}. Configure the standard AWS SDK chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO, ...) or use --local.`,
-    UnrecognizedClientException: `AWS rejected the credentials: ${detail}`,
-    InvalidSignatureException: `AWS rejected the credentials: ${detail}`,
-    ExpiredTokenException: `the AWS credentials have expired: ${detail}`,
   };
   return {
     exitCode: EXIT.failure,

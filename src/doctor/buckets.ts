@@ -10,7 +10,7 @@ import {
   GetBucketLocationCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { awsErrorName } from "../aws-errors.ts";
+import { awsErrorName, isPermissionDenied } from "../aws-errors.ts";
 import { type CheckResult, errorText, fail, pass, skip } from "./check.ts";
 
 export type BucketUse = "images" | "results";
@@ -136,7 +136,7 @@ export async function checkBucket(opts: {
     const redirected = (error as { $response?: { headers?: Record<string, string> } }).$response
       ?.headers?.["x-amz-bucket-region"];
     if (redirected) bucketRegion = redirected;
-    else if (name === "AccessDenied" || name === "Forbidden") {
+    else if (isPermissionDenied(error)) {
       return {
         result: skip(
           id,

@@ -9,7 +9,7 @@ import {
   type ServiceQuota,
   type ServiceQuotasClient,
 } from "@aws-sdk/client-service-quotas";
-import { awsErrorName } from "../aws-errors.ts";
+import { isPermissionDenied } from "../aws-errors.ts";
 import { type CheckResult, errorText, fail, pass, skip } from "./check.ts";
 
 /** Besides the workers: Plan, the model checks, the stop and the report run one at a time. */
@@ -99,11 +99,9 @@ export async function checkUnitQuota(opts: {
       source = "AWS default";
     }
   } catch (error) {
-    const name = awsErrorName(error);
-    const why =
-      name === "AccessDeniedException"
-        ? "the operator may not read Service Quotas (servicequotas:ListServiceQuotas)"
-        : `Service Quotas did not answer (${errorText(error)})`;
+    const why = isPermissionDenied(error)
+      ? "the operator may not read Service Quotas (servicequotas:ListServiceQuotas)"
+      : `Service Quotas did not answer (${errorText(error)})`;
     return skip(
       id,
       title,

@@ -1,6 +1,6 @@
 /** Who the operator is on AWS, and which region every other check looks in. */
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
-import { awsErrorName } from "../aws-errors.ts";
+import { isExpiredCredentials } from "../aws-errors.ts";
 import type { regionOf } from "../clients.ts";
 import { type CheckResult, errorText, fail, pass } from "./check.ts";
 
@@ -21,11 +21,9 @@ export async function checkCredentials(
       identity,
     };
   } catch (error) {
-    const name = awsErrorName(error);
-    const fix =
-      name === "ExpiredToken" || name === "ExpiredTokenException"
-        ? "refresh the credentials (aws sso login, or new temporary keys) and run doctor again"
-        : "configure the standard AWS SDK chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO) for the account you deploy to";
+    const fix = isExpiredCredentials(error)
+      ? "refresh the credentials (aws sso login, or new temporary keys) and run doctor again"
+      : "configure the standard AWS SDK chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO) for the account you deploy to";
     return { result: fail("credentials", "Credentials", errorText(error), fix) };
   }
 }

@@ -10,7 +10,7 @@ import {
   type IAMClient,
   SimulatePrincipalPolicyCommand,
 } from "@aws-sdk/client-iam";
-import { awsErrorName } from "../aws-errors.ts";
+import { isPermissionDenied } from "../aws-errors.ts";
 import { resultKeyFor, resultsFolder } from "../result-keys.ts";
 import type { RunInput } from "../run-input.ts";
 import type { BucketFindings } from "./buckets.ts";
@@ -173,8 +173,7 @@ export async function checkRolePermissions(opts: {
       }
     }
   } catch (error) {
-    const name = awsErrorName(error);
-    if (name === "AccessDenied" || name === "AccessDeniedException") {
+    if (isPermissionDenied(error)) {
       return skip(
         id,
         title,

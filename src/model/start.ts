@@ -6,7 +6,7 @@
  */
 import { StartProjectVersionCommand } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { awsErrorName } from "../aws-errors.ts";
+import { awsErrorName, certainlyHadNoEffect, isUnitQuotaRefusal } from "../aws-errors.ts";
 import {
   InferenceUnitQuotaExceededError,
   InvalidRunInputError,
@@ -24,7 +24,6 @@ import {
 } from "../lease.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import {
-  certainlyHadNoEffect,
   errorMessage,
   isTransientControlPlaneError,
   mapRekognitionError,
@@ -343,7 +342,7 @@ async function startRefused(
     });
   }
   if (name === "ResourceInUseException") return { kind: "raced", error };
-  if (name === "LimitExceededException") {
+  if (isUnitQuotaRefusal(error)) {
     throw new InferenceUnitQuotaExceededError(
       `starting ${projectVersionArn} with ${input.units} inference unit(s)` +
         `${input.maxInferenceUnits !== undefined ? ` (max ${input.maxInferenceUnits})` : ""} ` +

@@ -6,6 +6,7 @@
  * error is said in the report, which then falls back to the estimate.
  */
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { isPermissionDenied } from "../aws-errors.ts";
 import {
   inferenceHoursFromInService,
   readUnitMetrics,
@@ -58,10 +59,9 @@ export async function readRunUnitMetrics(opts: {
     opts.logger.warn("could not read the model's unit metrics", { error: `${name}: ${message}` });
     return {
       status: "unavailable",
-      reason:
-        name === "AccessDenied" || name === "AccessDeniedException"
-          ? `no permission to read CloudWatch metrics (cloudwatch:GetMetricData): ${message}`
-          : `CloudWatch GetMetricData failed (${name}: ${message})`,
+      reason: isPermissionDenied(error)
+        ? `no permission to read CloudWatch metrics (cloudwatch:GetMetricData): ${message}`
+        : `CloudWatch GetMetricData failed (${name}: ${message})`,
     };
   }
 }

@@ -8,7 +8,6 @@ import {
   ResourceNotReadyException,
 } from "@aws-sdk/client-rekognition";
 import { describe, expect, it } from "vitest";
-import { ImageTooLargeForBytesError } from "../../src/detect-image.ts";
 import {
   classifyDetectionError,
   type ErrorKind,
@@ -16,7 +15,8 @@ import {
   ImageUnreadableError,
   shouldRetryDetectionError,
   UNKNOWN_ERROR_MAX_ATTEMPTS,
-} from "../../src/detection-errors.ts";
+} from "../../src/aws-errors.ts";
+import { ImageTooLargeForBytesError } from "../../src/detect-image.ts";
 import { AccessDeniedError, ModelNotReadyError, ResourceNotFoundError } from "../../src/errors.ts";
 
 /** An error shaped like the SDK's: name from the service, status in $metadata. */

@@ -13,8 +13,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { UNREADABLE_MAX_ATTEMPTS } from "../../src/aws-errors.ts";
 import { MAX_IMAGE_BYTES } from "../../src/detect-image.ts";
-import { UNREADABLE_MAX_ATTEMPTS } from "../../src/detection-errors.ts";
 import {
   BatchIncompleteError,
   ModelNotReadyError,

@@ -10,7 +10,6 @@ import * as report from "../../../functions/report.ts";
 import * as safetyStop from "../../../functions/safety-stop.ts";
 import * as stopModel from "../../../functions/stop-model.ts";
 import { localDeploymentEnvironment } from "../../../harness/local/local-job.ts";
-import { RUNNER_ERROR_NAMES } from "../../../src/errors.ts";
 import { RUN_INPUT_ENV } from "../../../src/run-input.ts";
 import type { Plan } from "../../../src/shapes.ts";
 import {
@@ -19,6 +18,7 @@ import {
   seedImages,
   startFaultStack,
 } from "../../support/fault-harness.ts";
+import { runnerErrorNames } from "../../support/runner-errors.ts";
 
 /**
  * Bad input, property-based: every invalid execution input is refused by the
@@ -222,7 +222,7 @@ describe("bad input", () => {
       safetyStop,
       reaper,
     ].map((module) => module.handler as (event: unknown, context: never) => Promise<unknown>);
-    const names = new Set<string>(RUNNER_ERROR_NAMES);
+    const names = new Set<string>(runnerErrorNames);
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...handlers),
