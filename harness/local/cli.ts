@@ -199,6 +199,7 @@ function printSummary(
     lines.push(
       `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
     );
+    if (summary.plan.strategy) lines.push(`Strategy    ${summary.plan.strategy.reason}`);
     lines.push(`Units       ${unitsLine(summary)}`);
   }
   lines.push(
