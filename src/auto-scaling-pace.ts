@@ -8,7 +8,8 @@ import type { RateControllerOptions } from "./rate-controller.ts";
  * first throttle keeps demand at exactly the capacity in service, and the
  * model never grows. So with MaxInferenceUnits set a worker may climb to its
  * share of MaxInferenceUnits x TPS per unit, probes in steps sized to that
- * ceiling, and lets a modest share of throttles stand (they hold the rate
+ * ceiling (without the slow crawl below the last throttled rate: the
+ * capacity there may just have grown), and lets a modest share of throttles stand (they hold the rate
  * instead of cutting it): that standing excess is the demand the service
  * scales on. A larger share (units lost, a real overload) still cuts.
  * Throttles cost no retry budget (see retry.ts, paced errors), so the excess
@@ -36,5 +37,6 @@ export function autoScalingPace(
     ceilingTps,
     probeStepFraction: (AUTO_SCALING_PACE.probeStepOfCeiling * ceilingTps) / plannedTps,
     toleratedThrottleShare: AUTO_SCALING_PACE.toleratedThrottleShare,
+    nearLimitFactor: 1,
   };
 }

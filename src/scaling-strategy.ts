@@ -30,8 +30,8 @@ export interface StrategyComparison {
   /** Why the chosen option, in one sentence. */
   reason: string;
   /**
-   * What the auto-scaling estimate assumes: added units come into service
-   * after about one model start-up, and are billed from then.
+   * What the auto-scaling estimate assumes: units are added one at a time,
+   * each in service about one model start-up after the last, billed from then.
    */
   assumptions: string;
 }
@@ -68,22 +68,26 @@ export function fixedOption(units: number, backlog: Backlog): StrategyOption {
 }
 
 /**
- * Auto-scaling from `min` to `max` units: start-up at `min`, then
- * `scaleUpSeconds` more at `min` while the service adds units, then the rest
- * at `max` (the controllers climb to it). Billed: `min` units until the added
- * ones serve, `max` after. A backlog that `min` units finish before the added
- * units serve never grows the model, and costs what `min` fixed units cost.
+ * Auto-scaling from `min` to `max` units: start-up at `min`, then one unit
+ * more every `scaleUpSeconds` (the controllers keep demand above what is in
+ * service) until `max`, which does the rest. Each unit is billed once it
+ * serves. A backlog done before a unit is added never grows the model, and
+ * costs what `min` fixed units cost.
  */
 export function autoScalingOption(min: number, max: number, backlog: Backlog): StrategyOption {
-  const { pending, tpsPerUnit, startupSeconds, scaleUpSeconds, pricePerUnitHour } = backlog;
-  if (pending === 0) {
-    return { ...fixedOption(min, backlog), strategy: "auto-scaling", maxInferenceUnits: max };
+  const { tpsPerUnit, startupSeconds, scaleUpSeconds, pricePerUnitHour } = backlog;
+  let left = backlog.pending;
+  let processingSeconds = 0;
+  let unitSeconds = min * startupSeconds;
+  for (let units = min; left > 0; units += 1) {
+    const rate = units * tpsPerUnit;
+    // The last step (at max, or the backlog ends first) runs to the end.
+    const seconds = units >= max ? left / rate : Math.min(scaleUpSeconds, left / rate);
+    left -= seconds * rate;
+    if (left < 1e-9) left = 0;
+    processingSeconds += seconds;
+    unitSeconds += units * seconds;
   }
-  const atMin = min * tpsPerUnit * scaleUpSeconds;
-  const rampSeconds = pending <= atMin ? pending / (min * tpsPerUnit) : scaleUpSeconds;
-  const fullSeconds = pending <= atMin ? 0 : (pending - atMin) / (max * tpsPerUnit);
-  const processingSeconds = rampSeconds + fullSeconds;
-  const unitSeconds = min * (startupSeconds + rampSeconds) + max * fullSeconds;
   return {
     strategy: "auto-scaling",
     units: min,
@@ -116,7 +120,7 @@ export function compareStrategies(opts: {
     options.push(fixedOption(maxUnits, backlog));
     options.push(autoScalingOption(units, maxUnits, backlog));
   }
-  const assumptions = `auto-scaling estimate: added units serve about ${formatDuration(backlog.scaleUpSeconds)} after the work starts (one model start-up) and are billed from then`;
+  const assumptions = `auto-scaling estimate: units are added one at a time, each about ${formatDuration(backlog.scaleUpSeconds)} (one model start-up) after the last, and are billed once they serve`;
   const fixed = options[0] as StrategyOption;
   const auto = options.find((o) => o.strategy === "auto-scaling");
   if (!opts.autoScalingAsked || !auto) {

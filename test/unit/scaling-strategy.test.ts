@@ -17,13 +17,17 @@ const backlog = {
 };
 
 describe("scaling strategies", () => {
-  it("prices auto-scaling as start-up and ramp at Min, the rest at Max", () => {
+  it("prices auto-scaling as start-up at Min, one unit more per start-up, the rest at Max", () => {
     const auto = autoScalingOption(1, 4, backlog);
-    // 60 s start-up + 60 s at 5 TPS (300 images) + 1200 images at 20 TPS (60 s).
-    expect(auto.durationSeconds).toBe(180);
-    // 1 unit x 120 s + 4 units x 60 s = 360 unit-seconds = 0.1 h.
+    // 60 s start-up, then 60 s each at 5, 10 and 15 TPS (1,800 images' worth:
+    // the 1,500 run out after 300 + 600 images and 40 s at 15 TPS).
+    expect(auto.durationSeconds).toBe(60 + 60 + 60 + 40);
+    // 1 x 60 + 1 x 60 + 2 x 60 + 3 x 40 = 360 unit-seconds = 0.1 h.
     expect(auto.inferenceHours).toBe(0.1);
     expect(auto.cost).toBe(0.4);
+    const large = autoScalingOption(1, 4, { ...backlog, pending: 6000 });
+    // 300 + 600 + 900 images while units are added, 4,200 at 20 TPS (210 s).
+    expect(large.durationSeconds).toBe(60 + 180 + 210);
     expect(fixedOption(1, backlog)).toMatchObject({ durationSeconds: 360, cost: 0.4 });
     expect(fixedOption(4, backlog)).toMatchObject({ durationSeconds: 135, cost: 0.6 });
   });
@@ -57,7 +61,7 @@ describe("scaling strategies", () => {
       ["auto-scaling", 1],
     ]);
     expect(comparison.chosen.strategy).toBe("auto-scaling");
-    expect(comparison.reason).toContain("auto-scaling 1..4 units: about 3 min instead of 6 min");
+    expect(comparison.reason).toContain("auto-scaling 1..4 units: about 4 min instead of 6 min");
     const text = renderStrategies(comparison);
     expect(text).toMatch(/> auto-scaling 1\.\.4/);
   });
