@@ -99,12 +99,13 @@ export function autoScalingOption(min: number, max: number, backlog: Backlog): S
 }
 
 /**
- * Compares fixed units (the planned count, and the most allowed) with
- * auto-scaling from the planned count up to `maxInferenceUnits` (or, when
- * that is not set, up to the quota, to show what it would give), and picks:
- * the cheapest that meets the window; among those at the same price (within
- * SAME_PRICE_SHARE), the fastest; a tie stays fixed. Auto-scaling is only
- * chosen when the input asks for it (`autoScalingAsked`).
+ * Compares fixed units (the planned count, and the most allowed, for
+ * comparison) with auto-scaling from the planned count up to
+ * `maxInferenceUnits` (or, when that is not set, up to the quota, to show what
+ * it would give), and picks between the planned units and auto-scaling: the
+ * cheaper that meets the window; at the same price (within SAME_PRICE_SHARE),
+ * the faster; a tie stays fixed. Auto-scaling is only chosen when the input
+ * asks for it (`autoScalingAsked`).
  */
 export function compareStrategies(opts: {
   backlog: Backlog;
@@ -129,26 +130,23 @@ export function compareStrategies(opts: {
       : `${units} fixed unit(s): auto-scaling is off (set maxInferenceUnits to use it); up to ${maxUnits} units it would take about ${formatDuration(auto.durationSeconds)} instead of ${formatDuration(fixed.durationSeconds)}, at USD ${auto.cost.toFixed(2)} instead of ${fixed.cost.toFixed(2)}`;
     return { options, chosen: fixed, reason, assumptions };
   }
-  const candidates = options.some((o) => o.meetsWindow)
-    ? options.filter((o) => o.meetsWindow)
-    : options;
+  // The choice is between the planned units and auto-scaling from them;
+  // fixed max units is shown for comparison (`minUnits` gives it).
+  const pair = [fixed, auto];
+  const candidates = pair.some((o) => o.meetsWindow) ? pair.filter((o) => o.meetsWindow) : pair;
   const cheapest = Math.min(...candidates.map((o) => o.cost));
   const samePrice = candidates.filter((o) => o.cost <= cheapest * (1 + SAME_PRICE_SHARE) + 0.005);
-  // Stable: on equal time the earlier (fixed, fewer units) option stays.
+  // Stable: on equal time fixed (the first) stays.
   const chosen = samePrice.reduce((best, o) =>
     o.durationSeconds < best.durationSeconds ? o : best,
   );
-  return { options, chosen, reason: reasonFor(chosen, fixed, candidates, options), assumptions };
+  return { options, chosen, reason: reasonFor(chosen, fixed, auto), assumptions };
 }
 
-function reasonFor(
-  chosen: StrategyOption,
-  fixed: StrategyOption,
-  candidates: StrategyOption[],
-  options: StrategyOption[],
-): string {
-  const windowNote =
-    candidates.length === options.length ? "" : " (only these options meet the window)";
+function reasonFor(chosen: StrategyOption, fixed: StrategyOption, auto: StrategyOption): string {
+  const windowNote = chosen.meetsWindow
+    ? ""
+    : "; no strategy meets the window, this one comes closest at its price";
   if (chosen.strategy === "auto-scaling") {
     return (
       `auto-scaling ${chosen.units}..${chosen.maxInferenceUnits} units: about ${formatDuration(chosen.durationSeconds)} ` +
@@ -156,13 +154,13 @@ function reasonFor(
       `against ${fixed.cost.toFixed(2)}: the added units are paid only once they serve${windowNote}`
     );
   }
-  const auto = options.find((o) => o.strategy === "auto-scaling");
-  return (
-    `${chosen.units} fixed unit(s): the cheapest that meets the window${windowNote}` +
-    (auto && auto.durationSeconds >= chosen.durationSeconds
-      ? "; auto-scaling would not grow the model before the work is done"
-      : "")
-  );
+  const why =
+    !auto.meetsWindow && fixed.meetsWindow
+      ? "auto-scaling would miss the window"
+      : auto.durationSeconds >= fixed.durationSeconds
+        ? "auto-scaling would not grow the model before the work is done"
+        : `auto-scaling would cost USD ${auto.cost.toFixed(2)} against ${fixed.cost.toFixed(2)}`;
+  return `${fixed.units} fixed unit(s): ${why}${windowNote}`;
 }
 
 /** The comparison as monospaced text, the chosen row marked with `>`. */

@@ -196,7 +196,7 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
   } else {
     lines.push(
       `Recommended ${sizing.units} inference unit(s)${sizing.maxInferenceUnits ? ` (auto-scaling up to ${sizing.maxInferenceUnits})` : ""}: ` +
-        `about ${formatDuration(cost.chosen.durationSeconds)} including start-up, USD ${cost.chosen.cost.toFixed(2)}`,
+        `about ${formatDuration(report.strategy.chosen.durationSeconds)} including start-up, USD ${report.strategy.chosen.cost.toFixed(2)}`,
     );
   }
   if (sizing.windowNote) lines.push(`Note        ${sizing.windowNote}`);

@@ -66,6 +66,20 @@ describe("scaling strategies", () => {
     expect(text).toMatch(/> auto-scaling 1\.\.4/);
   });
 
+  it("chooses between the planned units and auto-scaling; fixed max units is shown, not chosen", () => {
+    // Start-up so short that max fixed units is about as cheap, and a little faster.
+    const quick = { ...backlog, pending: 6000, startupSeconds: 3, scaleUpSeconds: 3 };
+    const comparison = compareStrategies({
+      backlog: quick,
+      units: 1,
+      maxUnits: 4,
+      autoScalingAsked: true,
+    });
+    const fixedMax = comparison.options[1];
+    expect(fixedMax?.durationSeconds).toBeLessThan(comparison.chosen.durationSeconds);
+    expect(comparison.chosen.strategy).toBe("auto-scaling");
+  });
+
   it("without maxInferenceUnits keeps fixed units and shows what auto-scaling would give", () => {
     const comparison = compareStrategies({
       backlog,
