@@ -81,7 +81,7 @@ export async function strategies(settings: BenchSettings): Promise<StrategiesRes
   };
 }
 
-/** The two runs as a text table. */
+/** The two runs as a title, a text table and a conclusion (parts of the bench's text output). */
 export function renderStrategies(result: StrategiesResult): string[] {
   const header = [
     "strategy",
@@ -109,7 +109,7 @@ export function renderStrategies(result: StrategiesResult): string[] {
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return [
     `Strategies on the same ${result.images} images: fixed units against auto-scaling`,
-    ...rows.map((r) => r.map((cell, i) => cell.padStart(widths[i] ?? 0)).join("  ")),
+    rows.map((r) => r.map((cell, i) => cell.padStart(widths[i] ?? 0)).join("  ")).join("\n"),
     `Auto-scaling finished in 1/${result.speedup.toFixed(2)} of the fixed run's time at ${result.costRatio.toFixed(2)}x its cost.`,
   ];
 }
