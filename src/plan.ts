@@ -12,6 +12,7 @@ import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
+import { planScaling } from "./scaling-strategy.ts";
 import type { BatchContext, ImageRef, Plan, Sizing, SkippedObject } from "./shapes.ts";
 import { addToPendingStats, jsonBytesUpperBound, type PendingStats, sizeRun } from "./sizing.ts";
 
@@ -103,7 +104,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   await checkRegions({ s3, input, region: await s3.config.region() });
   const { tpsPerUnit, tpsSource } = await resolveTpsPerUnit({ s3, input, logger });
 
-  const contextWithoutRates: Omit<BatchContext, "perWorkerTps" | "concurrency"> = {
+  const contextWithoutRates: Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency"> = {
     runId,
     projectVersionArn: input.projectVersionArn,
     imagesBucket: input.imagesBucket,
@@ -117,6 +118,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const contextBytes = jsonBytesUpperBound({
     ...contextWithoutRates,
     perWorkerTps: 1234.5678901234567,
+    ceilingTps: 1234.5678901234567,
     concurrency: 100_000,
   });
 
@@ -153,7 +155,19 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   // For the next plan: only results written after this one will be read.
   await writeLedgerSnapshot({ ...ledgerLocation, ledger, logger });
 
-  const sizing = sizeRun({ pending: stats, input, tpsPerUnit, tpsSource, contextBytes });
+  const { sizing, strategy } = planScaling({
+    input,
+    pending: stats.count,
+    tpsPerUnit,
+    size: (scaling) =>
+      sizeRun({
+        pending: stats,
+        input: { ...input, ...scaling },
+        tpsPerUnit,
+        tpsSource,
+        contextBytes,
+      }),
+  });
   const cost = estimateCost({ sizing, pending: stats.count, input });
   // Refused here, before plan.json is written and before anything is started.
   assertPlanWithinLimits({ sizing, cost, pending: stats.count, input });
@@ -164,6 +178,9 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     context: {
       ...contextWithoutRates,
       perWorkerTps: sizing.perWorkerTps,
+      ...(sizing.perWorkerCeilingTps !== undefined
+        ? { ceilingTps: sizing.perWorkerCeilingTps }
+        : {}),
       concurrency: sizing.concurrency,
     },
     imagesPrefix: input.imagesPrefix,
@@ -178,6 +195,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     },
     sizing,
     cost,
+    strategy,
     toleratedFailurePercentage: input.toleratedFailurePercentage,
     nothingToDo: stats.count === 0,
   };
@@ -203,6 +221,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     workers: sizing.workers,
     batchSize: sizing.batchSize,
     estimatedCost: cost.chosen.cost,
+    strategy: strategy.reason,
   });
   if (sizing.windowNote) logger.warn(sizing.windowNote, { runId });
   return plan;

@@ -44,6 +44,14 @@ function validateContext(context: BatchContext | undefined, items: unknown): Bat
       `BatchInput.perWorkerTps must be a positive number, got ${context.perWorkerTps}`,
     );
   }
+  if (
+    context.ceilingTps !== undefined &&
+    !(Number.isFinite(context.ceilingTps) && context.ceilingTps >= context.perWorkerTps)
+  ) {
+    throw new InvalidRunInputError(
+      `BatchInput.ceilingTps must be a number >= perWorkerTps (${context.perWorkerTps}), got ${context.ceilingTps}`,
+    );
+  }
   if (context.imageMode !== "S3Object" && context.imageMode !== "Bytes") {
     throw new InvalidRunInputError(
       `BatchInput.imageMode must be "S3Object" or "Bytes", got ${String(context.imageMode)}`,
@@ -82,6 +90,7 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
           runId: context.runId,
           projectVersionArn: context.projectVersionArn,
           plannedTps: context.perWorkerTps,
+          ...(context.ceilingTps !== undefined ? { ceilingTps: context.ceilingTps } : {}),
         },
         clock,
       );

@@ -1,4 +1,5 @@
 import { onAbort } from "./abort-subscriptions.ts";
+import { autoScalingPace } from "./auto-scaling-pace.ts";
 import type { Clock } from "./runtime.ts";
 
 /**
@@ -64,6 +65,21 @@ export interface RateControllerOptions {
   probeStepFraction?: number;
   /** The rate never goes above plannedTps x this. Default 2. */
   ceilingFactor?: number;
+  /**
+   * The rate never goes above this (calls per second); overrides
+   * `ceilingFactor`. Set when the model auto-scales: the worker's share of
+   * MaxInferenceUnits x TPS per unit.
+   */
+  ceilingTps?: number;
+  /**
+   * Throttles up to this share of the calls of the last `throttleShareWindowMs`
+   * cut nothing: they only hold the rate where it is. An auto-scaling model
+   * adds units only while demand exceeds what is in service, so a little
+   * standing excess is the signal it needs. Default 0 (every throttle cuts).
+   */
+  toleratedThrottleShare?: number;
+  /** The span the throttle share is measured over. Default 3000 ms. */
+  throttleShareWindowMs?: number;
   /** The rate never goes below plannedTps x this. Default 0.05. */
   floorFactor?: number;
   /**
@@ -113,8 +129,13 @@ export class AdaptiveRateController implements RateController {
   private readonly recoverFraction: number;
   private readonly nearLimitFactor: number;
   private readonly probeUseShare: number;
+  private readonly toleratedThrottleShare: number;
+  private readonly throttleShareWindowMs: number;
 
   private rate: number;
+  /** Grant and throttle times within the throttle-share window (kept only when throttles are tolerated). */
+  private recentGrants: number[] = [];
+  private recentThrottles: number[] = [];
   /** Tokens granted since `countingSince` (the last probe, skipped probe or cut). */
   private grantedSinceProbe = 0;
   private countingSince: number;
@@ -146,11 +167,16 @@ export class AdaptiveRateController implements RateController {
     this.quietMs = options.quietMs ?? 1000;
     this.probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.probeStep = plannedTps * (options.probeStepFraction ?? 0.05);
-    this.ceilingTps = plannedTps * (options.ceilingFactor ?? 2);
+    this.ceilingTps = Math.max(
+      plannedTps,
+      options.ceilingTps ?? plannedTps * (options.ceilingFactor ?? 2),
+    );
     this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
     this.recoverFraction = options.recoverFraction ?? 0.95;
     this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
     this.probeUseShare = options.probeUseShare ?? 0.9;
+    this.toleratedThrottleShare = options.toleratedThrottleShare ?? 0;
+    this.throttleShareWindowMs = options.throttleShareWindowMs ?? 3000;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
@@ -194,9 +220,11 @@ export class AdaptiveRateController implements RateController {
   onThrottle(grantedAt?: number): void {
     const now = this.clock.now();
     this.counters.throttles += 1;
+    if (this.toleratedThrottleShare > 0) this.recentThrottles.push(now);
     if (grantedAt !== undefined && grantedAt < this.lastCutAt) return;
     this.lastThrottleAt = now;
     if (now - this.lastCutAt < this.cutWindowMs) return;
+    if (this.throttleShare(now) <= this.toleratedThrottleShare) return;
     this.refill(now);
     this.throttledAtTps = this.rate;
     this.rate = Math.max(this.floorTps, this.rate * this.cutFactor);
@@ -219,6 +247,20 @@ export class AdaptiveRateController implements RateController {
       throttledAtTps: this.throttledAtTps,
       ...this.counters,
     };
+  }
+
+  /** Throttles per granted call over the share window; 1 when nothing is tolerated. */
+  private throttleShare(now: number): number {
+    if (this.toleratedThrottleShare <= 0) return 1;
+    const from = now - this.throttleShareWindowMs;
+    const recent = (times: number[]) => {
+      let first = 0;
+      while (first < times.length && (times[first] as number) < from) first++;
+      return times.slice(first);
+    };
+    this.recentGrants = recent(this.recentGrants);
+    this.recentThrottles = recent(this.recentThrottles);
+    return this.recentThrottles.length / Math.max(1, this.recentGrants.length);
   }
 
   private refill(now: number): void {
@@ -285,6 +327,11 @@ export class AdaptiveRateController implements RateController {
           this.tokens -= 1;
           this.counters.granted += 1;
           this.grantedSinceProbe += 1;
+          if (this.toleratedThrottleShare > 0) {
+            this.recentGrants.push(now);
+            // Bounded: older entries are dropped as the window moves.
+            if (this.recentGrants.length > 1000) this.throttleShare(now);
+          }
           const waiter = this.queue.shift() as Waiter;
           waiter.detach();
           waiter.resolve(now);
@@ -305,9 +352,12 @@ export class AdaptiveRateController implements RateController {
 export type RateControllerFactory = (options: {
   plannedTps: number;
   clock: Clock;
+  /** Set when the model auto-scales: the most calls per second this worker may climb to. */
+  ceilingTps?: number;
 }) => RateController;
 
-const adaptive: RateControllerFactory = (options) => new AdaptiveRateController(options);
+const adaptive: RateControllerFactory = ({ plannedTps, clock, ceilingTps }) =>
+  new AdaptiveRateController({ plannedTps, clock, ...autoScalingPace(plannedTps, ceilingTps) });
 
 /** Controllers not in use right now, per run and model version. */
 const idle = new Map<string, RateController[]>();
@@ -324,16 +374,23 @@ export interface RateControllerLease {
  * real throughput. Invocations running at the same time in one process (the
  * local engine runs every worker in one process) each get their own, as
  * separate Lambdas would: sharing one would cap them all at one worker's rate.
- * Controllers of other runs are dropped.
+ * Controllers of other runs are dropped. With `ceilingTps` (the model
+ * auto-scales) the controller may climb to it: see auto-scaling-pace.ts.
  */
 export function checkOutRateController(
-  key: { runId: string; projectVersionArn: string; plannedTps: number },
+  key: { runId: string; projectVersionArn: string; plannedTps: number; ceilingTps?: number },
   clock: Clock,
   create: RateControllerFactory = adaptive,
 ): RateControllerLease {
-  const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}`;
+  const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}\n${key.ceilingTps ?? ""}`;
   for (const other of idle.keys()) if (other !== id) idle.delete(other);
-  const controller = idle.get(id)?.pop() ?? create({ plannedTps: key.plannedTps, clock });
+  const controller =
+    idle.get(id)?.pop() ??
+    create({
+      plannedTps: key.plannedTps,
+      clock,
+      ...(key.ceilingTps !== undefined ? { ceilingTps: key.ceilingTps } : {}),
+    });
   let released = false;
   return {
     controller,

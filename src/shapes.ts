@@ -4,6 +4,8 @@
  * Distributed Map), so dates are ISO strings and there are no classes.
  */
 
+import type { StrategyComparison } from "./scaling-strategy.ts";
+
 /** One image object as listed, and one line of the JSONL manifest. */
 export interface ImageRef {
   key: string;
@@ -36,6 +38,11 @@ export interface BatchContext {
   maxResults?: number;
   /** Calls per second this worker may make at the start (the plan's share). */
   perWorkerTps: number;
+  /**
+   * Set when the model auto-scales: the most calls per second this worker may
+   * climb to (its share of MaxInferenceUnits x TPS per unit).
+   */
+  ceilingTps?: number;
   /** In-flight calls this worker allows (rate x expected latency, with headroom). */
   concurrency: number;
 }
@@ -159,6 +166,11 @@ export interface Sizing {
   tpsPerUnit: number;
   tpsSource: "input" | "learned" | "default";
   provisionedTps: number;
+  /**
+   * Set when auto-scaling: MaxInferenceUnits x TPS per unit, what workers and
+   * in-flight calls are sized for (the controllers climb to it).
+   */
+  ceilingTps?: number;
   targetWindowMinutes: number;
   expectedProcessingSeconds: number;
   /** False when the unit quota makes the target window unreachable. */
@@ -167,6 +179,8 @@ export interface Sizing {
   windowNote?: string;
   workers: number;
   perWorkerTps: number;
+  /** Set when auto-scaling: the most calls per second one worker may climb to. */
+  perWorkerCeilingTps?: number;
   batchSize: number;
   /** In-flight calls per worker. */
   concurrency: number;
@@ -203,6 +217,8 @@ export interface Plan {
   mapResults: { bucket: string; prefix: string };
   sizing: Sizing;
   cost: CostEstimate;
+  /** Fixed units against auto-scaling for this backlog, and which was chosen (absent in older plans). */
+  strategy?: StrategyComparison;
   toleratedFailurePercentage: number;
   /** `true` when there is nothing to analyse: the model is not started. */
   nothingToDo: boolean;

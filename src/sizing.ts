@@ -94,7 +94,8 @@ function ceilSafe(x: number): number {
 
 /**
  * Sizes a run: inference units for the target window within the quota,
- * workers x perWorkerTps = provisioned TPS exactly, balanced batches that
+ * workers x perWorkerTps = provisioned TPS exactly (with auto-scaling, workers
+ * x perWorkerCeilingTps = MaxInferenceUnits x TPS per unit), balanced batches that
  * finish well inside the Lambda timeout and stay under 256 KiB, and the
  * in-flight calls each worker needs to keep its rate.
  *
@@ -142,6 +143,12 @@ export function sizeRun(opts: {
     startupSeconds: input.startupMinutes * 60,
   };
 
+  // Auto-scaling: the service adds units only while demand exceeds what is in
+  // service, so workers and in-flight calls are sized for MaxInferenceUnits and
+  // the controllers may climb that far; they start at the planned units' rate.
+  const ceilingTps = autoScaling ? unitCap * tpsPerUnit : provisionedTps;
+  const scaling = ceilingTps > provisionedTps ? { ceilingTps } : {};
+
   if (pending.count === 0) {
     return {
       ...base,
@@ -155,10 +162,11 @@ export function sizeRun(opts: {
   let workers = Math.min(
     input.maxWorkers,
     pending.count,
-    Math.max(1, ceilSafe(provisionedTps / SIZING_RULES.maxPerWorkerTps)),
+    Math.max(1, ceilSafe(ceilingTps / SIZING_RULES.maxPerWorkerTps)),
   );
   const perWorkerTpsPlanned = provisionedTps / workers;
 
+  // At the starting rate: a batch must fit the timeout even if the model never grows.
   const byTime = Math.floor(
     perWorkerTpsPlanned * input.lambdaTimeoutSeconds * SIZING_RULES.batchTimeShare,
   );
@@ -173,13 +181,16 @@ export function sizeRun(opts: {
   const batchSize = Math.ceil(pending.count / batches);
   workers = Math.min(workers, Math.ceil(pending.count / batchSize));
   const perWorkerTps = provisionedTps / workers;
+  const perWorkerCeilingTps = ceilingTps / workers;
 
   return {
     ...base,
+    ...scaling,
     workers,
     perWorkerTps,
+    ...(ceilingTps > provisionedTps ? { perWorkerCeilingTps } : {}),
     batchSize,
-    concurrency: concurrencyFor(perWorkerTps, input.expectedLatencyMs),
+    concurrency: concurrencyFor(perWorkerCeilingTps, input.expectedLatencyMs),
   };
 }
 

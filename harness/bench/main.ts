@@ -16,8 +16,9 @@ import {
   saturation,
   zoneLoss,
 } from "./scenarios.ts";
+import { strategies } from "./strategies.ts";
 
-const SCENARIOS = ["saturation", "capacity", "ceiling", "paper"] as const;
+const SCENARIOS = ["saturation", "capacity", "strategies", "ceiling", "paper"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const HELP = `Benchmark the local pipeline against the Custom Labels emulator.
@@ -26,7 +27,8 @@ Usage: npm run bench -- [options]
 
   --scenario <name>   run only one: ${SCENARIOS.join(", ")} (default: all)
                       saturation = ours at full rate, then the naive loop and the
-                      fixed-concurrency baseline on the same settings and images
+                      fixed-concurrency baseline on the same settings and images;
+                      strategies = one fixed unit, then auto-scaling 1..4, same images
   --quick             smaller counts (1,200 images instead of 6,000)
   --tps-per-unit <n>  what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})
   --data <dir>        where the seeded images live (default bench-results/data; reused)
@@ -91,6 +93,10 @@ async function main(argv: string[]): Promise<number> {
     const zone = await zoneLoss(settings);
     step("capacity: auto-scaling");
     results.capacity = [zone, await autoScaling(settings)];
+  }
+  if (runs("strategies")) {
+    step("strategies: fixed units, then auto-scaling");
+    results.strategies = await strategies(settings);
   }
   if (runs("ceiling")) {
     step("orchestration ceiling");

@@ -7,6 +7,7 @@ import type {
   RunnerFigures,
   SaturationResult,
 } from "./scenarios.ts";
+import { renderStrategies, type StrategiesResult } from "./strategies.ts";
 
 /** Everything one `npm run bench` measured, as written to `latest.json`. */
 export interface BenchResults {
@@ -18,6 +19,7 @@ export interface BenchResults {
   capacity?: CapacityResult[];
   ceiling?: CeilingResult;
   paper?: PaperRun[];
+  strategies?: StrategiesResult;
 }
 
 const fixed = (value: number | undefined, digits = 2) =>
@@ -102,6 +104,7 @@ export function renderText(results: BenchResults): string {
       ),
     );
   }
+  if (results.strategies) parts.push(...renderStrategies(results.strategies));
   const ceiling = results.ceiling;
   if (ceiling) {
     parts.push(

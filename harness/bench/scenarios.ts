@@ -92,7 +92,7 @@ export const QUICK_SETTINGS: Omit<BenchSettings, "dataDirectory"> = {
 const imagesPrefix = (count: number) => `bench-${count}/`;
 const resultsPrefix = (scenario: string) => `bench-results/${scenario}-${Date.now()}/`;
 
-async function withStack<T>(
+export async function withStack<T>(
   settings: BenchSettings,
   emulator: Record<string, number>,
   use: (stack: LocalStack) => Promise<T>,

@@ -193,12 +193,18 @@ function printSummary(
         `            every failure is in the ledger, s3://${bucket}/${prefix} ("status": "failed")`,
       );
     }
+    const { maxInferenceUnits } = summary.units;
+    const provisioned =
+      maxInferenceUnits === undefined
+        ? `${summary.throughput.provisionedTps}`
+        : `${summary.throughput.provisionedTps}-${maxInferenceUnits * summary.plan.sizing.tpsPerUnit}`;
     lines.push(
-      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${summary.throughput.provisionedTps} provisioned, ${summary.throughput.throttled} throttled calls`,
+      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${provisioned} provisioned, ${summary.throughput.throttled} throttled calls`,
     );
     lines.push(
       `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
     );
+    if (summary.plan.strategy) lines.push(`Strategy    ${summary.plan.strategy.reason}`);
     lines.push(`Units       ${unitsLine(summary)}`);
   }
   lines.push(

@@ -9,6 +9,7 @@ import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
 import { resolveTpsPerUnit } from "../plan.ts";
 import { assertPlanWithinLimits } from "../plan-limits.ts";
 import { DEFAULT_TPS_PER_UNIT, parseRunInput, type RunInput } from "../run-input.ts";
+import { planScaling, renderStrategies, type StrategyComparison } from "../scaling-strategy.ts";
 import type { CostEstimate, Sizing } from "../shapes.ts";
 import { addToPendingStats, type PendingStats, sizeRun } from "../sizing.ts";
 import { numberFlag, positiveNumber } from "./args.ts";
@@ -47,6 +48,8 @@ export interface PlanReport {
   cost: CostEstimate;
   /** Why the TPS per unit is not a learned figure, when an offline plan could not read one. */
   tpsNote?: string;
+  /** Fixed units against auto-scaling for this backlog, and the choice. */
+  strategy: StrategyComparison;
   /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
   singleUnitRisk?: SingleUnitRisk;
 }
@@ -70,12 +73,18 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
     }
     counts = tally.counts;
   }
-  const sizing = sizeRun({
-    pending,
+  const { sizing, strategy } = planScaling({
     input,
+    pending: pending.count,
     tpsPerUnit,
-    tpsSource,
-    contextBytes: CONTEXT_BYTES_ALLOWANCE,
+    size: (scaling) =>
+      sizeRun({
+        pending,
+        input: { ...input, ...scaling },
+        tpsPerUnit,
+        tpsSource,
+        contextBytes: CONTEXT_BYTES_ALLOWANCE,
+      }),
   });
   const cost = estimateCost({ sizing, pending: pending.count, input });
   assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
@@ -89,6 +98,7 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
     assumedCount: assumed,
     sizing,
     cost,
+    strategy,
     ...(tpsNote ? { tpsNote } : {}),
     ...(risk ? { singleUnitRisk: risk } : {}),
   };
@@ -178,13 +188,15 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
     "",
     renderCostTable(cost),
     "",
+    renderStrategies(report.strategy),
+    "",
   ];
   if (counts.pending === 0) {
     lines.push("Nothing to do: a run now would not start the model.");
   } else {
     lines.push(
       `Recommended ${sizing.units} inference unit(s)${sizing.maxInferenceUnits ? ` (auto-scaling up to ${sizing.maxInferenceUnits})` : ""}: ` +
-        `about ${formatDuration(cost.chosen.durationSeconds)} including start-up, USD ${cost.chosen.cost.toFixed(2)}`,
+        `about ${formatDuration(report.strategy.chosen.durationSeconds)} including start-up, USD ${report.strategy.chosen.cost.toFixed(2)}`,
     );
   }
   if (sizing.windowNote) lines.push(`Note        ${sizing.windowNote}`);

@@ -14,6 +14,7 @@ import { outcomeOf } from "./outcome.ts";
 import { phasesOf } from "./phases.ts";
 import { reconcile, type Totals } from "./reconcile.ts";
 import type { Billing, CompareRow, Phase, RunSummary, RunSummaryInput } from "./run-summary.ts";
+import { startToDone, strategyRows } from "./strategy.ts";
 import {
   mergeTimelines,
   observeThroughput,
@@ -113,9 +114,22 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
         }
       : {}),
     ...(input.failure ? { failure: input.failure } : {}),
-    plan: { plannedAt: plan.plannedAt, sizing: plan.sizing, cost: plan.cost },
+    plan: {
+      plannedAt: plan.plannedAt,
+      sizing: plan.sizing,
+      cost: plan.cost,
+      ...(plan.strategy ? { strategy: plan.strategy } : {}),
+    },
     ...singleUnitRiskOf(plan),
-    planVsActual: planVsActual(plan, model ? units : null, phases, observed, billing),
+    planVsActual: [
+      ...planVsActual(plan, model ? units : null, phases, observed, billing),
+      ...(plan.strategy
+        ? strategyRows(plan.strategy, {
+            peakUnits: model ? Math.max(units, ...unitsTimeline.map((p) => p.units)) : null,
+            startToDoneSeconds: startToDone(phases),
+          })
+        : []),
+    ],
   };
 }
 

@@ -9,6 +9,7 @@ import {
 } from "./format.ts";
 import { html, raw, type SafeHtml } from "./html-escape.ts";
 import type { RunOutcome, RunSummary } from "./run-summary.ts";
+import { strategyTable } from "./strategy.ts";
 import { throughputChart, unitsChart } from "./svg-charts.ts";
 
 /** Rows shown per long table; the rest is in summary.json / skipped.jsonl. */
@@ -274,6 +275,7 @@ ${cost.options.map(
 )}
 </tbody></table>
 <p class="muted">At ${formatUsd(cost.pricePerUnitHour)} per unit-hour; the highlighted row is the plan.</p>
+${summary.plan.strategy ? strategyTable(summary.plan.strategy) : ""}
 </div></div>
 ${s.windowNote ? html`<div class="callout warn">${s.windowNote}</div>` : ""}
 </section>`;

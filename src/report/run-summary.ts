@@ -6,6 +6,7 @@
 import type { SingleUnitRisk } from "../availability.ts";
 import type { PartCounts } from "../read-result-parts.ts";
 import type { Clock } from "../runtime.ts";
+import type { StrategyComparison } from "../scaling-strategy.ts";
 import type {
   BatchOutput,
   CostEstimate,
@@ -234,7 +235,7 @@ export interface RunSummary {
   phases: Phase[];
   model?: ModelInfo & { stopped?: boolean; stopReason?: string; runningSeenAt?: string };
   failure?: RunFailure;
-  plan: { plannedAt: string; sizing: Sizing; cost: CostEstimate };
+  plan: { plannedAt: string; sizing: Sizing; cost: CostEstimate; strategy?: StrategyComparison };
   /** Present when the plan used one unit: what a unit failure would have cost, and two instead. */
   singleUnitRisk?: SingleUnitRisk;
   planVsActual: CompareRow[];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DemandScaler } from "../../harness/local/emulator/autoscaler.ts";
 import { BillingMeter } from "../../harness/local/emulator/billing-meter.ts";
+import { parseCommandLine } from "../../harness/local/emulator/command-line.ts";
 
 const policy = {
   minUnits: 1,
@@ -58,6 +59,29 @@ describe("DemandScaler", () => {
     expect(scaler.decide(5100, 3)).toBe(3); // down again, since 5100
     expect(scaler.decide(8099, 3)).toBe(3);
     expect(scaler.decide(8100, 3)).toBe(1);
+  });
+});
+
+describe("DemandScaler threshold", () => {
+  it("sizes each unit for the threshold's share of its TPS, never outside Min..Max", () => {
+    const scaler = new DemandScaler({ ...policy, threshold: 0.6 });
+    arrive(scaler, 0, 1000, 5);
+    // 5 calls/s against 3 per unit (60 % of 5): 2 units, where threshold 1 keeps 1.
+    expect(scaler.target(999)).toBe(2);
+    const plain = new DemandScaler(policy);
+    arrive(plain, 0, 1000, 5);
+    expect(plain.target(999)).toBe(1);
+    arrive(scaler, 1000, 2000, 100);
+    expect(scaler.target(1999)).toBe(4);
+  });
+});
+
+describe("emulator auto-scaling flags", () => {
+  it("sets the evaluation window and threshold, and refuses a threshold above 1", () => {
+    expect(
+      parseCommandLine(["--demand-window-ms", "2000", "--scaling-threshold", "0.8"]),
+    ).toMatchObject({ demandWindowMs: 2000, scalingThreshold: 0.8 });
+    expect(() => parseCommandLine(["--scaling-threshold", "1.5"])).toThrow(/--scaling-threshold/);
   });
 });
 

@@ -510,6 +510,40 @@ describe("processBatch", () => {
     expect(lines.join("\n")).not.toMatch(/7,7,7|"Bytes"/);
   });
 
+  it("auto-scaling: throttles while units are added cost no retry budget and fail nothing", async () => {
+    // Twelve throttles in a row for one image, more than the ten attempts a
+    // retry policy allows: with the Lambda's deadline they are paced, not counted.
+    let throttles = 12;
+    rekognitionMock.on(DetectCustomLabelsCommand).callsFake((input) => {
+      if (throttles > 0) {
+        throttles -= 1;
+        throw awsError("ProvisionedThroughputExceededException");
+      }
+      return labelsFor(input);
+    });
+    const output = await run(clock, {
+      event: {
+        BatchInput: context({ concurrency: 2, perWorkerTps: 5, ceilingTps: 20 }),
+        Items: [image("red-1.jpg"), image("blue-2.jpg")],
+      },
+      rateController: undefined,
+      deadline: clock.now() + 600_000,
+    });
+    expect(output).toMatchObject({ succeeded: 2, failed: 0, throttled: 12 });
+  });
+
+  it("rejects a ceilingTps below perWorkerTps, naming the field", async () => {
+    await expect(
+      processBatch({
+        event: { BatchInput: context({ perWorkerTps: 5, ceilingTps: 2 }), Items: [] },
+        rekognition,
+        s3,
+        clock,
+        logger: silentLogger,
+      }),
+    ).rejects.toThrow(/BatchInput\.ceilingTps/);
+  });
+
   it("rejects a batch context with a bad concurrency, naming the field", async () => {
     await expect(
       processBatch({

@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { autoScalingPace } from "../../src/auto-scaling-pace.ts";
 import {
   AdaptiveRateController,
   checkOutRateController,
   type RateController,
 } from "../../src/rate-controller.ts";
 import { FakeClock, settle } from "../support/fake-clock.ts";
+
+/** Runs `action` once the fake clock has advanced `ms`. */
+function setTimeoutOn(clock: FakeClock, ms: number, action: () => void): void {
+  void clock.sleep(ms).then(action);
+}
 
 /** Queues `count` acquirers and records when each was granted. */
 function queueAcquirers(rate: RateController, count: number, signal?: AbortSignal) {
@@ -234,6 +240,93 @@ describe("AdaptiveRateController", () => {
       expect(throttleRatio).toBeLessThan(0.02);
     },
   );
+
+  it("with a ceiling (auto-scaling), probes past twice the plan up to the ceiling", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({ plannedTps: 5, clock, ...autoScalingPace(5, 20) });
+    queueAcquirers(rate, 100_000);
+    await clock.advance(60_000);
+    expect(rate.stats()).toMatchObject({ rateTps: 20, ceilingTps: 20 });
+  });
+
+  it("lets a tolerated share of throttles hold the rate, and cuts beyond it", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, toleratedThrottleShare: 0.3 });
+    queueAcquirers(rate, 100_000);
+    await clock.advance(2000); // about 20 grants in the share window
+    rate.onThrottle();
+    rate.onThrottle();
+    expect(rate.stats()).toMatchObject({ cuts: 0, throttles: 2 });
+    const held = rate.stats().rateTps;
+    await clock.advance(500); // the throttles keep it from probing
+    expect(rate.stats().rateTps).toBe(held);
+    for (let i = 0; i < 10; i += 1) rate.onThrottle();
+    expect(rate.stats().cuts).toBe(1);
+  });
+
+  it("with auto-scaling, drives a model that adds units on excess demand to its maximum, throttles kept few", async () => {
+    // The model: starts with 1 unit of 5 TPS (a second's worth of burst); while the calls arriving over the
+    // last second exceed what is in service for 3 s, it adds a unit, which
+    // serves 2 s later; at most 4 units.
+    const clock = new FakeClock();
+    const tpsPerUnit = 5;
+    let units = 1;
+    let adding = false;
+    let excessSince: number | undefined;
+    const arrivals: number[] = [];
+    let modelTokens = 1;
+    let modelAt = clock.now();
+    const modelAdmits = () => {
+      const now = clock.now();
+      arrivals.push(now);
+      while ((arrivals[0] as number) <= now - 1000) arrivals.shift();
+      if (!adding && units < 4 && arrivals.length > units * tpsPerUnit) {
+        excessSince ??= now;
+        if (now - excessSince >= 3000) {
+          adding = true;
+          excessSince = undefined;
+          setTimeoutOn(clock, 2000, () => {
+            units += 1;
+            adding = false;
+          });
+        }
+      } else if (arrivals.length <= units * tpsPerUnit) excessSince = undefined;
+      // A second's worth of burst, as the emulator's bucket holds.
+      const capacity = units * tpsPerUnit;
+      modelTokens = Math.min(capacity, modelTokens + ((now - modelAt) / 1000) * capacity);
+      modelAt = now;
+      if (modelTokens < 1) return false;
+      modelTokens -= 1;
+      return true;
+    };
+    // One worker, planned at the one unit, allowed the four.
+    const rate = new AdaptiveRateController({ plannedTps: 5, clock, ...autoScalingPace(5, 20) });
+    let accepted = 0;
+    let throttled = 0;
+    let running = true;
+    const worker = async () => {
+      while (running) {
+        const grantedAt = await rate.acquire();
+        if (modelAdmits()) accepted += 1;
+        else {
+          throttled += 1;
+          rate.onThrottle(grantedAt);
+        }
+      }
+    };
+    const workers = [worker(), worker(), worker()];
+    await clock.advance(120_000);
+    const acceptedAtTwoMinutes = accepted;
+    await clock.advance(60_000);
+    running = false;
+    await clock.advance(5000);
+    await Promise.all(workers);
+
+    expect(units).toBe(4);
+    // The last minute at (nearly) the four units' 20 TPS.
+    expect((accepted - acceptedAtTwoMinutes) / 60).toBeGreaterThan(18);
+    expect(throttled / (accepted + throttled)).toBeLessThan(0.05);
+  });
 
   it("rejects a rate that is not positive", () => {
     expect(() => new AdaptiveRateController({ plannedTps: 0, clock: new FakeClock() })).toThrow(

@@ -144,6 +144,21 @@ describe("sizeRun", () => {
     expect(capped.windowNote).toContain("maxInferenceUnits allows 3");
   });
 
+  it("with auto-scaling sizes workers and in-flight calls for maxInferenceUnits x TPS per unit", () => {
+    const s = size(1_500, { minUnits: 1, maxInferenceUnits: 4 }, 5);
+    expect(s.units).toBe(1);
+    expect(s.provisionedTps).toBe(5);
+    expect(s.ceilingTps).toBe(20);
+    expect(s.workers).toBe(2);
+    expect(s.workers * (s.perWorkerCeilingTps ?? 0)).toBeCloseTo(20, 9);
+    expect(s.workers * s.perWorkerTps).toBeCloseTo(5, 9);
+    expect(s.concurrency).toBe(concurrencyFor(s.perWorkerCeilingTps ?? 0, s.expectedLatencyMs));
+    const fixed = size(1_500, { minUnits: 1 }, 5);
+    expect(fixed.ceilingTps).toBeUndefined();
+    expect(fixed.perWorkerCeilingTps).toBeUndefined();
+    expect(fixed.workers).toBe(1);
+  });
+
   it("keeps every batch's JSON under 256 KiB with long unicode keys", () => {
     const longKey = `photos/${"é".repeat(400)}/${"x".repeat(200)}.jpg`;
     const pending = Array.from({ length: 20_000 }, (_, i) => image(`${longKey}-${i}`));

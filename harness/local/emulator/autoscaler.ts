@@ -11,6 +11,12 @@ export interface ScalingPolicy {
   demandWindowMs: number;
   scaleUpDelayMs: number;
   scaleDownDelayMs: number;
+  /**
+   * The share of a unit's TPS each unit is sized for: desired units =
+   * ceil(demand / (tpsPerUnit x threshold)). 1 (the default) scales up as soon
+   * as demand exceeds what is in service; 0.8 keeps a fifth in reserve.
+   */
+  threshold?: number;
 }
 
 export class DemandScaler {
@@ -33,10 +39,11 @@ export class DemandScaler {
     return this.arrivals.length / (this.policy.demandWindowMs / 1000);
   }
 
-  /** Units the current demand calls for: clamp(ceil(demand / tpsPerUnit), min, max). */
+  /** Units the current demand calls for: clamp(ceil(demand / (tpsPerUnit x threshold)), min, max). */
   target(now: number): number {
-    const { minUnits, maxUnits, tpsPerUnit } = this.policy;
-    const needed = Math.ceil(this.demand(now) / tpsPerUnit);
+    const { minUnits, maxUnits, tpsPerUnit, threshold = 1 } = this.policy;
+    // Rounded so that floating-point dust (6 / (5 x 0.6)) does not add a unit.
+    const needed = Math.ceil(Math.round((this.demand(now) / (tpsPerUnit * threshold)) * 1e9) / 1e9);
     return Math.min(maxUnits, Math.max(minUnits, needed));
   }
 

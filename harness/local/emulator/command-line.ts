@@ -25,6 +25,8 @@ const NUMERIC_FLAGS = {
   "scale-down-delay-ms": "scaleDownDelayMs",
   "unit-startup-ms": "unitStartupMs",
   "unit-replace-delay-ms": "unitReplaceDelayMs",
+  "demand-window-ms": "demandWindowMs",
+  "scaling-threshold": "scalingThreshold",
   "availability-zones": "availabilityZones",
   "price-per-unit-hour": "pricePerUnitHour",
   "unit-quota": "unitQuota",
@@ -50,6 +52,10 @@ Options:
   --scale-down-delay-ms <n>    sustained low demand before scaling down (default ${DEFAULT_SETTINGS.scaleDownDelayMs})
   --unit-startup-ms <n>        an added unit serves after this (default ${DEFAULT_SETTINGS.unitStartupMs})
   --unit-replace-delay-ms <n>  a failed unit is replaced after this (default ${DEFAULT_SETTINGS.unitReplaceDelayMs})
+  --demand-window-ms <n>       auto-scaling measures demand (calls arriving, throttled included)
+                               over this trailing window (default ${DEFAULT_SETTINGS.demandWindowMs})
+  --scaling-threshold <r>      share (0-1] of a unit's TPS auto-scaling sizes each unit for
+                               (default ${DEFAULT_SETTINGS.scalingThreshold}: scale up once demand exceeds capacity)
   --availability-zones <n>     zones units are spread over (default ${DEFAULT_SETTINGS.availabilityZones})
   --price-per-unit-hour <n>    USD per inference-unit hour (default ${DEFAULT_SETTINGS.pricePerUnitHour})
   --bill-from <when>           start-request | running (default ${DEFAULT_SETTINGS.billFrom})

@@ -289,6 +289,7 @@ export class ModelVersion {
             demandWindowMs: settings.demandWindowMs,
             scaleUpDelayMs: settings.scaleUpDelayMs,
             scaleDownDelayMs: settings.scaleDownDelayMs,
+            threshold: settings.scalingThreshold,
           })
         : undefined;
     this.refresh();

@@ -60,6 +60,7 @@ export const emulatorConfigSchema = z.strictObject({
   unitStartupMs: nonNegative.optional(),
   unitReplaceDelayMs: nonNegative.optional(),
   demandWindowMs: z.number().positive().optional(),
+  scalingThreshold: z.number().positive().max(1).optional(),
   tickMs: z.number().positive().optional(),
   availabilityZones: z.number().int().min(1).max(26).optional(),
   pricePerUnitHour: nonNegative.optional(),
@@ -120,8 +121,13 @@ export interface EmulatorSettings {
   unitStartupMs: number;
   /** A failed unit is back (same AZ) after this long. */
   unitReplaceDelayMs: number;
-  /** Demand is measured over this trailing window. */
+  /** Demand (calls arriving, throttled ones included) is measured over this trailing window. */
   demandWindowMs: number;
+  /**
+   * Auto-scaling sizes each unit for this share of its TPS: 1 scales up as
+   * soon as demand exceeds the units' capacity.
+   */
+  scalingThreshold: number;
   /** How often auto-scaling is evaluated and the timeline sampled. */
   tickMs: number;
   availabilityZones: number;
@@ -147,6 +153,7 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   unitStartupMs: 2000,
   unitReplaceDelayMs: 3000,
   demandWindowMs: 1000,
+  scalingThreshold: 1,
   tickMs: 100,
   availabilityZones: 3,
   pricePerUnitHour: 4,
