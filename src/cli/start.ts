@@ -3,7 +3,6 @@
  * input overrides, refused while another one runs; `--follow` shows its
  * progress until it ends and prints the run's summary.
  */
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -16,6 +15,7 @@ import {
 import { readableCause } from "../failure-cause.ts";
 import { describeModel, type ModelDescription } from "../model/describe.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
+import { getObjectJson } from "../s3-json.ts";
 import { numberFlag, positiveNumber, stringFlag, UsageError } from "./args.ts";
 import {
   type CliCommand,
@@ -202,10 +202,8 @@ async function readRunSummary(
     return undefined;
   }
   if (!report) return undefined;
-  const object = await ctx.clients.s3.send(
-    new GetObjectCommand({ Bucket: report.bucket, Key: report.summaryKey }),
-  );
-  return JSON.parse((await object.Body?.transformToString()) ?? "{}") as RunSummary;
+  const s3 = ctx.clients.s3;
+  return (await getObjectJson({ s3, bucket: report.bucket, key: report.summaryKey })) as RunSummary;
 }
 
 function renderEnd(execution: DescribeExecutionCommandOutput, summary?: RunSummary): string {

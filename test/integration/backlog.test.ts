@@ -18,13 +18,14 @@ import {
 import { IMAGE_LIMITS, listBacklog } from "../../src/backlog.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import { loadLedger, writeLedgerSnapshot } from "../../src/ledger-index.ts";
-import { readJsonl, readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
+import { readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
 import { planRun } from "../../src/plan.ts";
 import { bucketRegion } from "../../src/region-check.ts";
 import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
 import { successRecord, writeImageResult } from "../../src/results.ts";
 import { parseRunInput, type RunInput } from "../../src/run-input.ts";
 import { type Logger, silentLogger, systemClock } from "../../src/runtime.ts";
+import { readJsonl } from "../../src/s3-json.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 const BUCKET = "images";
