@@ -5,9 +5,10 @@
 
 import { type SingleUnitRisk, singleUnitRisk } from "../availability.ts";
 import { type BacklogCounts, BacklogTally, scanBacklog } from "../backlog.ts";
-import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
+import { estimateCost, renderCostTable } from "../cost.ts";
 import { resolveTpsPerUnit } from "../plan.ts";
 import { assertPlanWithinLimits } from "../plan-limits.ts";
+import { formatDuration } from "../report/format.ts";
 import { DEFAULT_TPS_PER_UNIT, parseRunInput, type RunInput } from "../run-input.ts";
 import type { CostEstimate, Sizing } from "../shapes.ts";
 import { addToPendingStats, type PendingStats, sizeRun } from "../sizing.ts";
@@ -184,7 +185,7 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
   } else {
     lines.push(
       `Recommended ${sizing.units} inference unit(s)${sizing.maxInferenceUnits ? ` (auto-scaling up to ${sizing.maxInferenceUnits})` : ""}: ` +
-        `about ${formatDuration(cost.chosen.durationSeconds)} including start-up, USD ${cost.chosen.cost.toFixed(2)}`,
+        `about ${formatDuration(cost.chosen.durationSeconds, { coarse: true })} including start-up, USD ${cost.chosen.cost.toFixed(2)}`,
     );
   }
   if (sizing.windowNote) lines.push(`Note        ${sizing.windowNote}`);
