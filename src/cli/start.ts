@@ -12,8 +12,8 @@ import {
   type MapRunItemCounts,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { readableCause } from "../failure-cause.ts";
 import { describeModel, type ModelDescription } from "../model/describe.ts";
+import { endOfRunLines } from "../report/end-of-run.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
 import { getObjectJson } from "../s3-json.ts";
 import { numberFlag, positiveNumber, stringFlag, UsageError } from "./args.ts";
@@ -207,16 +207,5 @@ async function readRunSummary(
 }
 
 function renderEnd(execution: DescribeExecutionCommandOutput, summary?: RunSummary): string {
-  const lines = [`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`];
-  if (execution.cause) lines.push(`Cause       ${readableCause(execution.cause)}`);
-  if (summary) {
-    const c = summary.counts;
-    lines.push(
-      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done`,
-      `Results     ${c.succeeded} succeeded, ${c.failed} failed (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`,
-      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${summary.throughput.provisionedTps} provisioned, ${summary.throughput.throttled} throttled calls`,
-      `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
-    );
-  }
-  return lines.join("\n");
+  return endOfRunLines(execution, summary).join("\n");
 }
