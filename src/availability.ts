@@ -6,7 +6,8 @@
  * production models should start with at least 2 units. With one unit a
  * failure leaves no capacity at all until the replacement serves.
  */
-import { costOption, formatDuration } from "./cost.ts";
+import { costOption } from "./cost.ts";
+import { formatDuration } from "./report/format.ts";
 import type { CostOption, Sizing } from "./shapes.ts";
 
 export interface SingleUnitRisk {
@@ -56,7 +57,7 @@ export function singleUnitRisk(opts: {
     note:
       `One inference unit${scaling}: if it or its Availability Zone fails, the model serves nothing until AWS replaces the unit in the same zone. ` +
       "Calls are then throttled and paced, not failed, so the run waits rather than fails (within each batch's time limit). " +
-      `AWS does not publish how long a replacement takes; at about a start-up (${formatDuration(replacement)}) the run would take that much longer and cost about USD ${extraCost.toFixed(2)} more, the unit being billed while it waits. ` +
-      `AWS advises at least 2 units for production models: with minUnits=2 (--min-units 2, or "minUnits": 2 in the run input) a failure halves the rate instead of stopping it; this run would take about ${formatDuration(twoUnits.durationSeconds)} for USD ${twoUnits.cost.toFixed(2)} instead of ${formatDuration(oneUnit.durationSeconds)} for USD ${oneUnit.cost.toFixed(2)}.`,
+      `AWS does not publish how long a replacement takes; at about a start-up (${formatDuration(replacement, { coarse: true })}) the run would take that much longer and cost about USD ${extraCost.toFixed(2)} more, the unit being billed while it waits. ` +
+      `AWS advises at least 2 units for production models: with minUnits=2 (--min-units 2, or "minUnits": 2 in the run input) a failure halves the rate instead of stopping it; this run would take about ${formatDuration(twoUnits.durationSeconds, { coarse: true })} for USD ${twoUnits.cost.toFixed(2)} instead of ${formatDuration(oneUnit.durationSeconds, { coarse: true })} for USD ${oneUnit.cost.toFixed(2)}.`,
   };
 }

@@ -1,3 +1,4 @@
+import { formatDuration } from "./report/format.ts";
 import type { RunInput } from "./run-input.ts";
 import type { CostEstimate, CostOption, Sizing } from "./shapes.ts";
 
@@ -62,15 +63,6 @@ export function estimateCost(opts: {
   };
 }
 
-/** "2 h 05 min", "45 min", "30 s". */
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  const minutes = Math.round(s / 60);
-  if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
-}
-
 /**
  * The trade-off table as monospaced text, the chosen row marked with `>`:
  *
@@ -82,7 +74,7 @@ export function renderCostTable(cost: CostEstimate, currency = "USD"): string {
   const header = ["units", "duration", "inference hours", `cost (${currency})`];
   const rows = cost.options.map((o) => [
     String(o.units),
-    formatDuration(o.durationSeconds),
+    formatDuration(o.durationSeconds, { coarse: true }),
     o.inferenceHours.toFixed(3),
     o.cost.toFixed(2),
   ]);

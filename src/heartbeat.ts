@@ -9,11 +9,12 @@
  * could lose its release. Concurrent writers of the same run all write "now",
  * so whichever lands last is as good as any.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import type { Logger } from "./runtime.ts";
+import { getObjectText } from "./s3-json.ts";
 
 /**
  * How long a heartbeat keeps a run alive: longer than the longest batch (a
@@ -71,12 +72,8 @@ export async function readHeartbeat(
 ): Promise<Heartbeat | undefined> {
   const key = stateFiles.heartbeat(location.resultsPrefix, location.runId);
   try {
-    const response = await location.s3.send(
-      new GetObjectCommand({ Bucket: location.resultsBucket, Key: key }),
-    );
-    const parsed = heartbeatSchema.safeParse(
-      JSON.parse((await response.Body?.transformToString("utf-8")) ?? ""),
-    );
+    const text = await getObjectText({ s3: location.s3, bucket: location.resultsBucket, key });
+    const parsed = heartbeatSchema.safeParse(JSON.parse(text));
     if (parsed.success && parsed.data.runId === location.runId) return parsed.data;
     location.logger?.warn("heartbeat object is unreadable; ignoring it", { key });
     return undefined;

@@ -1,10 +1,10 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { isNotFoundError } from "./aws-errors.ts";
 import { InternalError } from "./errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import { RUN_INPUT_RANGES } from "./run-input.ts";
 import type { Logger } from "./runtime.ts";
+import { getObjectTextIfExists } from "./s3-json.ts";
 
 /** The TPS per inference unit a run observed, kept for the next run's sizing. */
 export interface LearnedTps {
@@ -61,14 +61,8 @@ export async function readLearnedTps(
   opts: StateLocation & { logger: Logger; projectVersionArn?: string },
 ): Promise<LearnedTps | undefined> {
   const key = stateFiles.learnedTps(opts.resultsPrefix);
-  let text: string;
-  try {
-    const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
-    text = (await response.Body?.transformToString("utf-8")) ?? "";
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
+  const text = await getObjectTextIfExists({ s3: opts.s3, bucket: opts.bucket, key });
+  if (text === undefined) return undefined;
   let parsed: LearnedTps;
   try {
     const result = learnedTpsSchema.safeParse(JSON.parse(text));

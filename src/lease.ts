@@ -4,11 +4,12 @@
  * before StartProjectVersion and marked released (never deleted) after the
  * stop, so the report and the reaper can read what happened.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { accessOrExistenceError, isNotFoundError } from "./aws-errors.ts";
 import { stateFiles } from "./result-keys.ts";
 import type { Logger } from "./runtime.ts";
+import { getObjectText } from "./s3-json.ts";
 import type { ModelLease } from "./shapes.ts";
 
 /** The lease as stored: a `ModelLease` plus its release, once released. */
@@ -110,10 +111,7 @@ export async function readLease(
   const key = leaseKey(location.resultsPrefix);
   let body: string;
   try {
-    const response = await location.s3.send(
-      new GetObjectCommand({ Bucket: location.resultsBucket, Key: key }),
-    );
-    body = (await response.Body?.transformToString("utf-8")) ?? "";
+    body = await getObjectText({ s3: location.s3, bucket: location.resultsBucket, key });
   } catch (error) {
     if (isNotFoundError(error)) return undefined;
     throw mapS3Error(error, location.resultsBucket, key, "read");

@@ -9,6 +9,7 @@ import { isNotFoundError } from "./aws-errors.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
 import type { Logger } from "./runtime.ts";
+import { getObjectTextIfExists } from "./s3-json.ts";
 import { listObjects } from "./s3-listing.ts";
 import type { ResultStatus } from "./shapes.ts";
 
@@ -149,14 +150,8 @@ async function readEntry(
   };
   // Too large to be one of ours: not read at all.
   if (listed.size > MAX_RESULT_BYTES || listed.size === 0) return entry;
-  let text: string;
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: listed.key }));
-    text = (await response.Body?.transformToString("utf-8")) ?? "";
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
+  const text = await getObjectTextIfExists({ s3, bucket, key: listed.key });
+  if (text === undefined) return undefined;
   const record = parseResultRecord(text);
   if (record) {
     entry.record = {

@@ -1,9 +1,9 @@
 import { once } from "node:events";
-import { createInterface } from "node:readline";
-import { PassThrough, Readable } from "node:stream";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PassThrough } from "node:stream";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { runFiles } from "./result-keys.ts";
+import { readJsonl } from "./s3-json.ts";
 import type { ImageRef, SkippedObject } from "./shapes.ts";
 
 const JSONL_CONTENT_TYPE = "application/x-ndjson";
@@ -85,34 +85,6 @@ export async function writeJsonl<T>(opts: {
     throw error;
   }
   return writer.close();
-}
-
-/** Reads a JSON-lines object line by line (blank lines ignored). */
-export async function* readJsonl<T>(opts: {
-  s3: S3Client;
-  bucket: string;
-  key: string;
-}): AsyncGenerator<T> {
-  const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: opts.key }));
-  if (!response.Body) return;
-  const body = response.Body;
-  const stream =
-    body instanceof Readable
-      ? body
-      : Readable.from([Buffer.from(await body.transformToByteArray())]);
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNumber = 0;
-  for await (const line of lines) {
-    lineNumber += 1;
-    if (line.trim() === "") continue;
-    try {
-      yield JSON.parse(line) as T;
-    } catch (error) {
-      throw new Error(`s3://${opts.bucket}/${opts.key} line ${lineNumber} is not JSON`, {
-        cause: error,
-      });
-    }
-  }
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -8,6 +8,7 @@
  * sets it); `POWERTOOLS_METRICS_NAMESPACE` overrides the namespace.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { matchProjectVersionArn } from "./model/model-ref.ts";
 import type { RunSummary } from "./report/summary.ts";
 import { type Logger, SERVICE_NAME } from "./runtime.ts";
 import type { BatchContext, BatchOutput, Plan } from "./shapes.ts";
@@ -20,8 +21,8 @@ export const METRICS_SERVICE = SERVICE_NAME;
  * ARN, so dashboards can tell models apart while the dimension count stays at two.
  */
 export function modelVersionName(projectVersionArn: string): string {
-  const match = /:project\/([^/]+)\/version\/([^/]+)\//.exec(projectVersionArn);
-  return match ? `${match[1]}/${match[2]}` : projectVersionArn;
+  const parts = matchProjectVersionArn(projectVersionArn);
+  return parts ? `${parts.project}/${parts.version}` : projectVersionArn;
 }
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];

@@ -27,6 +27,7 @@ import {
   type MetricDataQuery,
   paginateGetMetricData,
 } from "@aws-sdk/client-cloudwatch";
+import { matchProjectVersionArn } from "./model/model-ref.ts";
 
 export const REKOGNITION_NAMESPACE = "AWS/Rekognition";
 
@@ -60,16 +61,13 @@ export function modelMetricDimensions(projectVersionArn: string): {
   ProjectName: string;
   VersionName: string;
 } {
-  const match =
-    /^arn:aws[\w-]*:rekognition:[^:]*:\d*:project\/([^/]+)\/version\/([^/]+)\/\d+$/.exec(
-      projectVersionArn,
-    );
-  if (!match) {
+  const parts = matchProjectVersionArn(projectVersionArn);
+  if (!parts) {
     throw new Error(
       `projectVersionArn must look like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>, got ${JSON.stringify(projectVersionArn)}`,
     );
   }
-  return { ProjectName: match[1] as string, VersionName: match[2] as string };
+  return { ProjectName: parts.project, VersionName: parts.version };
 }
 
 /**

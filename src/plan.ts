@@ -1,19 +1,27 @@
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type SingleUnitRisk, singleUnitRisk } from "./availability.ts";
 import { accessOrExistenceError } from "./aws-errors.ts";
-import { BacklogTally, scanBacklog } from "./backlog.ts";
+import { type BacklogCounts, BacklogTally, scanBacklog } from "./backlog.ts";
 import { estimateCost } from "./cost.ts";
 import { InvalidRunInputError, RunnerError } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
-import { loadLedger, writeLedgerSnapshot } from "./ledger-index.ts";
+import { type Ledger, loadLedger, writeLedgerSnapshot } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits } from "./plan-limits.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
-import { planScaling } from "./scaling-strategy.ts";
-import type { BatchContext, ImageRef, Plan, Sizing, SkippedObject } from "./shapes.ts";
+import { planScaling, type StrategyComparison } from "./scaling-strategy.ts";
+import type {
+  BatchContext,
+  CostEstimate,
+  ImageRef,
+  Plan,
+  Sizing,
+  SkippedObject,
+} from "./shapes.ts";
 import { addToPendingStats, jsonBytesUpperBound, type PendingStats, sizeRun } from "./sizing.ts";
 
 const RUN_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -102,25 +110,8 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   }
   const plannedAt = new Date(clock.now()).toISOString();
   await checkRegions({ s3, input, region: await s3.config.region() });
-  const { tpsPerUnit, tpsSource } = await resolveTpsPerUnit({ s3, input, logger });
-
-  const contextWithoutRates: Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency"> = {
-    runId,
-    projectVersionArn: input.projectVersionArn,
-    imagesBucket: input.imagesBucket,
-    resultsBucket: input.resultsBucket,
-    resultsPrefix: input.resultsPrefix,
-    imageMode: input.imageMode,
-    ...(input.minConfidence !== undefined ? { minConfidence: input.minConfidence } : {}),
-    ...(input.maxResults !== undefined ? { maxResults: input.maxResults } : {}),
-  };
-  // Measured with the longest rate figures a context can carry.
-  const contextBytes = jsonBytesUpperBound({
-    ...contextWithoutRates,
-    perWorkerTps: 1234.5678901234567,
-    ceilingTps: 1234.5678901234567,
-    concurrency: 100_000,
-  });
+  const tps = await resolveTpsPerUnit({ s3, input, logger });
+  const contextWithoutRates = batchContextWithoutRates(input, runId);
 
   const manifest = {
     bucket: input.resultsBucket,
@@ -130,47 +121,21 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     bucket: input.resultsBucket,
     key: runFiles.skipped(input.resultsPrefix, runId),
   };
-  const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...manifest });
-  const skippedWriter = new JsonlObjectWriter<SkippedObject>({ s3, ...skippedList });
-  const tally = new BacklogTally();
-  const stats: PendingStats = { count: 0, maxItemBytes: 0 };
   const ledgerLocation = { s3, bucket: input.resultsBucket, resultsPrefix: input.resultsPrefix };
   const ledger = await loadLedger({ ...ledgerLocation, logger });
-  try {
-    for await (const entry of scanBacklog({ s3, input, logger, ledger })) {
-      tally.add(entry);
-      if (entry.kind === "pending") {
-        addToPendingStats(stats, entry.image);
-        await manifestWriter.write(entry.image);
-      } else if (entry.kind === "skipped") {
-        await skippedWriter.write(entry.skipped);
-      }
-    }
-    await Promise.all([manifestWriter.close(), skippedWriter.close()]);
-  } catch (error) {
-    await Promise.all([manifestWriter.abort(), skippedWriter.abort()]);
-    throw error;
-  }
+  const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
 
   // For the next plan: only results written after this one will be read.
   await writeLedgerSnapshot({ ...ledgerLocation, ledger, logger });
 
-  const { sizing, strategy } = planScaling({
-    input,
-    pending: stats.count,
-    tpsPerUnit,
-    size: (scaling) =>
-      sizeRun({
-        pending: stats,
-        input: { ...input, ...scaling },
-        tpsPerUnit,
-        tpsSource,
-        contextBytes,
-      }),
-  });
-  const cost = estimateCost({ sizing, pending: stats.count, input });
+  const { tally, stats } = backlog;
   // Refused here, before plan.json is written and before anything is started.
-  assertPlanWithinLimits({ sizing, cost, pending: stats.count, input });
+  const { sizing, cost, strategy } = sizeAndPrice({
+    input,
+    pending: stats,
+    ...tps,
+    contextBytes: contextBytesOf(contextWithoutRates),
+  });
   const plan: Plan = {
     runId,
     executionId: opts.executionId,
@@ -216,8 +181,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     ledgerRead: ledger.read,
     ledgerReused: ledger.reused,
     units: sizing.units,
-    tpsPerUnit,
-    tpsSource,
+    ...tps,
     workers: sizing.workers,
     batchSize: sizing.batchSize,
     estimatedCost: cost.chosen.cost,
@@ -225,4 +189,181 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   });
   if (sizing.windowNote) logger.warn(sizing.windowNote, { runId });
   return plan;
+}
+
+/**
+ * Scans the backlog, writing the manifest and the skipped list as it goes
+ * (nothing large is held in memory); neither is left half-written.
+ */
+async function writeBacklogLists(opts: {
+  s3: S3Client;
+  input: RunInput;
+  logger: Logger;
+  ledger: Ledger;
+  manifest: { bucket: string; key: string };
+  skippedList: { bucket: string; key: string };
+}): Promise<Backlog> {
+  const { s3, input, logger, ledger } = opts;
+  const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...opts.manifest });
+  const skippedWriter = new JsonlObjectWriter<SkippedObject>({ s3, ...opts.skippedList });
+  try {
+    const backlog = await tallyBacklog({
+      s3,
+      input,
+      logger,
+      ledger,
+      onPending: (image) => manifestWriter.write(image),
+      onSkipped: (skipped) => skippedWriter.write(skipped),
+    });
+    await Promise.all([manifestWriter.close(), skippedWriter.close()]);
+    return backlog;
+  } catch (error) {
+    await Promise.all([manifestWriter.abort(), skippedWriter.abort()]);
+    throw error;
+  }
+}
+
+/** The batch context's fields that do not depend on the sizing. */
+function batchContextWithoutRates(
+  input: RunInput,
+  runId: string,
+): Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency"> {
+  return {
+    runId,
+    projectVersionArn: input.projectVersionArn,
+    imagesBucket: input.imagesBucket,
+    resultsBucket: input.resultsBucket,
+    resultsPrefix: input.resultsPrefix,
+    imageMode: input.imageMode,
+    ...(input.minConfidence !== undefined ? { minConfidence: input.minConfidence } : {}),
+    ...(input.maxResults !== undefined ? { maxResults: input.maxResults } : {}),
+  };
+}
+
+/** The context's size in a batch's input, measured with the longest rate figures it can carry. */
+function contextBytesOf(
+  context: Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency">,
+): number {
+  return jsonBytesUpperBound({
+    ...context,
+    perWorkerTps: 1234.5678901234567,
+    ceilingTps: 1234.5678901234567,
+    concurrency: 100_000,
+  });
+}
+
+interface Backlog {
+  tally: BacklogTally;
+  stats: PendingStats;
+}
+
+/** Scans the backlog, counting it and handing each pending and skipped object on as it is found. */
+async function tallyBacklog(opts: {
+  s3: S3Client;
+  input: RunInput;
+  logger: Logger;
+  ledger?: Ledger;
+  onPending?: (image: ImageRef) => Promise<void>;
+  onSkipped?: (skipped: SkippedObject) => Promise<void>;
+}): Promise<Backlog> {
+  const tally = new BacklogTally();
+  const stats: PendingStats = { count: 0, maxItemBytes: 0 };
+  for await (const entry of scanBacklog(opts)) {
+    tally.add(entry);
+    if (entry.kind === "pending") {
+      addToPendingStats(stats, entry.image);
+      await opts.onPending?.(entry.image);
+    } else if (entry.kind === "skipped") {
+      await opts.onSkipped?.(entry.skipped);
+    }
+  }
+  return { tally, stats };
+}
+
+/** Sizes the run and prices it; refuses a plan outside `PLAN_LIMITS` (PlanLimitExceeded). */
+function sizeAndPrice(opts: {
+  input: RunInput;
+  pending: PendingStats;
+  tpsPerUnit: number;
+  tpsSource: Sizing["tpsSource"];
+  contextBytes: number;
+}): { sizing: Sizing; cost: CostEstimate; strategy: StrategyComparison } {
+  const { input, pending, tpsPerUnit } = opts;
+  // Fixed units against auto-scaling (when maxInferenceUnits allows it): the
+  // run is sized for the strategy chosen.
+  const { sizing, strategy } = planScaling({
+    input,
+    pending: pending.count,
+    tpsPerUnit,
+    size: (scaling) => sizeRun({ ...opts, input: { ...input, ...scaling } }),
+  });
+  const cost = estimateCost({ sizing, pending: pending.count, input });
+  assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
+  return { sizing, cost, strategy };
+}
+
+/** What a run would do now, as `previewPlan` finds it. */
+export interface PlanPreview {
+  counts: BacklogCounts;
+  /** True when the count was given (`assumedImages`), not found by listing S3. */
+  assumedCount: boolean;
+  sizing: Sizing;
+  cost: CostEstimate;
+  /** Fixed units against auto-scaling for this backlog, and the choice. */
+  strategy: StrategyComparison;
+  /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
+  singleUnitRisk?: SingleUnitRisk;
+}
+
+/** An image reference's JSON size when `assumedImages` stands in for a listing. */
+const TYPICAL_ITEM_BYTES = 200;
+
+/**
+ * The Plan step's own planning without its writes: lists and classifies the
+ * backlog (or assumes `assumedImages` pending images), sizes and prices the
+ * run and refuses it outside `PLAN_LIMITS`, exactly as a run would now. Writes
+ * nothing, starts nothing.
+ */
+export async function previewPlan(opts: {
+  s3: S3Client;
+  input: RunInput;
+  logger: Logger;
+  assumedImages?: number;
+  /** The TPS per unit when the caller resolved it already (an offline plan); else resolved here. */
+  tps?: { tpsPerUnit: number; tpsSource: Sizing["tpsSource"] };
+}): Promise<PlanPreview> {
+  const { s3, input, logger, assumedImages } = opts;
+  let counts: BacklogCounts;
+  let pending: PendingStats;
+  if (assumedImages !== undefined) {
+    pending = { count: assumedImages, maxItemBytes: TYPICAL_ITEM_BYTES };
+    counts = { listed: assumedImages, pending: assumedImages, skipped: 0, alreadyDone: 0 };
+  } else {
+    const ledger = await loadLedger({
+      s3,
+      bucket: input.resultsBucket,
+      resultsPrefix: input.resultsPrefix,
+      logger,
+    });
+    const backlog = await tallyBacklog({ s3, input, logger, ledger });
+    pending = backlog.stats;
+    counts = backlog.tally.counts;
+  }
+  const tps = opts.tps ?? (await resolveTpsPerUnit({ s3, input, logger }));
+  // A run id of the length the Plan step's own has.
+  const contextBytes = contextBytesOf(batchContextWithoutRates(input, newRunId(0)));
+  const { sizing, cost, strategy } = sizeAndPrice({ input, pending, ...tps, contextBytes });
+  const risk = singleUnitRisk({
+    sizing,
+    pending: pending.count,
+    pricePerUnitHour: cost.pricePerUnitHour,
+  });
+  return {
+    counts,
+    assumedCount: assumedImages !== undefined,
+    sizing,
+    cost,
+    strategy,
+    ...(risk ? { singleUnitRisk: risk } : {}),
+  };
 }

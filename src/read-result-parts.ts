@@ -3,9 +3,9 @@ import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
 import { GetObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { isNotFoundError } from "./aws-errors.ts";
 import { normalizePrefix, runFiles } from "./result-keys.ts";
 import { type PartLine, type PartStatus, partLineSchema } from "./result-parts.ts";
+import { getObjectTextIfExists } from "./s3-json.ts";
 import { listObjects } from "./s3-listing.ts";
 
 /**
@@ -49,16 +49,8 @@ export async function runPlannedAt(
   runId: string,
 ): Promise<string | undefined> {
   const key = runFiles.plan(location.resultsPrefix, runId);
-  let text: string;
-  try {
-    const response = await location.s3.send(
-      new GetObjectCommand({ Bucket: location.bucket, Key: key }),
-    );
-    text = (await response.Body?.transformToString("utf-8")) ?? "";
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
+  const text = await getObjectTextIfExists({ s3: location.s3, bucket: location.bucket, key });
+  if (text === undefined) return undefined;
   try {
     const parsed = plannedAtSchema.safeParse(JSON.parse(text));
     return parsed.success && !Number.isNaN(Date.parse(parsed.data.plannedAt))

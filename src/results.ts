@@ -1,12 +1,8 @@
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
 import { resultKeyFor } from "./result-keys.ts";
+import { getObjectTextIfExists } from "./s3-json.ts";
 import {
   type BatchContext,
   type DetectedLabel,
@@ -209,16 +205,8 @@ export async function readCurrentResult(
   }
   if (!isResultCurrent({ metadata: head.Metadata }, image)) return undefined;
   if ((head.ContentLength ?? 0) > MAX_RESULT_BYTES) return undefined;
-  let text: string;
-  try {
-    const response = await s3.send(
-      new GetObjectCommand({ Bucket: context.resultsBucket, Key: key }),
-    );
-    text = (await response.Body?.transformToString("utf-8")) ?? "";
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
+  const text = await getObjectTextIfExists({ s3, bucket: context.resultsBucket, key });
+  if (text === undefined) return undefined;
   const record = parseResultRecord(text, image.key);
   // The body must agree with the metadata: an entry rewritten by hand is redone.
   if (!record || normalizeEtag(record.image.etag) !== normalizeEtag(image.etag)) return undefined;

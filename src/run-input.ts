@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InvalidRunInputError } from "./errors.ts";
+import { PROJECT_VERSION_ARN } from "./model/model-ref.ts";
 import { jobFolders, normalizePrefix } from "./result-keys.ts";
 
 /**
@@ -161,9 +162,6 @@ const s3Prefix = z
   .string({ error: prefixError })
   .refine((prefix) => Buffer.byteLength(prefix, "utf8") <= 512, { error: prefixError });
 
-/** `arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>` */
-export const PROJECT_VERSION_ARN =
-  /^arn:aws(-[a-z]+)*:rekognition:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:project\/[a-zA-Z0-9_.-]{1,255}\/version\/[a-zA-Z0-9_.-]{1,255}\/\d+$/;
 const arnError =
   "must be a model version ARN like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>";
 const projectVersionArn = z

@@ -1,4 +1,5 @@
-import { costOption, formatDuration } from "./cost.ts";
+import { costOption } from "./cost.ts";
+import { formatDuration } from "./report/format.ts";
 
 /**
  * The ways to provision a run that AWS's guide describes and this runner
@@ -121,13 +122,13 @@ export function compareStrategies(opts: {
     options.push(fixedOption(maxUnits, backlog));
     options.push(autoScalingOption(units, maxUnits, backlog));
   }
-  const assumptions = `auto-scaling estimate: units are added one at a time, each about ${formatDuration(backlog.scaleUpSeconds)} (one model start-up) after the last, and are billed once they serve`;
+  const assumptions = `auto-scaling estimate: units are added one at a time, each about ${formatDuration(backlog.scaleUpSeconds, { coarse: true })} (one model start-up) after the last, and are billed once they serve`;
   const fixed = options[0] as StrategyOption;
   const auto = options.find((o) => o.strategy === "auto-scaling");
   if (!opts.autoScalingAsked || !auto) {
     const reason = !auto
       ? `${units} fixed unit(s): auto-scaling could add no unit (the most allowed is ${maxUnits})`
-      : `${units} fixed unit(s): auto-scaling is off (set maxInferenceUnits to use it); up to ${maxUnits} units it would take about ${formatDuration(auto.durationSeconds)} instead of ${formatDuration(fixed.durationSeconds)}, at USD ${auto.cost.toFixed(2)} instead of ${fixed.cost.toFixed(2)}`;
+      : `${units} fixed unit(s): auto-scaling is off (set maxInferenceUnits to use it); up to ${maxUnits} units it would take about ${formatDuration(auto.durationSeconds, { coarse: true })} instead of ${formatDuration(fixed.durationSeconds, { coarse: true })}, at USD ${auto.cost.toFixed(2)} instead of ${fixed.cost.toFixed(2)}`;
     return { options, chosen: fixed, reason, assumptions };
   }
   // The choice is between the planned units and auto-scaling from them;
@@ -149,8 +150,8 @@ function reasonFor(chosen: StrategyOption, fixed: StrategyOption, auto: Strategy
     : "; no strategy meets the window, this one comes closest at its price";
   if (chosen.strategy === "auto-scaling") {
     return (
-      `auto-scaling ${chosen.units}..${chosen.maxInferenceUnits} units: about ${formatDuration(chosen.durationSeconds)} ` +
-      `instead of ${formatDuration(fixed.durationSeconds)} with ${fixed.units} fixed unit(s), at USD ${chosen.cost.toFixed(2)} ` +
+      `auto-scaling ${chosen.units}..${chosen.maxInferenceUnits} units: about ${formatDuration(chosen.durationSeconds, { coarse: true })} ` +
+      `instead of ${formatDuration(fixed.durationSeconds, { coarse: true })} with ${fixed.units} fixed unit(s), at USD ${chosen.cost.toFixed(2)} ` +
       `against ${fixed.cost.toFixed(2)}: the added units are paid only once they serve${windowNote}`
     );
   }
@@ -171,7 +172,7 @@ export function renderStrategies(comparison: StrategyComparison, currency = "USD
       : `auto-scaling ${o.units}..${o.maxInferenceUnits}`;
   const rows = comparison.options.map((o) => [
     name(o),
-    formatDuration(o.durationSeconds),
+    formatDuration(o.durationSeconds, { coarse: true }),
     o.inferenceHours.toFixed(3),
     o.cost.toFixed(2),
     o.meetsWindow ? "yes" : "no",

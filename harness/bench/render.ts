@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from "../../src/report/html-escape.ts";
+import { CHART_STYLE, throughputChart } from "../../src/report/svg-charts.ts";
 import type { TimelineSecond } from "../local/emulator/index.ts";
 import type { PaperRun } from "./scale-on-paper.ts";
 import type {
@@ -178,31 +179,22 @@ export function renderText(results: BenchResults): string {
   return `${parts.join("\n\n")}\n`;
 }
 
-/** Accepted (solid) and throttled (red) calls per second, with the capacity line, as inline SVG. */
+/**
+ * Accepted and throttled calls per second, with the capacity (units in
+ * service x TPS per unit) as the limit line: the run report's own chart.
+ */
 export function timelineChart(
   timeline: readonly TimelineSecond[],
   tpsPerUnit: number,
   title: string,
 ): SafeHtml {
-  const width = 640;
-  const height = 160;
-  const first = timeline[0]?.t ?? 0;
-  const span = Math.max(1, (timeline[timeline.length - 1]?.t ?? 0) - first + 1);
-  const top = Math.max(
-    1,
-    ...timeline.map((s) => Math.max(s.accepted + s.throttled, s.inServiceUnits * tpsPerUnit)),
-  );
-  const x = (t: number) => ((t - first) / span) * width;
-  const y = (v: number) => height - (v / top) * height;
-  const barWidth = Math.max(1, width / span - 1);
-  const bars = timeline.map(
-    (s) =>
-      html`<rect x="${x(s.t).toFixed(1)}" y="${y(s.accepted).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(height - y(s.accepted)).toFixed(1)}" fill="#4a7"/><rect x="${x(s.t).toFixed(1)}" y="${y(s.accepted + s.throttled).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(y(s.accepted) - y(s.accepted + s.throttled)).toFixed(1)}" fill="#d44"/>`,
-  );
-  const capacity = timeline
-    .map((s) => `${x(s.t).toFixed(1)},${y(s.inServiceUnits * tpsPerUnit).toFixed(1)}`)
-    .join(" ");
-  return html`<figure><figcaption>${title} (max ${top} calls/s; green accepted, red throttled, line = capacity)</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img"><rect width="${width}" height="${height}" fill="#f8f8f8"/>${bars}<polyline points="${capacity}" fill="none" stroke="#333" stroke-width="1.5"/></svg></figure>`;
+  const points = timeline.map((s) => ({
+    t: s.t,
+    accepted: s.accepted,
+    throttled: s.throttled,
+    limit: s.inServiceUnits * tpsPerUnit,
+  }));
+  return html`<figure><figcaption>${title}</figcaption>${throughputChart(points)}</figure>`;
 }
 
 /** A small self-contained page: the text tables and a chart per run. */
@@ -212,5 +204,5 @@ export function renderHtml(results: BenchResults, tpsPerUnit: number): string {
     charts.push(timelineChart(results.saturation.timeline, tpsPerUnit, "Saturation: this project"));
   for (const c of results.capacity ?? [])
     charts.push(timelineChart(c.timeline, tpsPerUnit, `Capacity change: ${c.name}`));
-  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Benchmark ${results.generatedAt}</title><style>body{font-family:system-ui,sans-serif;margin:2em}pre{font-size:12px;background:#f4f4f4;padding:1em;overflow:auto}</style></head><body><h1>Benchmark</h1>${charts}<pre>${renderText(results)}</pre></body></html>`.toString();
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Benchmark ${results.generatedAt}</title><style>body{font-family:system-ui,sans-serif;margin:2em}pre{font-size:12px;background:#f4f4f4;padding:1em;overflow:auto}${CHART_STYLE}</style></head><body><h1>Benchmark</h1>${charts}<pre>${renderText(results)}</pre></body></html>`.toString();
 }

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { readableCause } from "../../src/failure-cause.ts";
+import { endOfRunLines } from "../../src/report/end-of-run.ts";
 import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
 import { DataFolderBusyError } from "./data-lock.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
@@ -18,7 +18,6 @@ import { LocalProgress } from "./progress.ts";
 import { formatRunProgress, type RunProgress, runProgressFromLedger } from "./run-progress.ts";
 import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
-import { unitsLine } from "./units-line.ts";
 import type { JsonValue } from "./workflow/index.ts";
 
 const HELP = `Run the weekly Rekognition Custom Labels job locally: the real state machine
@@ -160,53 +159,15 @@ function printSummary(
 ) {
   const { execution, summary } = result;
   const billing = stack.emulator.admin.billing(stack.projectVersionArn);
-  const lines: string[] = [""];
-  lines.push(`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`);
-  if (execution.cause) lines.push(`Cause       ${readableCause(execution.cause)}`);
+  const afterCause: string[] = [];
   if (result.orphans.ranOn > 0) {
-    lines.push(
+    afterCause.push(
       `Orphans     ${result.orphans.ranOn} invocation(s) ran on after the execution ended, as on AWS; all ended before the stack closed${result.orphans.stillRunning ? ` except ${result.orphans.stillRunning}` : ""}`,
     );
   }
   // No report (an aborted execution writes none): the ledger says how far it got.
-  if (!summary && progress) lines.push(formatRunProgress(progress));
-  if (summary) {
-    const c = summary.counts;
-    lines.push(
-      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done${c.replaced || c.unreadableResults ? ` (pending: ${c.replaced} replaced, ${c.unreadableResults} unreadable results)` : ""}`,
-      execution.status === "SUCCEEDED"
-        ? `Results     ${c.succeeded} succeeded, ${c.failed} failed${c.unreadable ? `, ${c.unreadable} unreadable (tried again next run)` : ""}${c.unaccounted ? `, ${c.unaccounted} UNACCOUNTED` : ""} (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`
-        : // A failed run leaves what it did not reach pending: the next run picks it up.
-          `Results     ${c.succeeded} succeeded, ${c.failed} failed, ${c.unreadable} unreadable, ${c.unaccounted} not analysed (still pending: the next run takes them)`,
-    );
-    const labels = summary.labels
-      .slice(0, 8)
-      .map((l) => `${l.label} ${l.images}`)
-      .join(", ");
-    if (labels) lines.push(`Labels      ${labels}`);
-    for (const failure of summary.failures.images.slice(0, 5)) {
-      lines.push(`Failed      ${failure.key}: ${failure.error}`);
-    }
-    if (c.failed > Math.min(5, summary.failures.images.length)) {
-      const { bucket, prefix } = summary.failures.ledger;
-      lines.push(
-        `            every failure is in the ledger, s3://${bucket}/${prefix} ("status": "failed")`,
-      );
-    }
-    const { maxInferenceUnits } = summary.units;
-    const provisioned =
-      maxInferenceUnits === undefined
-        ? `${summary.throughput.provisionedTps}`
-        : `${summary.throughput.provisionedTps}-${maxInferenceUnits * summary.plan.sizing.tpsPerUnit}`;
-    lines.push(
-      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${provisioned} provisioned, ${summary.throughput.throttled} throttled calls`,
-    );
-    lines.push(
-      `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
-    );
-    if (summary.plan.strategy) lines.push(`Strategy    ${summary.plan.strategy.reason}`);
-    lines.push(`Units       ${unitsLine(summary)}`);
-  }
+  if (!summary && progress) afterCause.push(formatRunProgress(progress));
+  const lines = ["", ...endOfRunLines(execution, summary, afterCause)];
   lines.push(
     `Billed      ${billing.inferenceHours.toFixed(4)} inference hours = USD ${billing.cost.toFixed(4)} (emulator meter)`,
     ...(summary?.billing.measured.inferenceHours !== undefined

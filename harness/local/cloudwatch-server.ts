@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { getMetricData, type MetricSource } from "./cloudwatch/get-metric-data.ts";
 import {
   CloudWatchError,
@@ -8,8 +7,7 @@ import {
   JSON_10,
   parseCloudWatchRequest,
 } from "./cloudwatch/request.ts";
-import { RequestTooLarge, readBody, sendJson } from "./emulator/http-io.ts";
-import { LOOPBACK_HOST } from "./s3-server.ts";
+import { listenOnLoopback, RequestTooLarge, readBody, sendJson } from "./loopback-server.ts";
 
 /**
  * A local CloudWatch endpoint that answers GetMetricData (AWS JSON 1.0,
@@ -40,29 +38,9 @@ export async function startLocalCloudWatch(options: {
   port?: number;
   authorize?: CloudWatchAuthorizer;
 }): Promise<LocalCloudWatch> {
-  const server = createServer((request, response) => {
+  return listenOnLoopback((request, response) => {
     handle(request, response, options.source, options.authorize).catch(() => response.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, LOOPBACK_HOST, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closed: Promise<void> | undefined;
-  return {
-    endpoint: `http://${LOOPBACK_HOST}:${port}`,
-    port,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
-  };
+  }, options.port ?? 0);
 }
 
 async function handle(

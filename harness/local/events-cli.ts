@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as planFunction from "../../functions/plan.ts";
 import { createAwsClients } from "../../src/clients.ts";
-import { readJsonl } from "../../src/manifest.ts";
+import { readJsonl } from "../../src/s3-json.ts";
 import type { ImageRef, Plan } from "../../src/shapes.ts";
 import { LOCAL_DATA_DIRECTORY } from "./local-stack.ts";
 import { PROJECT_ROOT } from "./s3-server.ts";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { parse as parseYaml } from "yaml";
 import * as checkModel from "../../functions/check-model.ts";
 import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
@@ -13,6 +13,7 @@ import type { EnsureModelRunningResult } from "../../src/model/start.ts";
 import type { SafetyStopResult } from "../../src/reaper.ts";
 import type { RunReportResult, RunSummary } from "../../src/report/summary.ts";
 import { normalizePrefix, runFiles } from "../../src/result-keys.ts";
+import { getObjectJson } from "../../src/s3-json.ts";
 import type { Plan } from "../../src/shapes.ts";
 import { runWithEnvironment } from "./iam/function-environment.ts";
 import { identityForRole, LOCAL_IDENTITIES, type LocalIdentity } from "./iam/identities.ts";
@@ -366,10 +367,11 @@ export async function runLocalJob(options: LocalJobOptions): Promise<LocalJobRes
 }
 
 async function readSummary(stack: LocalStack, report: RunReportResult): Promise<RunSummary> {
-  const object = await stack.s3.send(
-    new GetObjectCommand({ Bucket: report.bucket, Key: report.summaryKey }),
-  );
-  return JSON.parse(await (object.Body?.transformToString() ?? "{}")) as RunSummary;
+  return (await getObjectJson({
+    s3: stack.s3,
+    bucket: report.bucket,
+    key: report.summaryKey,
+  })) as RunSummary;
 }
 
 /** How many of the newest runs to look through for a failed execution's own. */
@@ -377,8 +379,7 @@ const RECENT_RUNS_SEARCHED = 20;
 
 async function readJson<T>(stack: LocalStack, bucket: string, key: string): Promise<T | undefined> {
   try {
-    const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await (object.Body?.transformToString() ?? "")) as T;
+    return (await getObjectJson({ s3: stack.s3, bucket, key })) as T;
   } catch {
     return undefined;
   }

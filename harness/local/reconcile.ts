@@ -1,7 +1,8 @@
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { resultsFolder, runFiles } from "../../src/result-keys.ts";
 import { normalizeEtag, parseResultRecord } from "../../src/results.ts";
+import { getObjectText, parseJsonLines } from "../../src/s3-json.ts";
 import { listObjects } from "../../src/s3-listing.ts";
 import type { ImageResultRecord, SkippedObject } from "../../src/shapes.ts";
 
@@ -59,8 +60,7 @@ export interface Reconciliation {
 
 async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await object.Body?.transformToString("utf-8");
+    return await getObjectText({ s3, bucket, key });
   } catch {
     return undefined;
   }
@@ -111,9 +111,7 @@ export async function reconcile(input: ReconcileInput): Promise<Reconciliation> 
       input.resultsBucket,
       runFiles.skipped(input.resultsPrefix, runId),
     );
-    for (const line of (text ?? "").split("\n")) {
-      if (line.trim() === "") continue;
-      const entry = JSON.parse(line) as SkippedObject;
+    for (const entry of parseJsonLines(text ?? "", "the skipped list") as SkippedObject[]) {
       skipped.set(entry.key, entry);
     }
   }

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { IamGate } from "./iam/iam-gate.ts";
 import { AccessDeniedException, gateSfnCall } from "./iam/service-gates.ts";
 import {
@@ -10,9 +9,10 @@ import {
   runLocalJob,
 } from "./local-job.ts";
 import type { LocalStack } from "./local-stack.ts";
-import { LOOPBACK_HOST } from "./s3-server.ts";
+import { awsJsonOperation, listenOnLoopback, readBody, sendJson } from "./loopback-server.ts";
+import { describeMapRun, type MapRunRecord, recordMapRunEvent, seconds } from "./sfn-map-runs.ts";
 import { localArn } from "./workflow/asl.ts";
-import type { JsonValue, MapRunCounts, WorkflowEvent } from "./workflow/index.ts";
+import type { JsonValue } from "./workflow/index.ts";
 
 /**
  * A local Step Functions API: the AWS JSON 1.0 protocol
@@ -28,19 +28,6 @@ import type { JsonValue, MapRunCounts, WorkflowEvent } from "./workflow/index.ts
 export const LOCAL_STATE_MACHINE_ARN = localArn.stateMachine(LOCAL_STATE_MACHINE_NAME);
 
 type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
-
-interface MapRunRecord {
-  mapRunArn: string;
-  executionArn: string;
-  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
-  startDate: number;
-  stopDate?: number;
-  maxConcurrency: number;
-  counts: MapRunCounts;
-  /** Items of each started child that has not ended: the items "running" now. */
-  runningItemsByChild: Map<number, number>;
-  itemsAborted: number;
-}
 
 /** One local execution, as the API reports it. */
 export interface LocalExecution {
@@ -90,89 +77,6 @@ class SfnApiError extends Error {
   }
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
-
-function mapRunStatusFor(event: WorkflowEvent): MapRunRecord["status"] | undefined {
-  if (event.type === "MapRunSucceeded") return "SUCCEEDED";
-  if (event.type === "MapRunFailed") return "FAILED";
-  if (event.type === "MapRunAborted") return "ABORTED";
-  return undefined;
-}
-
-/** Keeps an execution's Map Runs up to date from the workflow's events. */
-function recordMapRunEvent(execution: LocalExecution, event: WorkflowEvent): void {
-  if (event.type === "MapRunStarted") {
-    execution.mapRuns.push({
-      mapRunArn: event.mapRunArn,
-      executionArn: execution.executionArn,
-      status: "RUNNING",
-      startDate: event.timestamp,
-      maxConcurrency: event.maxConcurrency,
-      counts: event.counts,
-      runningItemsByChild: new Map(),
-      itemsAborted: 0,
-    });
-    return;
-  }
-  if (!("mapRunArn" in event) || !("counts" in event)) return;
-  const run = execution.mapRuns.find((candidate) => candidate.mapRunArn === event.mapRunArn);
-  if (!run) return;
-  run.counts = event.counts;
-  if (event.type === "MapChildStarted") run.runningItemsByChild.set(event.index, event.items);
-  if (
-    event.type === "MapChildSucceeded" ||
-    event.type === "MapChildFailed" ||
-    event.type === "MapChildAborted"
-  ) {
-    run.runningItemsByChild.delete(event.index);
-    if (event.type === "MapChildAborted") run.itemsAborted += event.items;
-  }
-  const status = mapRunStatusFor(event);
-  if (status) {
-    run.status = status;
-    run.stopDate = event.timestamp;
-  }
-}
-
-function describeMapRun(run: MapRunRecord) {
-  const c = run.counts;
-  const runningItems = [...run.runningItemsByChild.values()].reduce((a, b) => a + b, 0);
-  const finishedItems = c.itemsSucceeded + c.itemsFailed + run.itemsAborted;
-  const itemCounts = {
-    pending: Math.max(0, c.totalItems - finishedItems - runningItems),
-    running: runningItems,
-    succeeded: c.itemsSucceeded,
-    failed: c.itemsFailed,
-    timedOut: 0,
-    aborted: run.itemsAborted,
-    total: c.totalItems,
-    resultsWritten: c.itemsSucceeded + c.itemsFailed,
-  };
-  const executionCounts = {
-    pending: c.pending,
-    running: c.running,
-    succeeded: c.succeeded,
-    failed: c.failed,
-    timedOut: 0,
-    aborted: c.aborted,
-    total: c.totalChildren,
-    resultsWritten: c.succeeded + c.failed,
-  };
-  return {
-    mapRunArn: run.mapRunArn,
-    executionArn: run.executionArn,
-    status: run.status,
-    startDate: seconds(run.startDate),
-    stopDate: seconds(run.stopDate),
-    maxConcurrency: run.maxConcurrency,
-    // The local engine does not report the Map's tolerance in its events.
-    toleratedFailurePercentage: 0,
-    toleratedFailureCount: 0,
-    itemCounts,
-    executionCounts,
-  };
-}
-
 function executionSummary(execution: LocalExecution) {
   return {
     executionArn: execution.executionArn,
@@ -188,26 +92,61 @@ const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** Starts the local Step Functions API for `stack` on 127.0.0.1. */
 export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<LocalSfnApi> {
-  const executions = new Map<string, LocalExecution>();
-  let environment: Record<string, string> = {};
-
-  const requireStateMachine = (arn: unknown) => {
-    if (arn !== LOCAL_STATE_MACHINE_ARN) {
-      throw new SfnApiError(
-        "StateMachineDoesNotExist",
-        `State Machine Does Not Exist: '${String(arn)}' (the local state machine is ${LOCAL_STATE_MACHINE_ARN})`,
-      );
-    }
+  const executions = new LocalExecutions(options);
+  const operations = sfnOperations(executions);
+  const server = await listenOnLoopback((req, res) => {
+    void handle(req, res, operations, options.stack.iam);
+  }, options.port ?? 0);
+  const { endpoint } = server;
+  const environment = {
+    AWS_ENDPOINT_URL_SFN: endpoint,
+    STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN,
   };
-  const requireExecution = (arn: unknown): LocalExecution => {
-    const execution = typeof arn === "string" ? executions.get(arn) : undefined;
+  executions.environment = environment;
+
+  return {
+    endpoint,
+    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    environment,
+    executions: executions.byArn,
+    waitForExecution: (executionArn) => executions.require(executionArn).done,
+    async close() {
+      for (const execution of executions.byArn.values()) {
+        if (execution.status === "RUNNING") execution.abort.abort(new Error("local API closed"));
+      }
+      await Promise.all([...executions.byArn.values()].map((execution) => execution.done));
+      await server.close();
+    },
+  };
+}
+
+function requireStateMachine(arn: unknown): void {
+  if (arn !== LOCAL_STATE_MACHINE_ARN) {
+    throw new SfnApiError(
+      "StateMachineDoesNotExist",
+      `State Machine Does Not Exist: '${String(arn)}' (the local state machine is ${LOCAL_STATE_MACHINE_ARN})`,
+    );
+  }
+}
+
+/** The executions of the local state machine, each running `runLocalJob` in the background. */
+class LocalExecutions {
+  readonly byArn = new Map<string, LocalExecution>();
+  /** Given to every job: the API's own endpoint and ARN, once it listens. */
+  environment: Record<string, string> = {};
+
+  constructor(private readonly options: LocalSfnApiOptions) {}
+
+  require(arn: unknown): LocalExecution {
+    const execution = typeof arn === "string" ? this.byArn.get(arn) : undefined;
     if (!execution) {
       throw new SfnApiError("ExecutionDoesNotExist", `Execution Does Not Exist: '${String(arn)}'`);
     }
     return execution;
-  };
+  }
 
-  const startExecution = (request: Record<string, unknown>) => {
+  /** StartExecution: checks the request, registers the execution RUNNING and starts its job. */
+  start(request: Record<string, unknown>): { executionArn: string; startDate?: number } {
     requireStateMachine(request.stateMachineArn);
     const name = request.name === undefined ? randomUUID() : request.name;
     if (typeof name !== "string" || !EXECUTION_NAME.test(name)) {
@@ -217,26 +156,14 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       );
     }
     const executionArn = localArn.execution(LOCAL_STATE_MACHINE_NAME, name);
-    if (executions.has(executionArn)) {
+    if (this.byArn.has(executionArn)) {
       throw new SfnApiError(
         "ExecutionAlreadyExists",
         `Execution Already Exists: '${executionArn}'`,
       );
     }
     const inputText = typeof request.input === "string" ? request.input : "{}";
-    let input: JsonValue;
-    try {
-      input = JSON.parse(inputText) as JsonValue;
-    } catch (error) {
-      throw new SfnApiError(
-        "InvalidExecutionInput",
-        `Invalid State Machine Execution Input: ${(error as Error).message}`,
-      );
-    }
-    if (typeof input !== "object" || input === null || Array.isArray(input)) {
-      throw new SfnApiError("InvalidExecutionInput", "the execution input must be a JSON object");
-    }
-    const abort = new AbortController();
+    const input = parseExecutionInput(inputText);
     const execution: LocalExecution = {
       executionArn,
       name,
@@ -244,19 +171,28 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       startDate: Date.now(),
       input: inputText,
       mapRuns: [],
-      abort,
+      abort: new AbortController(),
       done: Promise.resolve(undefined),
     };
     // Registered RUNNING before the job starts, so its Plan step sees itself.
-    executions.set(executionArn, execution);
-    const jobOptions = options.job ?? {};
-    execution.done = runLocalJob({
+    this.byArn.set(executionArn, execution);
+    execution.done = this.runJob(execution, input);
+    return { executionArn, startDate: seconds(execution.startDate) };
+  }
+
+  /** Runs the execution's job; its end (or its failure to run) sets the execution's status. */
+  private runJob(
+    execution: LocalExecution,
+    input: Record<string, JsonValue>,
+  ): Promise<LocalJobResult | undefined> {
+    const jobOptions = this.options.job ?? {};
+    return runLocalJob({
       ...jobOptions,
-      stack: options.stack,
-      input: input as Record<string, JsonValue>,
-      executionName: name,
-      signal: abort.signal,
-      environment: { ...jobOptions.environment, ...environment },
+      stack: this.options.stack,
+      input,
+      executionName: execution.name,
+      signal: execution.abort.signal,
+      environment: { ...jobOptions.environment, ...this.environment },
       onEvent: (event) => {
         recordMapRunEvent(execution, event);
         jobOptions.onEvent?.(event);
@@ -284,12 +220,33 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
         return undefined;
       },
     );
-    return { executionArn, startDate: seconds(execution.startDate) };
-  };
+  }
+}
 
+/** An execution's input: a JSON object, as Step Functions requires. */
+function parseExecutionInput(inputText: string): Record<string, JsonValue> {
+  let input: JsonValue;
+  try {
+    input = JSON.parse(inputText) as JsonValue;
+  } catch (error) {
+    throw new SfnApiError(
+      "InvalidExecutionInput",
+      `Invalid State Machine Execution Input: ${(error as Error).message}`,
+    );
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new SfnApiError("InvalidExecutionInput", "the execution input must be a JSON object");
+  }
+  return input as Record<string, JsonValue>;
+}
+
+type Operation = (request: Record<string, unknown>) => unknown;
+
+/** The operations the local API answers, by name. */
+function sfnOperations(executions: LocalExecutions): Record<string, Operation> {
   const createdAt = Date.now();
-  const operations: Record<string, (request: Record<string, unknown>) => unknown> = {
-    StartExecution: startExecution,
+  return {
+    StartExecution: (request) => executions.start(request),
     // Read-only, for `doctor --local`: the one local state machine, always ACTIVE.
     DescribeStateMachine: (request) => {
       requireStateMachine(request.stateMachineArn);
@@ -304,14 +261,14 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
     ListExecutions: (request) => {
       requireStateMachine(request.stateMachineArn);
       const filter = request.statusFilter;
-      const listed = [...executions.values()]
+      const listed = [...executions.byArn.values()]
         .filter((execution) => filter === undefined || execution.status === filter)
         .sort((a, b) => b.startDate - a.startDate)
         .map(executionSummary);
       return { executions: listed };
     },
     DescribeExecution: (request) => {
-      const execution = requireExecution(request.executionArn);
+      const execution = executions.require(request.executionArn);
       return {
         ...executionSummary(execution),
         input: execution.input,
@@ -322,7 +279,7 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       };
     },
     StopExecution: (request) => {
-      const execution = requireExecution(request.executionArn);
+      const execution = executions.require(request.executionArn);
       if (execution.status === "RUNNING") {
         execution.status = "ABORTED";
         execution.stopDate = Date.now();
@@ -333,7 +290,7 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       return { stopDate: seconds(execution.stopDate) };
     },
     ListMapRuns: (request) => {
-      const execution = requireExecution(request.executionArn);
+      const execution = executions.require(request.executionArn);
       return {
         mapRuns: execution.mapRuns.map((run) => ({
           executionArn: run.executionArn,
@@ -345,7 +302,7 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       };
     },
     DescribeMapRun: (request) => {
-      for (const execution of executions.values()) {
+      for (const execution of executions.byArn.values()) {
         const run = execution.mapRuns.find(
           (candidate) => candidate.mapRunArn === request.mapRunArn,
         );
@@ -357,59 +314,28 @@ export async function startLocalSfnApi(options: LocalSfnApiOptions): Promise<Loc
       );
     },
   };
-
-  const server = createServer((req, res) => {
-    void handle(req, res, operations, options.stack.iam);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, LOOPBACK_HOST, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://${LOOPBACK_HOST}:${port}`;
-  environment = { AWS_ENDPOINT_URL_SFN: endpoint, STATE_MACHINE_ARN: LOCAL_STATE_MACHINE_ARN };
-
-  return {
-    endpoint,
-    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
-    environment,
-    executions,
-    waitForExecution: (executionArn) => requireExecution(executionArn).done,
-    async close() {
-      for (const execution of executions.values()) {
-        if (execution.status === "RUNNING") execution.abort.abort(new Error("local API closed"));
-      }
-      await Promise.all([...executions.values()].map((execution) => execution.done));
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  operations: Record<string, (request: Record<string, unknown>) => unknown>,
+  operations: Record<string, Operation>,
   iam: IamGate,
 ): Promise<void> {
-  const send = (status: number, body: unknown) => {
-    res.writeHead(status, { "Content-Type": "application/x-amz-json-1.0" });
-    res.end(JSON.stringify(body));
-  };
+  const send = (status: number, body: unknown) =>
+    sendJson(res, status, body, { "Content-Type": "application/x-amz-json-1.0" });
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = await readBody(req);
     const target = String(req.headers["x-amz-target"] ?? "");
-    const operation = target.startsWith("AWSStepFunctions.")
-      ? operations[target.slice("AWSStepFunctions.".length)]
-      : undefined;
+    const operationName = awsJsonOperation(req, "AWSStepFunctions");
+    const operation = operationName === undefined ? undefined : operations[operationName];
     if (req.method !== "POST" || !operation) {
       throw new SfnApiError(
         "UnknownOperationException",
         `the local Step Functions API does not implement ${target || "this request"}`,
       );
     }
-    const text = Buffer.concat(chunks).toString("utf8");
+    const text = body.toString("utf8");
     let request: unknown;
     try {
       request = text === "" ? {} : JSON.parse(text);
@@ -417,7 +343,7 @@ async function handle(
       throw new SfnApiError("SerializationException", "the request body is not JSON");
     }
     const params = (request ?? {}) as Record<string, unknown>;
-    await gateSfnCall(iam, req.headers, target.slice("AWSStepFunctions.".length), params);
+    await gateSfnCall(iam, req.headers, operationName as string, params);
     send(200, operation(params));
   } catch (error) {
     if (error instanceof AccessDeniedException) {

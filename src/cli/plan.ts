@@ -3,15 +3,12 @@
  * (listed, or `--images N`), the units for the window, and the cost table.
  */
 
-import { type SingleUnitRisk, singleUnitRisk } from "../availability.ts";
-import { type BacklogCounts, BacklogTally, scanBacklog } from "../backlog.ts";
-import { estimateCost, formatDuration, renderCostTable } from "../cost.ts";
-import { resolveTpsPerUnit } from "../plan.ts";
-import { assertPlanWithinLimits } from "../plan-limits.ts";
+import { renderCostTable } from "../cost.ts";
+import { type PlanPreview, previewPlan, resolveTpsPerUnit } from "../plan.ts";
+import { formatDuration } from "../report/format.ts";
 import { DEFAULT_TPS_PER_UNIT, parseRunInput, type RunInput } from "../run-input.ts";
-import { planScaling, renderStrategies, type StrategyComparison } from "../scaling-strategy.ts";
-import type { CostEstimate, Sizing } from "../shapes.ts";
-import { addToPendingStats, type PendingStats, sizeRun } from "../sizing.ts";
+import { renderStrategies } from "../scaling-strategy.ts";
+import type { Sizing } from "../shapes.ts";
 import { numberFlag, positiveNumber } from "./args.ts";
 import { type CliCommand, type CliContext, type CommandOutcome, settingOf } from "./context.ts";
 
@@ -31,27 +28,10 @@ images bucket and the model are known and readable), else the default; the plan 
   run: planCommand,
 };
 
-/**
- * Room for the batch context in sizing's batch-size rule. `plan` shows
- * units, duration and cost, which do not depend on it; the Plan step
- * measures the real context.
- */
-const CONTEXT_BYTES_ALLOWANCE = 2048;
-/** An image reference's JSON size when `--images N` stands in for a listing. */
-const TYPICAL_ITEM_BYTES = 200;
-
-export interface PlanReport {
-  counts: BacklogCounts;
-  /** True when the count came from `--images`, not from listing S3. */
-  assumedCount: boolean;
-  sizing: Sizing;
-  cost: CostEstimate;
+/** What `plan` reports: the Plan step's own planning (see `previewPlan`). */
+export interface PlanReport extends PlanPreview {
   /** Why the TPS per unit is not a learned figure, when an offline plan could not read one. */
   tpsNote?: string;
-  /** Fixed units against auto-scaling for this backlog, and the choice. */
-  strategy: StrategyComparison;
-  /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
-  singleUnitRisk?: SingleUnitRisk;
 }
 
 export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
@@ -59,49 +39,14 @@ export async function planCommand(ctx: CliContext): Promise<CommandOutcome> {
   const { input, tpsPerUnit, tpsSource, tpsNote } = assumed
     ? await offlineSettings(ctx)
     : await listedSettings(ctx);
-  let counts: BacklogCounts;
-  const pending: PendingStats = { count: 0, maxItemBytes: 0 };
-  if (assumed) {
-    pending.count = numberFlag(ctx.args.values, "images", 0);
-    pending.maxItemBytes = TYPICAL_ITEM_BYTES;
-    counts = { listed: pending.count, pending: pending.count, skipped: 0, alreadyDone: 0 };
-  } else {
-    const tally = new BacklogTally();
-    for await (const entry of scanBacklog({ s3: ctx.clients.s3, input, logger: ctx.logger })) {
-      tally.add(entry);
-      if (entry.kind === "pending") addToPendingStats(pending, entry.image);
-    }
-    counts = tally.counts;
-  }
-  const { sizing, strategy } = planScaling({
+  const preview = await previewPlan({
+    s3: ctx.clients.s3,
     input,
-    pending: pending.count,
-    tpsPerUnit,
-    size: (scaling) =>
-      sizeRun({
-        pending,
-        input: { ...input, ...scaling },
-        tpsPerUnit,
-        tpsSource,
-        contextBytes: CONTEXT_BYTES_ALLOWANCE,
-      }),
+    logger: ctx.logger,
+    tps: { tpsPerUnit, tpsSource },
+    ...(assumed ? { assumedImages: numberFlag(ctx.args.values, "images", 0) } : {}),
   });
-  const cost = estimateCost({ sizing, pending: pending.count, input });
-  assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
-  const risk = singleUnitRisk({
-    sizing,
-    pending: pending.count,
-    pricePerUnitHour: cost.pricePerUnitHour,
-  });
-  const report: PlanReport = {
-    counts,
-    assumedCount: assumed,
-    sizing,
-    cost,
-    strategy,
-    ...(tpsNote ? { tpsNote } : {}),
-    ...(risk ? { singleUnitRisk: risk } : {}),
-  };
+  const report: PlanReport = { ...preview, ...(tpsNote ? { tpsNote } : {}) };
   return {
     exitCode: 0,
     data: report,
@@ -196,7 +141,7 @@ function renderPlan(report: PlanReport, bucket: string, prefix: string): string 
   } else {
     lines.push(
       `Recommended ${sizing.units} inference unit(s)${sizing.maxInferenceUnits ? ` (auto-scaling up to ${sizing.maxInferenceUnits})` : ""}: ` +
-        `about ${formatDuration(report.strategy.chosen.durationSeconds)} including start-up, USD ${report.strategy.chosen.cost.toFixed(2)}`,
+        `about ${formatDuration(report.strategy.chosen.durationSeconds, { coarse: true })} including start-up, USD ${report.strategy.chosen.cost.toFixed(2)}`,
     );
   }
   if (sizing.windowNote) lines.push(`Note        ${sizing.windowNote}`);

@@ -3,7 +3,6 @@
  * input overrides, refused while another one runs; `--follow` shows its
  * progress until it ends and prints the run's summary.
  */
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -13,9 +12,10 @@ import {
   type MapRunItemCounts,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { readableCause } from "../failure-cause.ts";
 import { describeModel, type ModelDescription } from "../model/describe.ts";
+import { endOfRunLines } from "../report/end-of-run.ts";
 import type { RunReportResult, RunSummary } from "../report/summary.ts";
+import { getObjectJson } from "../s3-json.ts";
 import { numberFlag, positiveNumber, stringFlag, UsageError } from "./args.ts";
 import {
   type CliCommand,
@@ -202,23 +202,10 @@ async function readRunSummary(
     return undefined;
   }
   if (!report) return undefined;
-  const object = await ctx.clients.s3.send(
-    new GetObjectCommand({ Bucket: report.bucket, Key: report.summaryKey }),
-  );
-  return JSON.parse((await object.Body?.transformToString()) ?? "{}") as RunSummary;
+  const s3 = ctx.clients.s3;
+  return (await getObjectJson({ s3, bucket: report.bucket, key: report.summaryKey })) as RunSummary;
 }
 
 function renderEnd(execution: DescribeExecutionCommandOutput, summary?: RunSummary): string {
-  const lines = [`Execution   ${execution.status}${execution.error ? `: ${execution.error}` : ""}`];
-  if (execution.cause) lines.push(`Cause       ${readableCause(execution.cause)}`);
-  if (summary) {
-    const c = summary.counts;
-    lines.push(
-      `Images      ${c.listed} listed = ${c.pending} pending + ${c.skipped} skipped + ${c.alreadyDone} already done`,
-      `Results     ${c.succeeded} succeeded, ${c.failed} failed (${summary.reconciled ? "counts reconcile" : "COUNTS DO NOT RECONCILE"})`,
-      `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${summary.throughput.provisionedTps} provisioned, ${summary.throughput.throttled} throttled calls`,
-      `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
-    );
-  }
-  return lines.join("\n");
+  return endOfRunLines(execution, summary).join("\n");
 }

@@ -3,7 +3,7 @@
  * has kept it running and what that cost so far, and the workflow's running
  * executions.
  */
-import { formatDuration } from "../cost.ts";
+
 import { isLeaseActive, type LeaseRecord, readLease } from "../lease.ts";
 import { describeModel, type ModelDescription } from "../model/describe.ts";
 import {
@@ -12,6 +12,7 @@ import {
   readUnitMetrics,
   type UnitMetric,
 } from "../model-metrics.ts";
+import { formatDuration } from "../report/format.ts";
 import { normalizePrefix } from "../result-keys.ts";
 import { UsageError } from "./args.ts";
 import {
@@ -171,7 +172,7 @@ function renderStatus(report: StatusReport): string {
   ];
   if (report.run) {
     lines.push(
-      `Running     ${formatDuration(report.run.runningSeconds)}, started by ${report.run.executionId}`,
+      `Running     ${formatDuration(report.run.runningSeconds, { coarse: true })}, started by ${report.run.executionId}`,
       `Cost so far USD ${report.run.costSoFar.toFixed(2)} (${report.run.units} unit(s) x USD ${report.run.pricePerUnitHour}/hour)`,
     );
   } else if (model.status === "RUNNING" || model.status === "STARTING") {

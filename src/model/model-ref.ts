@@ -19,23 +19,36 @@ export interface ProjectVersionArnParts {
   version: string;
 }
 
-const PROJECT_VERSION_ARN =
-  /^arn:([a-z\d-]+):rekognition:([a-z\d-]+):(\d{12}):project\/([a-zA-Z0-9_.-]{1,255})\/version\/([a-zA-Z0-9_.-]{1,255})\/(\d+)$/;
+/**
+ * `arn:<partition>:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>`:
+ * the one pattern of a model version ARN (run input, model control, metrics).
+ */
+export const PROJECT_VERSION_ARN =
+  /^arn:(aws(?:-[a-z]+)*):rekognition:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):project\/([a-zA-Z0-9_.-]{1,255})\/version\/([a-zA-Z0-9_.-]{1,255})\/(\d+)$/;
+
+/** The parts of a model version ARN, or `undefined` when it is not one. */
+export function matchProjectVersionArn(
+  projectVersionArn: string,
+): ProjectVersionArnParts | undefined {
+  const match = PROJECT_VERSION_ARN.exec(projectVersionArn);
+  if (!match) return undefined;
+  const [, partition = "", region = "", account = "", project = "", version = ""] = match;
+  return { partition, region, account, project, version };
+}
 
 /**
  * Splits `arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>`.
  * Throws `InvalidRunInputError` naming the field when it is not of that form.
  */
 export function parseProjectVersionArn(projectVersionArn: string): ProjectVersionArnParts {
-  const match = PROJECT_VERSION_ARN.exec(projectVersionArn);
-  if (!match) {
+  const parts = matchProjectVersionArn(projectVersionArn);
+  if (!parts) {
     throw new InvalidRunInputError(
       `projectVersionArn "${projectVersionArn}" is not a Custom Labels model version ARN ` +
         "(arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<digits>)",
     );
   }
-  const [, partition = "", region = "", account = "", project = "", version = ""] = match;
-  return { partition, region, account, project, version };
+  return parts;
 }
 
 /** What every function here needs to find the model. */

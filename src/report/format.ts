@@ -20,9 +20,16 @@ export function formatUsd(value: number): string {
   return `USD ${value.toFixed(2)}`;
 }
 
-/** "850 ms", "42.5 s", "3 min 20 s", "2 h 05 min". */
-export function formatDuration(seconds: number | null | undefined): string {
+/**
+ * "850 ms", "42.5 s", "3 min 20 s", "2 h 05 min". `coarse`, for estimates:
+ * whole seconds, then whole minutes ("30 s", "45 min", "2 h 05 min").
+ */
+export function formatDuration(
+  seconds: number | null | undefined,
+  options: { coarse?: boolean } = {},
+): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
+  if (options.coarse) return formatCoarseDuration(seconds);
   if (seconds === 0) return "0 s";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${formatNumber(seconds, 1)} s`;
@@ -30,6 +37,14 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (total < 3600) return `${Math.floor(total / 60)} min ${String(total % 60).padStart(2, "0")} s`;
   const minutes = Math.floor((total % 3600) / 60);
   return `${Math.floor(total / 3600)} h ${String(minutes).padStart(2, "0")} min`;
+}
+
+function formatCoarseDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
 }
 
 /** ISO time as "2025-11-24 03:00:12 UTC"; "–" when absent. */

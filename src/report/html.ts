@@ -10,7 +10,7 @@ import {
 import { html, raw, type SafeHtml } from "./html-escape.ts";
 import type { RunOutcome, RunSummary } from "./run-summary.ts";
 import { strategyTable } from "./strategy.ts";
-import { throughputChart, unitsChart } from "./svg-charts.ts";
+import { CHART_STYLE, throughputChart, unitsChart } from "./svg-charts.ts";
 
 /** Rows shown per long table; the rest is in summary.json / skipped.jsonl. */
 const MAX_ROWS = 200;
@@ -61,14 +61,7 @@ ul.issues{margin:8px 0 0;padding-left:20px}ul.issues li{margin:4px 0}
 .legend .l-accepted::before{background:#4a90d9}.legend .l-throttled::before{background:#e05252}
 .legend .l-limit::before{height:0;border-top:2px dashed #1f2933}.legend .l-units::before{height:0;border-top:3px solid #2f6fb3}
 .legend .l-desired::before{height:0;border-top:2px dashed #b7791f}.legend .l-max::before{height:0;border-top:2px dotted #9aa5b1}
-svg.chart{width:100%;height:auto;display:block}
-svg.chart text{font-size:11px;fill:#616e7c}
-svg.chart .grid{stroke:#edf1f5}svg.chart .axis line{stroke:#9aa5b1}
-svg.chart .accepted{fill:#4a90d9}svg.chart .throttled{fill:#e05252}
-svg.chart .limit{fill:none;stroke:#1f2933;stroke-width:1.5;stroke-dasharray:6 4}
-svg.chart .units{fill:none;stroke:#2f6fb3;stroke-width:2.5}
-svg.chart .desired{fill:none;stroke:#b7791f;stroke-width:1.5;stroke-dasharray:5 4}
-svg.chart .max-units{stroke:#9aa5b1;stroke-dasharray:2 3}
+${CHART_STYLE}
 .bars td.bar{width:60%}.bar div{background:#4a90d9;height:12px;border-radius:2px;min-width:1px}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:20px}
 @media (max-width:760px){.grid2{grid-template-columns:1fr}}

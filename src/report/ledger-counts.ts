@@ -1,9 +1,9 @@
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { isNotFoundError } from "../aws-errors.ts";
-import { readJsonl } from "../manifest.ts";
 import { resultKeyFor } from "../result-keys.ts";
 import { normalizeEtag, RESULT_METADATA } from "../results.ts";
+import { readJsonl } from "../s3-json.ts";
 import type { ImageRef, Plan } from "../shapes.ts";
 
 /**

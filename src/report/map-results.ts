@@ -1,6 +1,7 @@
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { causeMessage } from "../failure-cause.ts";
+import { getObjectJson, getObjectText, parseJson, parseJsonLines } from "../s3-json.ts";
 import type { BatchOutput } from "../shapes.ts";
 
 /** Where the Distributed Map's ResultWriter put its manifest (the Map state's output). */
@@ -82,22 +83,13 @@ const childResultSchema = z.looseObject({
 });
 type ChildResult = z.infer<typeof childResultSchema>;
 
-async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!response.Body) throw new Error(`s3://${bucket}/${key} has no body`);
-  return response.Body.transformToString("utf-8");
-}
-
 /** A result file is a JSON array, or JSON Lines when the writer's OutputType is JSONL. */
 function parseResultFile(text: string, where: string): ChildResult[] {
   const trimmed = text.trim();
   if (trimmed === "") return [];
-  const rows: unknown[] = trimmed.startsWith("[")
-    ? JSON.parse(trimmed)
-    : trimmed
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line));
+  const rows = trimmed.startsWith("[")
+    ? (parseJson(trimmed, where) as unknown[])
+    : parseJsonLines(trimmed, where);
   return rows.map((row, index) => {
     const parsed = childResultSchema.safeParse(row);
     if (!parsed.success) throw new Error(`${where}[${index}] is not a child execution result`);
@@ -155,13 +147,15 @@ export async function loadBatchOutputs(
   details: ResultWriterDetails,
 ): Promise<MapResults> {
   const manifestWhere = `s3://${details.Bucket}/${details.Key}`;
-  const manifest = manifestSchema.parse(JSON.parse(await getText(s3, details.Bucket, details.Key)));
+  const manifest = manifestSchema.parse(
+    await getObjectJson({ s3, bucket: details.Bucket, key: details.Key }),
+  );
   const bucket = manifest.DestinationBucket ?? details.Bucket;
 
   const read = async (status: "SUCCEEDED" | "FAILED" | "PENDING") => {
     const children: ChildResult[] = [];
     for (const file of manifest.ResultFiles[status]) {
-      const text = await getText(s3, bucket, file.Key);
+      const text = await getObjectText({ s3, bucket, key: file.Key });
       children.push(...parseResultFile(text, `s3://${bucket}/${file.Key}`));
     }
     return children;

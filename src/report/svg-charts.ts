@@ -13,6 +13,16 @@ const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
 /** More bars than this would be thinner than a pixel: seconds are averaged into buckets. */
 const MAX_BARS = 480;
 
+/** The charts' CSS, for any page that shows them (the run report, the bench page). */
+export const CHART_STYLE = `svg.chart{width:100%;height:auto;display:block}
+svg.chart text{font-size:11px;fill:#616e7c}
+svg.chart .grid{stroke:#edf1f5}svg.chart .axis line{stroke:#9aa5b1}
+svg.chart .accepted{fill:#4a90d9}svg.chart .throttled{fill:#e05252}
+svg.chart .limit{fill:none;stroke:#1f2933;stroke-width:1.5;stroke-dasharray:6 4}
+svg.chart .units{fill:none;stroke:#2f6fb3;stroke-width:2.5}
+svg.chart .desired{fill:none;stroke:#b7791f;stroke-width:1.5;stroke-dasharray:5 4}
+svg.chart .max-units{stroke:#9aa5b1;stroke-dasharray:2 3}`;
+
 /** A round step (1, 2 or 5 x 10^n) giving about `count` ticks up to at least `max`. */
 export function niceScale(max: number, count = 5): { max: number; step: number } {
   if (!(max > 0)) return { max: 1, step: 1 };

@@ -18,13 +18,14 @@ import {
 import { IMAGE_LIMITS, listBacklog } from "../../src/backlog.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import { loadLedger, writeLedgerSnapshot } from "../../src/ledger-index.ts";
-import { readJsonl, readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
-import { planRun } from "../../src/plan.ts";
+import { readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
+import { planRun, previewPlan } from "../../src/plan.ts";
 import { bucketRegion } from "../../src/region-check.ts";
 import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
 import { successRecord, writeImageResult } from "../../src/results.ts";
 import { parseRunInput, type RunInput } from "../../src/run-input.ts";
 import { type Logger, silentLogger, systemClock } from "../../src/runtime.ts";
+import { readJsonl } from "../../src/s3-json.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 const BUCKET = "images";
@@ -216,6 +217,28 @@ describe("listBacklog against a real S3 server", () => {
     );
     const storedPlan = JSON.parse((await stored.Body?.transformToString()) ?? "") as Plan;
     expect(storedPlan).toEqual(plan);
+  });
+
+  it("previews, for the CLI's plan, exactly the counts and sizing the Plan step plans, writing nothing", async () => {
+    const input = inputFor();
+    const runId = "2026-01-01T00-00-00Z-abcd";
+    const preview = await previewPlan({ s3, input, logger: silentLogger });
+    const listedBefore = await s3.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: runFolder(input.resultsPrefix, runId) }),
+    );
+    expect(listedBefore.KeyCount ?? 0).toBe(0);
+    const plan = await planRun({
+      s3,
+      input,
+      executionId: "local:test",
+      runId,
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    expect(preview.assumedCount).toBe(false);
+    expect(preview.counts).toEqual(plan.counts);
+    expect(preview.sizing).toEqual(plan.sizing);
+    expect(preview.cost).toEqual(plan.cost);
   });
 
   it("streams a JSONL object larger than one multipart part", async () => {

@@ -13,12 +13,12 @@ import type { SampleSet } from "../../harness/local/sample-images.ts";
 import { writeMapResults } from "../../harness/local/workflow/result-writer.ts";
 import { resetHandlerClients } from "../../src/lambda-handler.ts";
 import { type LeaseRecord, readLease, writeLease } from "../../src/lease.ts";
-import { readJsonl } from "../../src/manifest.ts";
 import type { EnsureModelRunningResult } from "../../src/model/start.ts";
 import type { StopModelResult } from "../../src/model/stop.ts";
 import type { ReapResult, SafetyStopResult } from "../../src/reaper.ts";
 import type { RunReportResult, RunSummary } from "../../src/report/summary.ts";
 import { resultKeyFor } from "../../src/result-keys.ts";
+import { readJsonl } from "../../src/s3-json.ts";
 import type { BatchOutput, ImageRef, ImageResultRecord, Plan } from "../../src/shapes.ts";
 import type { CheckModelResult } from "../../src/workflow-steps.ts";
 import {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalJobResult, runLocalJob } from "../../harness/local/local-job.ts";
 import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
 import { writeSampleImages } from "../../harness/local/sample-images.ts";
-import { unitsLine } from "../../harness/local/units-line.ts";
 import { createAwsClients } from "../../src/clients.ts";
 import { readUnitMetrics } from "../../src/model-metrics.ts";
+import { unitsLine } from "../../src/report/end-of-run.ts";
 
 /**
  * The model's unit metrics locally: a run's Report reads them with

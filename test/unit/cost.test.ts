@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { costOption, estimateCost, formatDuration, renderCostTable } from "../../src/cost.ts";
+import { costOption, estimateCost, renderCostTable } from "../../src/cost.ts";
+import { formatDuration } from "../../src/report/format.ts";
 
 const limits = { minUnits: 1, maxUnits: 5, pricePerUnitHour: 4 };
 
@@ -82,9 +83,9 @@ describe("renderCostTable", () => {
   });
 
   it("formats durations for people", () => {
-    expect(formatDuration(42)).toBe("42 s");
-    expect(formatDuration(600)).toBe("10 min");
-    expect(formatDuration(3_600 * 66 + 50 * 60)).toBe("66 h 50 min");
-    expect(formatDuration(3_600 + 5 * 60)).toBe("1 h 05 min");
+    expect(formatDuration(42, { coarse: true })).toBe("42 s");
+    expect(formatDuration(600, { coarse: true })).toBe("10 min");
+    expect(formatDuration(3_600 * 66 + 50 * 60, { coarse: true })).toBe("66 h 50 min");
+    expect(formatDuration(3_600 + 5 * 60, { coarse: true })).toBe("1 h 05 min");
   });
 });

@@ -7,8 +7,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { unitsLine } from "../../harness/local/units-line.ts";
 import { buildRunSummary } from "../../src/report/build-summary.ts";
+import { unitsLine } from "../../src/report/end-of-run.ts";
 import type { RunSummaryInput } from "../../src/report/run-summary.ts";
 import { type RunSummary, writeRunReport } from "../../src/report/summary.ts";
 import { measuredUsage, readRunUnitMetrics } from "../../src/report/unit-metrics.ts";

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import { readBody, sendJson } from "../loopback-server.ts";
 import { type EmulatorAdmin, faultSchema } from "./admin.ts";
 import { ApiError } from "./api-error.ts";
-import { readBody, sendJson } from "./http-io.ts";
 
 /** Path prefix of the admin API: never clashes with AWS calls, which are all `POST /`. */
 export const ADMIN_PREFIX = "/_emulator/";

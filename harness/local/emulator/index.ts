@@ -1,7 +1,6 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { S3Client } from "@aws-sdk/client-s3";
 import { silentLogger, systemClock } from "../../../src/runtime.ts";
+import { listenOnLoopback } from "../loopback-server.ts";
 import { EmulatorAdmin } from "./admin.ts";
 import { ADMIN_PREFIX, handleAdminCall } from "./admin-routes.ts";
 import { ControlPlaneFaults } from "./control-plane-faults.ts";
@@ -67,7 +66,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   for (const declaration of models) admin.declareModel(declaration);
 
-  const server = createServer((request, response) => {
+  const server = await listenOnLoopback((request, response) => {
     const handle = request.url?.startsWith(ADMIN_PREFIX)
       ? handleAdminCall(request, response, admin)
       : handleRekognitionCall(request, response, context);
@@ -75,9 +74,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       logger.error("emulator request failed", { error: String(error) });
       response.destroy();
     });
-  });
-  const port = await listen(server, settings.port);
-  const endpoint = `http://${EMULATOR_HOST}:${port}`;
+  }, settings.port);
+  const { endpoint, port } = server;
   logger.info("emulator listening", { endpoint });
 
   let closed: Promise<void> | undefined;
@@ -87,14 +85,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     admin,
     settings,
     close() {
-      closed ??= new Promise<void>((resolve) => {
+      closed ??= (async () => {
         timers.cancelAll();
         registry.clear();
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const serverClosed = server.close();
         // Only the emulator's own client is destroyed; an injected one belongs to the caller.
         if (!options.s3Client) s3?.destroy();
-      });
+        await serverClosed;
+      })();
       return closed;
     },
   };
@@ -110,15 +108,5 @@ function createS3Client(endpoint: string, region: string): S3Client {
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
     maxAttempts: 1,
-  });
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, EMULATOR_HOST, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
   });
 }

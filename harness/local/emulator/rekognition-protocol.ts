@@ -1,11 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  awsJsonOperation,
+  MAX_REQUEST_BYTES,
+  RequestTooLarge,
+  readBody,
+  sendJson,
+} from "../loopback-server.ts";
 import { ApiError } from "./api-error.ts";
-import { MAX_REQUEST_BYTES, RequestTooLarge, readBody, sendJson } from "./http-io.ts";
 import { DroppedConnection, OPERATIONS, type OperationContext } from "./operations.ts";
 import type { Params } from "./params.ts";
 
-const TARGET_PREFIX = "RekognitionService.";
 const JSON_11 = "application/x-amz-json-1.1";
 
 /**
@@ -21,11 +26,7 @@ export async function handleRekognitionCall(
 ): Promise<void> {
   const requestId = randomUUID();
   try {
-    const target = request.headers["x-amz-target"];
-    const operationName =
-      typeof target === "string" && target.startsWith(TARGET_PREFIX)
-        ? target.slice(TARGET_PREFIX.length)
-        : undefined;
+    const operationName = awsJsonOperation(request, "RekognitionService");
     const operation = operationName ? OPERATIONS[operationName] : undefined;
     if (request.method !== "POST" || !operation) {
       request.resume();

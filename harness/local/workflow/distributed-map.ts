@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Clock } from "../../../src/runtime.ts";
 import {
@@ -15,6 +14,7 @@ import { batchItems } from "./item-batcher.ts";
 import { checkItemReader, readItems } from "./item-reader.ts";
 import { TaskFailure } from "./lambda-invoker.ts";
 import { MAX_PAYLOAD_BYTES, STATES_RUNTIME, TerminalFailure } from "./limits.ts";
+import { type ChildInput, MAX_CHILD_CONCURRENCY, runMapChildren } from "./map-children.ts";
 import { type ContextObject, evaluatePath, evaluateTemplate } from "./payload.ts";
 import {
   type ChildOutcome,
@@ -31,9 +31,6 @@ import {
  * to S3 (ResultWriter), as AWS does. The engine runs this in place of the Map
  * state, as a Task that keeps the state's InputPath/ResultPath/Retry/Catch.
  */
-
-/** AWS's ceiling on concurrent child executions (MaxConcurrency 0 means "as many as possible"). */
-export const MAX_CHILD_CONCURRENCY = 10_000;
 
 export interface ChildRunOutcome {
   status: "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
@@ -199,50 +196,20 @@ export async function runDistributedMap(
   deps: DistributedMapDeps,
 ): Promise<JsonValue> {
   const { context } = scope;
-  const rawItems = await loadItems(state, input, scope, deps.s3);
-
-  const selector = (state.ItemSelector ?? state.Parameters) as JsonValue | undefined;
-  const items =
-    selector === undefined
-      ? rawItems
-      : await Promise.all(
-          rawItems.map((value, index) =>
-            evaluateTemplate(selector, input, {
-              ...context,
-              Map: { Item: { Index: index, Value: value } },
-            }),
-          ),
-        );
-
+  const items = await selectItems(state, input, scope, deps.s3);
   const batcher = isObject(state.ItemBatcher) ? state.ItemBatcher : undefined;
-  const childInputs: { input: JsonValue; items: number }[] = batcher
-    ? batchItems(items, {
-        maxItems: await readNumber(batcher, "MaxItemsPerBatch", input, context),
-        maxBytes: await readNumber(batcher, "MaxInputBytesPerBatch", input, context),
-        batchInput:
-          batcher.BatchInput === undefined
-            ? undefined
-            : await evaluateTemplate(batcher.BatchInput as JsonValue, input, context),
-      }).map((batch) => ({ input: batch.input as JsonValue, items: batch.input.Items.length }))
-    : items.map((item) => ({ input: item, items: 1 }));
-
+  const childInputs = await childInputsOf(batcher, items, input, context);
   const maxConcurrency = (await readNumber(state, "MaxConcurrency", input, context)) ?? 0;
-  let tolerance: FailureTolerance;
-  try {
-    tolerance = new FailureTolerance(items.length, {
-      count: await readNumber(state, "ToleratedFailureCount", input, context),
-      percentage: await readNumber(state, "ToleratedFailurePercentage", input, context),
-    });
-  } catch (error) {
-    if (error instanceof RangeError) throw new TerminalFailure(STATES_RUNTIME, error.message);
-    throw error;
-  }
+  const tolerance = await toleranceOf(state, items.length, input, context);
 
   const label = typeof state.Label === "string" ? state.Label : stateName;
   const mapRunId = randomUUID();
-  const mapRunArn = localArn.mapRun(deps.stateMachineName, label, mapRunId);
-  const childMachineName = `${deps.stateMachineName}/${label}`;
-  const childMachineArn = localArn.stateMachine(childMachineName);
+  const run = {
+    stateName,
+    mapRunArn: localArn.mapRun(deps.stateMachineName, label, mapRunId),
+    childMachineName: `${deps.stateMachineName}/${label}`,
+  };
+  const { mapRunArn } = run;
   const counts = newCounts(childInputs.length, items.length);
   const concurrency = Math.min(
     maxConcurrency === 0 ? MAX_CHILD_CONCURRENCY : maxConcurrency,
@@ -260,84 +227,55 @@ export async function runDistributedMap(
     counts: snapshot(),
   });
 
-  // Stops the run: the execution was aborted, or too many children failed.
-  const stop = new AbortController();
-  // Every running child listens to it: as many listeners as the Map's concurrency.
-  setMaxListeners(MAX_CHILD_CONCURRENCY, stop.signal);
-  const onAbort = () => stop.abort(scope.signal.reason);
-  scope.signal.addEventListener("abort", onAbort, { once: true });
-  const outcomes: (ChildOutcome | undefined)[] = new Array(childInputs.length);
-  // A child that may not start fails the Map Run (States.Runtime, which no Catch sees).
-  let startDenied: TerminalFailure | undefined;
-  const parentMachineArn = localArn.stateMachine(deps.stateMachineName);
+  const { outcomes, startDenied } = await runMapChildren({
+    run,
+    childInputs,
+    concurrency,
+    counts,
+    tolerance,
+    signal: scope.signal,
+    deps,
+  });
 
-  const runChild = async (index: number) => {
-    const child = childInputs[index] as { input: JsonValue; items: number };
-    const denial = await deps.authorizeChildStart?.(parentMachineArn);
-    if (denial !== undefined) {
-      startDenied ??= new TerminalFailure(STATES_RUNTIME, denial);
-      if (!stop.signal.aborted) stop.abort(startDenied);
-      return;
-    }
-    const name = randomUUID();
-    const executionArn = localArn.execution(childMachineName, name);
-    const startDate = new Date(deps.clock.now());
-    counts.pending -= 1;
-    counts.running += 1;
-    const event = { state: stateName, mapRunArn, index, items: child.items };
-    deps.emit({ type: "MapChildStarted", ...event, counts: snapshot() });
-    const outcome = await deps.runChild(child.input, {
-      signal: stop.signal,
-      context: {
-        Execution: { Id: executionArn, Name: name },
-        StateMachine: { Id: childMachineArn, Name: childMachineName },
-      },
-      child: { mapState: stateName, mapRunArn, index },
-    });
-    counts.running -= 1;
-    const finished = {
-      executionArn,
-      name,
-      stateMachineArn: childMachineArn,
-      input: child.input,
-      startDate,
-      stopDate: new Date(deps.clock.now()),
-    };
-    if (outcome.status === "SUCCEEDED") {
-      counts.succeeded += 1;
-      counts.itemsSucceeded += child.items;
-      outcomes[index] = { ...finished, status: "SUCCEEDED", output: outcome.output ?? null };
-      deps.emit({ type: "MapChildSucceeded", ...event, counts: snapshot() });
-    } else if (outcome.status === "ABORTED") {
-      counts.aborted += 1;
-      deps.emit({ type: "MapChildAborted", ...event, counts: snapshot() });
-    } else {
-      counts.failed += 1;
-      counts.itemsFailed += child.items;
-      const error = outcome.error ?? "States.TaskFailed";
-      const cause = outcome.cause ?? "";
-      outcomes[index] = { ...finished, status: "FAILED", error, cause };
-      deps.emit({ type: "MapChildFailed", ...event, error, cause, counts: snapshot() });
-      if (tolerance.recordFailure(child.items) && !stop.signal.aborted) {
-        stop.abort(new TaskFailure(EXCEED_TOLERATED_FAILURE_THRESHOLD, "threshold exceeded"));
-      }
-    }
-  };
+  return concludeMapRun({
+    stateName,
+    state,
+    input,
+    scope,
+    deps,
+    mapRunArn,
+    mapRunId,
+    counts,
+    tolerance,
+    totalItems: items.length,
+    outcomes,
+    startDenied,
+  });
+}
 
-  let next = 0;
-  const worker = async () => {
-    while (next < childInputs.length && !stop.signal.aborted) {
-      const index = next;
-      next += 1;
-      await runChild(index);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    scope.signal.removeEventListener("abort", onAbort);
-  }
-
+/**
+ * How the Map Run ends, once its children have: aborted, failed (a start was
+ * denied, or too many children failed) or succeeded, with its results
+ * written (ResultWriter) or returned.
+ */
+async function concludeMapRun(opts: {
+  stateName: string;
+  state: AslState;
+  input: JsonValue;
+  scope: MapRunScope;
+  deps: DistributedMapDeps;
+  mapRunArn: string;
+  mapRunId: string;
+  counts: MapRunCounts;
+  tolerance: FailureTolerance;
+  totalItems: number;
+  outcomes: (ChildOutcome | undefined)[];
+  startDenied?: TerminalFailure;
+}): Promise<JsonValue> {
+  const { stateName, state, input, scope, deps, mapRunArn, mapRunId, tolerance, startDenied } =
+    opts;
+  const { context } = scope;
+  const snapshot = () => ({ ...opts.counts });
   if (scope.signal.aborted) {
     deps.emit({ type: "MapRunAborted", state: stateName, mapRunArn, counts: snapshot() });
     throw new TaskFailure("States.Aborted", "The execution was aborted");
@@ -355,35 +293,16 @@ export async function runDistributedMap(
     throw startDenied;
   }
 
-  const children = outcomes.filter((outcome): outcome is ChildOutcome => outcome !== undefined);
-  const writer = isObject(state.ResultWriter) ? state.ResultWriter : undefined;
-  const writeResults = async () => {
-    if (!writer) return undefined;
-    const parameters = await evaluateTemplate(
-      (writer.Parameters ?? {}) as JsonValue,
-      input,
-      context,
-    );
-    const { Bucket, Prefix } = (isObject(parameters) ? parameters : {}) as Record<string, unknown>;
-    if (typeof Bucket !== "string" || Bucket === "") {
-      throw new TaskFailure(
-        "States.ResultWriterFailed",
-        "ResultWriter Parameters.Bucket must be a non-empty string",
-      );
-    }
-    return writeMapResults(deps.s3, {
-      bucket: Bucket,
-      prefix: typeof Prefix === "string" ? Prefix : "",
-      mapRunArn,
-      mapRunId,
-      children,
-    });
-  };
+  const children = opts.outcomes.filter(
+    (outcome): outcome is ChildOutcome => outcome !== undefined,
+  );
+  const writeResults = () =>
+    writeResultsOf(state, input, context, deps.s3, { mapRunArn, mapRunId, children });
 
   if (tolerance.exceeded) {
     // AWS writes what finished even when the run fails; a failed write must not hide the real error.
     await writeResults().catch(() => undefined);
-    const cause = `The specified tolerated failure threshold was exceeded (${tolerance.failed} of ${items.length} items failed)`;
+    const cause = `The specified tolerated failure threshold was exceeded (${tolerance.failed} of ${opts.totalItems} items failed)`;
     deps.emit({
       type: "MapRunFailed",
       state: stateName,
@@ -404,4 +323,85 @@ export async function runDistributedMap(
       ? (child.output ?? null)
       : (toExecutionRecord(child) as unknown as JsonValue),
   );
+}
+
+/** The items, loaded and passed through the ItemSelector (or Parameters) when there is one. */
+async function selectItems(
+  state: AslState,
+  input: JsonValue,
+  scope: MapRunScope,
+  s3: S3Client,
+): Promise<JsonValue[]> {
+  const rawItems = await loadItems(state, input, scope, s3);
+  const selector = (state.ItemSelector ?? state.Parameters) as JsonValue | undefined;
+  if (selector === undefined) return rawItems;
+  return Promise.all(
+    rawItems.map((value, index) =>
+      evaluateTemplate(selector, input, {
+        ...scope.context,
+        Map: { Item: { Index: index, Value: value } },
+      }),
+    ),
+  );
+}
+
+/** One child input per batch (ItemBatcher) or per item. */
+async function childInputsOf(
+  batcher: Record<string, unknown> | undefined,
+  items: JsonValue[],
+  input: JsonValue,
+  context: ContextObject,
+): Promise<ChildInput[]> {
+  if (!batcher) return items.map((item) => ({ input: item, items: 1 }));
+  return batchItems(items, {
+    maxItems: await readNumber(batcher, "MaxItemsPerBatch", input, context),
+    maxBytes: await readNumber(batcher, "MaxInputBytesPerBatch", input, context),
+    batchInput:
+      batcher.BatchInput === undefined
+        ? undefined
+        : await evaluateTemplate(batcher.BatchInput as JsonValue, input, context),
+  }).map((batch) => ({ input: batch.input as JsonValue, items: batch.input.Items.length }));
+}
+
+/** The tolerated failures; a bad count or percentage fails the run (States.Runtime). */
+async function toleranceOf(
+  state: AslState,
+  totalItems: number,
+  input: JsonValue,
+  context: ContextObject,
+): Promise<FailureTolerance> {
+  try {
+    return new FailureTolerance(totalItems, {
+      count: await readNumber(state, "ToleratedFailureCount", input, context),
+      percentage: await readNumber(state, "ToleratedFailurePercentage", input, context),
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw new TerminalFailure(STATES_RUNTIME, error.message);
+    throw error;
+  }
+}
+
+/** Writes the results to S3 when the state has a ResultWriter; `undefined` when it has none. */
+async function writeResultsOf(
+  state: AslState,
+  input: JsonValue,
+  context: ContextObject,
+  s3: S3Client,
+  run: { mapRunArn: string; mapRunId: string; children: ChildOutcome[] },
+) {
+  const writer = isObject(state.ResultWriter) ? state.ResultWriter : undefined;
+  if (!writer) return undefined;
+  const parameters = await evaluateTemplate((writer.Parameters ?? {}) as JsonValue, input, context);
+  const { Bucket, Prefix } = (isObject(parameters) ? parameters : {}) as Record<string, unknown>;
+  if (typeof Bucket !== "string" || Bucket === "") {
+    throw new TaskFailure(
+      "States.ResultWriterFailed",
+      "ResultWriter Parameters.Bucket must be a non-empty string",
+    );
+  }
+  return writeMapResults(s3, {
+    bucket: Bucket,
+    prefix: typeof Prefix === "string" ? Prefix : "",
+    ...run,
+  });
 }

@@ -1,4 +1,9 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import {
+  getObjectText,
+  parseJson,
+  parseJsonLines as parseJsonLinesText,
+} from "../../../src/s3-json.ts";
 import { isObject, type JsonValue, WorkflowDefinitionError } from "./asl.ts";
 import { TaskFailure } from "./lambda-invoker.ts";
 
@@ -71,12 +76,9 @@ function stringParameter(parameters: Record<string, unknown>, name: string): str
 async function getObjectItems(s3: S3Client, request: ReadRequest): Promise<JsonValue[]> {
   const Bucket = stringParameter(request.parameters, "Bucket");
   const Key = stringParameter(request.parameters, "Key");
-  const response = await s3.send(new GetObjectCommand({ Bucket, Key }), {
-    abortSignal: request.signal,
-  });
-  const text = (await response.Body?.transformToString("utf-8")) ?? "";
+  const text = await getObjectText({ s3, bucket: Bucket, key: Key, signal: request.signal });
   if (request.inputType === "JSONL") return parseJsonLines(text, `s3://${Bucket}/${Key}`);
-  const parsed = parseJson(text, `s3://${Bucket}/${Key}`);
+  const parsed = readerFailure(() => parseJson(text, `s3://${Bucket}/${Key}`)) as JsonValue;
   if (!Array.isArray(parsed)) {
     throw new TaskFailure(
       "States.ItemReaderFailed",
@@ -86,25 +88,18 @@ async function getObjectItems(s3: S3Client, request: ReadRequest): Promise<JsonV
   return parsed;
 }
 
-function parseJson(text: string, where: string): JsonValue {
+/** A parse error as the Map state reports it: States.ItemReaderFailed. */
+function readerFailure<T>(parse: () => T): T {
   try {
-    return JSON.parse(text) as JsonValue;
+    return parse();
   } catch (error) {
-    throw new TaskFailure(
-      "States.ItemReaderFailed",
-      `${where} is not valid JSON: ${(error as Error).message}`,
-    );
+    throw new TaskFailure("States.ItemReaderFailed", (error as Error).message);
   }
 }
 
 /** JSON Lines: one JSON value per line; blank lines are skipped. */
 export function parseJsonLines(text: string, where: string): JsonValue[] {
-  const items: JsonValue[] = [];
-  text.split(/\r?\n/).forEach((line, index) => {
-    if (line.trim() === "") return;
-    items.push(parseJson(line, `${where} line ${index + 1}`));
-  });
-  return items;
+  return readerFailure(() => parseJsonLinesText(text, where)) as JsonValue[];
 }
 
 /** One item per object, shaped as AWS shapes them (LastModified in epoch seconds). */

@@ -1,0 +1,86 @@
+/**
+ * Reading S3 objects as text, JSON and JSON Lines: the one way every part of
+ * the product (and the local harness) does it.
+ */
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isNotFoundError } from "./aws-errors.ts";
+
+/** Where an object is, and what may cancel reading it. */
+export interface ObjectLocation {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  signal?: AbortSignal;
+}
+
+/** The object's body as UTF-8 text ("" when it has none). S3 errors are thrown as they are. */
+export async function getObjectText(location: ObjectLocation): Promise<string> {
+  const { s3, bucket, key, signal } = location;
+  const response = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key }),
+    signal ? { abortSignal: signal } : {},
+  );
+  return (await response.Body?.transformToString("utf-8")) ?? "";
+}
+
+/** Like `getObjectText`, but `undefined` when there is no such object (a 404). */
+export async function getObjectTextIfExists(location: ObjectLocation): Promise<string | undefined> {
+  try {
+    return await getObjectText(location);
+  } catch (error) {
+    if (isNotFoundError(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The object parsed as JSON. Throws, naming `s3://bucket/key`, when it is not JSON. */
+export async function getObjectJson(location: ObjectLocation): Promise<unknown> {
+  return parseJson(await getObjectText(location), s3Uri(location));
+}
+
+/** Parses JSON text; the error names `where`. */
+export function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${where} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** JSON Lines: one JSON value per line (LF or CRLF); blank lines are skipped. The error names the line. */
+export function parseJsonLines(text: string, where: string): unknown[] {
+  const items: unknown[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() === "") return;
+    items.push(parseJson(line, `${where} line ${index + 1}`));
+  });
+  return items;
+}
+
+/** Reads a JSON-lines object line by line, streamed (blank lines ignored). */
+export async function* readJsonl<T>(opts: ObjectLocation): AsyncGenerator<T> {
+  const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: opts.key }));
+  if (!response.Body) return;
+  const body = response.Body;
+  const stream =
+    body instanceof Readable
+      ? body
+      : Readable.from([Buffer.from(await body.transformToByteArray())]);
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (line.trim() === "") continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch (error) {
+      throw new Error(`${s3Uri(opts)} line ${lineNumber} is not JSON`, { cause: error });
+    }
+  }
+}
+
+export function s3Uri(location: { bucket: string; key: string }): string {
+  return `s3://${location.bucket}/${location.key}`;
+}
