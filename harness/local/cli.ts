@@ -2,11 +2,18 @@
 import "./quiet-sdk-notice.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { readableCause } from "../../src/failure-cause.ts";
-import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
+import { parseCommand, usageFailure } from "../command.ts";
+import {
+  FAULT_FLAGS,
+  type LocalOptions,
+  localCommand,
+  parseLocalOptions,
+  valuesByFlag,
+} from "./cli-options.ts";
 import { DataFolderBusyError } from "./data-lock.ts";
+import { anythingPending, faultsCannotTakeEffect } from "./fault-preflight.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -20,72 +27,6 @@ import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
 import { unitsLine } from "./units-line.ts";
 import type { JsonValue } from "./workflow/index.ts";
-
-const HELP = `Run the weekly Rekognition Custom Labels job locally: the real state machine
-and Lambdas against an embedded S3 server and the Custom Labels emulator.
-No AWS account, no Docker, no network.
-
-Usage: npm run local -- [options]
-
-Images
-  --images <n>             sample images to seed when the images prefix is empty (default 200)
-  --add-images <n>         seed <n> more new images before this run (shows incremental runs)
-  --images-prefix <p>      where the images are (default incoming/)
-  --results-prefix <p>     where results and reports go (default rekognition-results/)
-  --data <dir>             data folder (default .local-data)
-  --fresh                  delete the data folder first
-  --no-iam                 do not enforce the packaged IAM policies (experiments only)
-
-Model and sizing
-  --tps-per-unit <n>       what one inference unit serves in the emulator, and the deployment's
-                           TPS_PER_UNIT parameter (default 20)
-  --plan-tps <n>           TPS per unit the plan assumes, if not the above
-  --window <minutes>       target processing window (default 60)
-  --min-units <n>          fewest inference units (default 1)
-  --max-units <n>          the unit quota (default 5)
-  --max-inference-units <n> turn on auto-scaling up to <n> units
-  --start-delay <ms>       model start-up time (default 3000)
-  --latency <ms>           mean DetectCustomLabels latency (default 100)
-  --feature <f>            CLASSIFICATION (default) or OBJECT_DETECTION
-
-Fault injection (seconds after processing starts)
-  --fail-start             the model fails to start (ends FAILED)
-  --lose-unit <s>          one inference unit fails (replaced after a few seconds)
-  --lose-zone <s>          a whole Availability Zone fails (restored 5 s later)
-  --throttle-storm <s>     capacity drops to 30 % for 5 s
-  --abort <s>              abort the execution (the safety stop must stop the model)
-
-Output
-  --verbose                the Lambdas' JSON logs on stderr
-  -h, --help               this text
-
-Exit code: 0 when the execution succeeded, 1 otherwise, 2 for bad options.`;
-
-const options = {
-  images: { type: "string" },
-  "add-images": { type: "string" },
-  "images-prefix": { type: "string" },
-  "results-prefix": { type: "string" },
-  data: { type: "string" },
-  fresh: { type: "boolean" },
-  "no-iam": { type: "boolean" },
-  "tps-per-unit": { type: "string" },
-  "plan-tps": { type: "string" },
-  window: { type: "string" },
-  "min-units": { type: "string" },
-  "max-units": { type: "string" },
-  "max-inference-units": { type: "string" },
-  "start-delay": { type: "string" },
-  latency: { type: "string" },
-  feature: { type: "string" },
-  "fail-start": { type: "boolean" },
-  "lose-unit": { type: "string" },
-  "lose-zone": { type: "string" },
-  "throttle-storm": { type: "string" },
-  abort: { type: "string" },
-  verbose: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
 
 async function countObjects(stack: LocalStack, prefix: string): Promise<number> {
   const page = await stack.s3.send(
@@ -240,26 +181,30 @@ function printSummary(
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
+/** The options as commander returns them (the numeric ones still strings). */
+interface LocalFlags {
+  data?: string;
+  imagesPrefix?: string;
+  resultsPrefix?: string;
+  fresh?: boolean;
+  iam: boolean;
+  failStart?: boolean;
+  verbose?: boolean;
+}
+
 async function main(argv: string[]): Promise<number> {
-  let values: Record<string, unknown>;
-  try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\nRun with --help for the options.\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const program = localCommand();
+  const values = parseCommand<LocalFlags>(program, argv);
+  if (!values) return 0;
   // Every flag is checked before anything starts: a bad value is exit 2, not a run.
-  const { numbers, feature } = parseLocalOptions(values);
+  const { numbers, feature } = parseLocalOptions(valuesByFlag(program));
   if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
-  const dataDirectory = resolve((values.data as string | undefined) ?? LOCAL_DATA_DIRECTORY);
-  const imagesPrefix =
-    (values["images-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.imagesPrefix;
-  const resultsPrefix =
-    (values["results-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.resultsPrefix;
+  const dataDirectory = resolve(values.data ?? LOCAL_DATA_DIRECTORY);
+  const imagesPrefix = values.imagesPrefix ?? LOCAL_DEFAULTS.imagesPrefix;
+  const resultsPrefix = values.resultsPrefix ?? LOCAL_DEFAULTS.resultsPrefix;
+  const faults = FAULT_FLAGS.filter((flag) =>
+    flag === "fail-start" ? values.failStart : numbers[flag] !== undefined,
+  );
 
   const stack = await startLocalStack({
     dataDirectory,
@@ -279,7 +224,6 @@ async function main(argv: string[]): Promise<number> {
         `The data folder was locked by process ${previous.pid} (${previous.command}, since ${previous.startedAt}), which is no longer running: taking it over.\n`,
       );
     }
-    if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
     const first = existing === 0 ? (numbers.images ?? 200) : 0;
     const more = numbers["add-images"] ?? 0;
@@ -311,6 +255,11 @@ async function main(argv: string[]): Promise<number> {
       });
     }
 
+    if (faults.length > 0 && !(await anythingPending(stack, { imagesPrefix, resultsPrefix }))) {
+      throw faultsCannotTakeEffect(faults, `s3://${stack.imagesBucket}/${imagesPrefix}`);
+    }
+    if (values.failStart) stack.emulator.admin.failNextStart(stack.projectVersionArn);
+
     const input: Record<string, JsonValue> = {};
     const map: [keyof LocalOptions["numbers"], string][] = [
       ["plan-tps", "tpsPerUnit"],
@@ -338,7 +287,7 @@ async function main(argv: string[]): Promise<number> {
         input,
         environment: { IMAGES_PREFIX: imagesPrefix, RESULTS_PREFIX: resultsPrefix },
         signal: abort.signal,
-        iam: !values["no-iam"],
+        iam: values.iam,
         onEvent: (event) => {
           progress.onEvent(event);
           onFault(event);
@@ -372,9 +321,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = 1;
       return;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
-      process.exitCode = 2;
+    const usage = usageFailure(error);
+    if (usage !== undefined) {
+      process.exitCode = usage;
       return;
     }
     process.stderr.write(

@@ -2,10 +2,9 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { parseEnv, promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
-import { parseEnvFile } from "../../harness/local/sample-events.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 /**
@@ -21,7 +20,7 @@ const WORK_FOLDER = `.esbuild-invoke-local-${process.pid}`;
 
 let directory: string;
 let stack: ChildProcess | undefined;
-let environment: Record<string, string>;
+let environment: NodeJS.Dict<string>;
 let stackOutput = "";
 
 /** Resolves once the stack prints that it is ready, or rejects when it exits first. */
@@ -92,7 +91,7 @@ beforeAll(async () => {
     { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   await waitForReady(stack, 60_000);
-  environment = parseEnvFile(await readFile(join(directory, "invoke.env"), "utf8"));
+  environment = parseEnv(await readFile(join(directory, "invoke.env"), "utf8"));
   await run(
     "npx",
     [
