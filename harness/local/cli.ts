@@ -13,7 +13,7 @@ import {
   valuesByFlag,
 } from "./cli-options.ts";
 import { DataFolderBusyError } from "./data-lock.ts";
-import { anythingPending, faultsCannotTakeEffect } from "./fault-preflight.ts";
+import { anythingPending, FaultSchedule, faultsCannotTakeEffect } from "./fault-switches.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -33,37 +33,6 @@ async function countObjects(stack: LocalStack, prefix: string): Promise<number> 
     new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
   );
   return page.KeyCount ?? 0;
-}
-
-function scheduleFaults(
-  stack: LocalStack,
-  numbers: LocalOptions["numbers"],
-  abort: AbortController,
-): (event: { type: string }) => void {
-  const arn = stack.projectVersionArn;
-  const admin = stack.emulator.admin;
-  const timers: NodeJS.Timeout[] = [];
-  const at = (name: "lose-unit" | "lose-zone" | "throttle-storm" | "abort", action: () => void) => {
-    const seconds = numbers[name];
-    if (seconds !== undefined) timers.push(setTimeout(action, seconds * 1000).unref());
-  };
-  let started = false;
-  return (event) => {
-    if (event.type !== "MapRunStarted" || started) return;
-    started = true;
-    at("lose-unit", () => admin.failUnit(arn));
-    at("lose-zone", () => {
-      const zone = admin.state().availabilityZones[0]?.name;
-      if (!zone) return;
-      admin.failZone(zone);
-      setTimeout(() => admin.restoreZone(zone), 5000).unref();
-    });
-    at("throttle-storm", () => {
-      admin.setCapacityFactor(arn, 0.3);
-      setTimeout(() => admin.setCapacityFactor(arn, 1), 5000).unref();
-    });
-    at("abort", () => abort.abort(new Error("aborted by --abort")));
-  };
 }
 
 async function saveReport(stack: LocalStack, dataDirectory: string, result: LocalJobResult) {
@@ -273,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
       if (value !== undefined) input[field] = value;
     }
     const abort = new AbortController();
-    const onFault = scheduleFaults(stack, numbers, abort);
+    const faultSchedule = new FaultSchedule(stack, numbers, abort);
     const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);
     process.stdout.write(
       `Embedded S3 ${stack.s3Server.endpoint}, Rekognition emulator ${stack.emulator.endpoint}\nModel ${stack.projectVersionArn}\n`,
@@ -281,6 +250,7 @@ async function main(argv: string[]): Promise<number> {
     const startedAt = Date.now();
     progress.start();
     let result: LocalJobResult;
+    let unfired: string[] = [];
     try {
       result = await runLocalJob({
         stack,
@@ -290,11 +260,13 @@ async function main(argv: string[]): Promise<number> {
         iam: values.iam,
         onEvent: (event) => {
           progress.onEvent(event);
-          onFault(event);
+          faultSchedule.onEvent(event);
         },
       });
     } finally {
       progress.stop();
+      // A fault that has not fired must not hit the model once the run is over.
+      unfired = faultSchedule.stop();
     }
     const modelStatus = await settledModelStatus(stack);
     const reportPath = await saveReport(stack, dataDirectory, result);
@@ -303,6 +275,11 @@ async function main(argv: string[]): Promise<number> {
         ? await runProgressFromLedger(stack, result.plan, { imagesPrefix, resultsPrefix })
         : undefined;
     printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt, ledgerProgress);
+    if (unfired.length > 0) {
+      process.stdout.write(
+        `Faults      ${unfired.join(", ")} did not fire: processing ended first (give it a smaller number, or more images)\n`,
+      );
+    }
     const verdict = runVerdict(result.execution.status, modelStatus);
     if (verdict.warning) process.stdout.write(`${verdict.warning}\n`);
     return verdict.exitCode;

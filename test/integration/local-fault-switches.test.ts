@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
  * right after the quick start) cannot take effect: the run starts no model and
  * has no Map Run. It once ran anyway and printed SUCCEEDED; it is refused
  * before the run, naming the switches and the ways to give the run work.
+ * A timed fault that processing outran is named in the summary.
  */
 
 let directory: string;
@@ -85,5 +86,22 @@ describe("npm run local's fault switches with nothing pending", () => {
       expect(stderr).toContain("--fresh");
       expect(stderr).toContain("--add-images");
     });
+  });
+
+  it("a timed fault that processing outran is named in the summary", async () => {
+    const fresh = join(directory, "late-fault");
+    const { code, stdout } = await runLocal([
+      "--data",
+      fresh,
+      "--images",
+      "3",
+      "--start-delay",
+      "200",
+      "--lose-zone",
+      "3600",
+    ]);
+    expect(code, stdout).toBe(0);
+    expect(stdout).toContain("Execution   SUCCEEDED");
+    expect(stdout).toContain("Faults      --lose-zone 3600 did not fire: processing ended first");
   });
 });
