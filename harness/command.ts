@@ -6,14 +6,10 @@
  * before anything starts.
  */
 import { Command, CommanderError, type OptionValues } from "commander";
+import { EXIT, UsageError, usageMessage } from "../src/cli/args.ts";
 
-/** The exit code of a command-line mistake, as in the product's CLI. */
-export const USAGE_EXIT_CODE = 2;
-
-/** A command-line mistake: its message names the flag and the value. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+// The product CLI's usage error and exit code: one kind of command-line mistake.
+export { UsageError };
 
 /**
  * A front end run as `npm run <script> -- [options]`. Commander prints the
@@ -41,10 +37,7 @@ export function parseCommand<T extends OptionValues>(
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     if (error.exitCode === 0) return undefined;
-    // "error: unknown option '--x'" reads "Unknown option '--x'", as the product's CLI says it.
-    throw new UsageError(
-      error.message.replace(/^error: (.)/, (_, first: string) => first.toUpperCase()),
-    );
+    throw new UsageError(usageMessage(error));
   }
   return program.opts<T>();
 }
@@ -53,7 +46,7 @@ export function parseCommand<T extends OptionValues>(
 export function usageFailure(error: unknown): number | undefined {
   if (!(error instanceof UsageError)) return undefined;
   process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
-  return USAGE_EXIT_CODE;
+  return EXIT.usage;
 }
 
 /** What a numeric flag accepts. */
