@@ -103,5 +103,6 @@ describe("npm run local's fault switches with nothing pending", () => {
     expect(code, stdout).toBe(0);
     expect(stdout).toContain("Execution   SUCCEEDED");
     expect(stdout).toContain("Faults      --lose-zone 3600 did not fire: processing ended first");
-  });
+    // A whole local run (and, after a change to serverless.yml, an osls package for its IAM).
+  }, 240_000);
 });
