@@ -3,11 +3,17 @@ import "./local/quiet-sdk-notice.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import * as processBatchLambda from "../functions/process-batch.ts";
 import { resultKeyFor } from "../src/result-keys.ts";
+import {
+  harnessCommand,
+  numberArgument,
+  parseCommand,
+  usageFailure,
+  wholeNumber,
+} from "./command.ts";
 import { crashPartWay } from "./local/crash-injection.ts";
 import { runLocalJob } from "./local/local-job.ts";
 import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from "./local/local-stack.ts";
@@ -33,20 +39,34 @@ import type { LocalHandler, LocalLambdaContext } from "./local/workflow/index.ts
  * when all of that holds.
  */
 
-const HELP = `Usage: npm run soak -- [--images <n>] [--seed <n>] [--data <dir>]
-
-  --images <n>   images to analyse (default 20000)
-  --seed <n>     seeds the image keys and the fault schedule (default 1)
-  --data <dir>   data folder (default: a new temporary folder, deleted afterwards)`;
-
-const { values } = parseArgs({
-  options: {
-    images: { type: "string", default: "20000" },
-    seed: { type: "string", default: "1" },
-    data: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
-});
+function soakCommand() {
+  return harnessCommand(
+    "soak",
+    "Tens of thousands of images through the real workflow on the local stack with random faults, a second run, and an exact reconciliation. Exit code 0 only when it all holds.",
+  )
+    .option(
+      "--images <n>",
+      "images to analyse",
+      numberArgument("images", {
+        ...wholeNumber(10_000_000),
+        min: 1,
+        describe: "a whole number from 1 to 10000000",
+      }),
+      20_000,
+    )
+    .option(
+      "--seed <n>",
+      "seeds the image keys and the fault schedule",
+      numberArgument("seed", {
+        describe: "a whole number",
+        integer: true,
+        min: -(2 ** 31),
+        max: 2 ** 31 - 1,
+      }),
+      1,
+    )
+    .option("--data <dir>", "data folder (default: a new temporary folder, deleted afterwards)");
+}
 
 /** Distinct small images whose bytes are reused across keys: rendering 20,000 would dominate the soak. */
 const TEMPLATES = 24;
@@ -239,17 +259,10 @@ function faultyProcessBatch(
   };
 }
 
-async function main(): Promise<number> {
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const images = Number(values.images);
-  const seedValue = Number(values.seed);
-  if (!Number.isInteger(images) || images < 1 || !Number.isInteger(seedValue)) {
-    console.error(`--images and --seed must be whole numbers\n\n${HELP}`);
-    return 2;
-  }
+async function main(argv: string[]): Promise<number> {
+  const values = parseCommand<{ images: number; seed: number; data?: string }>(soakCommand(), argv);
+  if (!values) return 0;
+  const { images, seed: seedValue } = values;
   const random = seededRandom(seedValue);
   const dataDirectory = values.data ?? (await mkdtemp(join(tmpdir(), "soak-")));
   const stack = await startLocalStack({
@@ -431,9 +444,11 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) process.exit(usage);
     console.error(error);
     process.exit(1);
   },

@@ -3,7 +3,14 @@ import "../local/quiet-sdk-notice.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { Option } from "commander";
+import {
+  harnessCommand,
+  numberArgument,
+  parseCommand,
+  positiveNumber,
+  usageFailure,
+} from "../command.ts";
 import { PROJECT_ROOT } from "../local/s3-server.ts";
 import { type BenchResults, renderHtml, renderText } from "./render.ts";
 import { PAPER_SIZES, paperRun } from "./scale-on-paper.ts";
@@ -21,48 +28,35 @@ import { strategies } from "./strategies.ts";
 const SCENARIOS = ["saturation", "capacity", "strategies", "ceiling", "paper"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const HELP = `Benchmark the local pipeline against the Custom Labels emulator.
+function benchCommand() {
+  return harnessCommand("bench", "Benchmark the local pipeline against the Custom Labels emulator.")
+    .addOption(
+      new Option(
+        "--scenario <name>",
+        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; strategies = one fixed unit, then auto-scaling 1..4, same images",
+      ).choices(SCENARIOS),
+    )
+    .option("--quick", "smaller counts (1,200 images instead of 6,000)")
+    .option(
+      "--tps-per-unit <n>",
+      `what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})`,
+      numberArgument("tps-per-unit", positiveNumber),
+    )
+    .option("--data <dir>", "where the seeded images live (default bench-results/data; reused)")
+    .addHelpText("after", "\nWrites bench-results/latest.json and bench-results/latest.html.");
+}
 
-Usage: npm run bench -- [options]
-
-  --scenario <name>   run only one: ${SCENARIOS.join(", ")} (default: all)
-                      saturation = ours at full rate, then the naive loop and the
-                      fixed-concurrency baseline on the same settings and images;
-                      strategies = one fixed unit, then auto-scaling 1..4, same images
-  --quick             smaller counts (1,200 images instead of 6,000)
-  --tps-per-unit <n>  what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})
-  --data <dir>        where the seeded images live (default bench-results/data; reused)
-  -h, --help          this text
-
-Writes bench-results/latest.json and bench-results/latest.html.`;
+interface BenchFlags {
+  scenario?: Scenario;
+  quick?: boolean;
+  tpsPerUnit?: number;
+  data?: string;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      scenario: { type: "string" },
-      quick: { type: "boolean" },
-      "tps-per-unit": { type: "string" },
-      data: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const chosen = values.scenario as Scenario | undefined;
-  if (chosen !== undefined && !SCENARIOS.includes(chosen)) {
-    process.stderr.write(`--scenario must be one of ${SCENARIOS.join(", ")}, got ${chosen}\n`);
-    return 2;
-  }
-  const tpsPerUnit =
-    values["tps-per-unit"] === undefined ? undefined : Number(values["tps-per-unit"]);
-  if (tpsPerUnit !== undefined && !(tpsPerUnit > 0)) {
-    process.stderr.write("--tps-per-unit must be a positive number\n");
-    return 2;
-  }
+  const values = parseCommand<BenchFlags>(benchCommand(), argv);
+  if (!values) return 0;
+  const { scenario: chosen, tpsPerUnit } = values;
   process.env.LOG_LEVEL ??= "silent";
   const outputDirectory = resolve(PROJECT_ROOT, "bench-results");
   const settings: BenchSettings = {
@@ -120,6 +114,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) {
+      process.exitCode = usage;
+      return;
+    }
     process.stderr.write(
       `npm run bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

@@ -1,43 +1,28 @@
 /**
- * The numeric and enum flags of `npm run local`, checked before anything
- * starts: a bad value (`--lose-zone abc`, `-1`, `NaN`, `""`) is refused with a
- * message naming the flag, never ignored or read as 0.
+ * The options of `npm run local`, declared once for commander (which prints
+ * the help and refuses unknown flags), and the numeric and enum values checked
+ * before anything starts: a bad value (`--lose-zone abc`, `-1`, `NaN`, `""`)
+ * is refused with a message naming the flag, never ignored or read as 0.
  */
+import type { Command } from "commander";
+import {
+  harnessCommand,
+  type NumberRule,
+  parseNumberFlag,
+  positiveNumber,
+  UsageError,
+  wholeNumber,
+} from "../command.ts";
 
-/** A command-line mistake: printed with a hint and exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-interface NumberRule {
-  /** What the message says the flag takes. */
-  describe: string;
-  integer?: boolean;
-  /** Inclusive lower bound, unless `exclusiveMin`. */
-  min: number;
-  exclusiveMin?: boolean;
-  max: number;
-}
+export { UsageError };
 
 /** setTimeout's limit: a longer delay fires at once (with a warning) instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const count = (max: number): NumberRule => ({
-  describe: `a whole number from 0 to ${max}`,
-  integer: true,
-  min: 0,
-  max,
-});
 const units: NumberRule = {
   describe: "a whole number from 1 to 1000",
   integer: true,
   min: 1,
   max: 1000,
-};
-const rate: NumberRule = {
-  describe: "a number above 0 (up to 1000000)",
-  min: 0,
-  exclusiveMin: true,
-  max: 1_000_000,
 };
 const milliseconds: NumberRule = {
   describe: `milliseconds from 0 to ${MAX_TIMER_MS}`,
@@ -51,11 +36,11 @@ const seconds: NumberRule = {
 };
 
 export const LOCAL_NUMERIC_FLAGS = {
-  images: count(1_000_000),
-  "add-images": count(1_000_000),
-  "tps-per-unit": rate,
-  "plan-tps": rate,
-  window: { ...rate, describe: "minutes above 0 (up to 1000000)" },
+  images: wholeNumber(1_000_000),
+  "add-images": wholeNumber(1_000_000),
+  "tps-per-unit": positiveNumber,
+  "plan-tps": positiveNumber,
+  window: { ...positiveNumber, describe: "minutes above 0 (up to 1000000)" },
   "min-units": units,
   "max-units": units,
   "max-inference-units": units,
@@ -72,22 +57,66 @@ export type LocalNumericFlag = keyof typeof LOCAL_NUMERIC_FLAGS;
 export const FEATURES = ["CLASSIFICATION", "OBJECT_DETECTION"] as const;
 export type Feature = (typeof FEATURES)[number];
 
-/** Plain decimal notation only: no "", "0x10", "Infinity", "1_000" or trailing junk. */
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+/** The fault switches that act on a run's processing: with nothing pending, none can take effect. */
+export const FAULT_FLAGS = [
+  "fail-start",
+  "lose-unit",
+  "lose-zone",
+  "throttle-storm",
+  "abort",
+] as const;
+export type FaultFlag = (typeof FAULT_FLAGS)[number];
 
-/** Parses one flag's value by its rule; throws a UsageError naming the flag. */
-export function parseNumberFlag(flag: string, raw: string, rule: NumberRule): number {
-  const value = DECIMAL.test(raw.trim()) ? Number(raw) : Number.NaN;
-  const belowMin = rule.exclusiveMin ? value <= rule.min : value < rule.min;
-  if (
-    !Number.isFinite(value) ||
-    belowMin ||
-    value > rule.max ||
-    (rule.integer && !Number.isInteger(value))
-  ) {
-    throw new UsageError(`--${flag} must be ${rule.describe}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
+/** `npm run local`'s options. Values stay strings: `parseLocalOptions` checks them all at once. */
+export function localCommand(): Command {
+  return harnessCommand(
+    "local",
+    "Run the weekly Rekognition Custom Labels job locally: the real state machine and Lambdas against an embedded S3 server and the Custom Labels emulator. No AWS account, no Docker, no network.",
+  )
+    .optionsGroup("Images:")
+    .option("--images <n>", "sample images to seed when the images prefix is empty (default 200)")
+    .option("--add-images <n>", "seed <n> more new images before this run (shows incremental runs)")
+    .option("--images-prefix <p>", "where the images are (default incoming/)")
+    .option("--results-prefix <p>", "where results and reports go (default rekognition-results/)")
+    .option("--data <dir>", "data folder (default .local-data)")
+    .option("--fresh", "delete the data folder first")
+    .option("--no-iam", "do not enforce the packaged IAM policies (experiments only)")
+    .optionsGroup("Model and sizing:")
+    .option(
+      "--tps-per-unit <n>",
+      "what one inference unit serves in the emulator, and the deployment's TPS_PER_UNIT parameter (default 20)",
+    )
+    .option("--plan-tps <n>", "TPS per unit the plan assumes, if not the above")
+    .option("--window <minutes>", "target processing window (default 60)")
+    .option("--min-units <n>", "fewest inference units (default 1)")
+    .option("--max-units <n>", "the unit quota (default 5)")
+    .option("--max-inference-units <n>", "turn on auto-scaling up to <n> units")
+    .option("--start-delay <ms>", "model start-up time (default 3000)")
+    .option("--latency <ms>", "mean DetectCustomLabels latency (default 100)")
+    .option("--feature <f>", "CLASSIFICATION (default) or OBJECT_DETECTION")
+    .optionsGroup(
+      "Fault injection (seconds after processing starts; a run with nothing pending is refused):",
+    )
+    .option("--fail-start", "the model fails to start (ends FAILED)")
+    .option("--lose-unit <s>", "one inference unit fails (replaced after a few seconds)")
+    .option("--lose-zone <s>", "a whole Availability Zone fails (restored 5 s later)")
+    .option("--throttle-storm <s>", "capacity drops to 30 % for 5 s")
+    .option("--abort <s>", "abort the execution (the safety stop must stop the model)")
+    .optionsGroup("Output:")
+    .option("--verbose", "the Lambdas' JSON logs on stderr")
+    .addHelpText(
+      "after",
+      "\nExit code: 0 when the execution succeeded, 1 otherwise, 2 for bad options.",
+    );
+}
+
+/** The parsed options' raw values keyed by flag name (`lose-zone`), as `parseLocalOptions` reads them. */
+export function valuesByFlag(program: Command): Record<string, unknown> {
+  return Object.fromEntries(
+    program.options
+      .filter((option) => !option.negate)
+      .map((option) => [option.name(), program.getOptionValue(option.attributeName())]),
+  );
 }
 
 export interface LocalOptions {
@@ -95,7 +124,7 @@ export interface LocalOptions {
   feature: Feature;
 }
 
-/** Checks every numeric and enum flag of `npm run local` (values as `parseArgs` returns them). */
+/** Checks every numeric and enum flag of `npm run local` (raw values keyed by flag name). */
 export function parseLocalOptions(values: Record<string, unknown>): LocalOptions {
   const numbers: Partial<Record<LocalNumericFlag, number>> = {};
   for (const [flag, rule] of Object.entries(LOCAL_NUMERIC_FLAGS) as [

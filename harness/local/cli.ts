@@ -2,11 +2,18 @@
 import "./quiet-sdk-notice.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { endOfRunLines } from "../../src/report/end-of-run.ts";
-import { type LocalOptions, parseLocalOptions, UsageError } from "./cli-options.ts";
+import { parseCommand, usageFailure } from "../command.ts";
+import {
+  FAULT_FLAGS,
+  type LocalOptions,
+  localCommand,
+  parseLocalOptions,
+  valuesByFlag,
+} from "./cli-options.ts";
 import { DataFolderBusyError } from "./data-lock.ts";
+import { anythingPending, FaultSchedule, faultsCannotTakeEffect } from "./fault-switches.ts";
 import { type LocalJobResult, runLocalJob } from "./local-job.ts";
 import {
   LOCAL_DATA_DIRECTORY,
@@ -20,108 +27,11 @@ import { runVerdict } from "./run-verdict.ts";
 import { writeSampleImages } from "./sample-images.ts";
 import type { JsonValue } from "./workflow/index.ts";
 
-const HELP = `Run the weekly Rekognition Custom Labels job locally: the real state machine
-and Lambdas against an embedded S3 server and the Custom Labels emulator.
-No AWS account, no Docker, no network.
-
-Usage: npm run local -- [options]
-
-Images
-  --images <n>             sample images to seed when the images prefix is empty (default 200)
-  --add-images <n>         seed <n> more new images before this run (shows incremental runs)
-  --images-prefix <p>      where the images are (default incoming/)
-  --results-prefix <p>     where results and reports go (default rekognition-results/)
-  --data <dir>             data folder (default .local-data)
-  --fresh                  delete the data folder first
-  --no-iam                 do not enforce the packaged IAM policies (experiments only)
-
-Model and sizing
-  --tps-per-unit <n>       what one inference unit serves in the emulator, and the deployment's
-                           TPS_PER_UNIT parameter (default 20)
-  --plan-tps <n>           TPS per unit the plan assumes, if not the above
-  --window <minutes>       target processing window (default 60)
-  --min-units <n>          fewest inference units (default 1)
-  --max-units <n>          the unit quota (default 5)
-  --max-inference-units <n> turn on auto-scaling up to <n> units
-  --start-delay <ms>       model start-up time (default 3000)
-  --latency <ms>           mean DetectCustomLabels latency (default 100)
-  --feature <f>            CLASSIFICATION (default) or OBJECT_DETECTION
-
-Fault injection (seconds after processing starts)
-  --fail-start             the model fails to start (ends FAILED)
-  --lose-unit <s>          one inference unit fails (replaced after a few seconds)
-  --lose-zone <s>          a whole Availability Zone fails (restored 5 s later)
-  --throttle-storm <s>     capacity drops to 30 % for 5 s
-  --abort <s>              abort the execution (the safety stop must stop the model)
-
-Output
-  --verbose                the Lambdas' JSON logs on stderr
-  -h, --help               this text
-
-Exit code: 0 when the execution succeeded, 1 otherwise, 2 for bad options.`;
-
-const options = {
-  images: { type: "string" },
-  "add-images": { type: "string" },
-  "images-prefix": { type: "string" },
-  "results-prefix": { type: "string" },
-  data: { type: "string" },
-  fresh: { type: "boolean" },
-  "no-iam": { type: "boolean" },
-  "tps-per-unit": { type: "string" },
-  "plan-tps": { type: "string" },
-  window: { type: "string" },
-  "min-units": { type: "string" },
-  "max-units": { type: "string" },
-  "max-inference-units": { type: "string" },
-  "start-delay": { type: "string" },
-  latency: { type: "string" },
-  feature: { type: "string" },
-  "fail-start": { type: "boolean" },
-  "lose-unit": { type: "string" },
-  "lose-zone": { type: "string" },
-  "throttle-storm": { type: "string" },
-  abort: { type: "string" },
-  verbose: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
 async function countObjects(stack: LocalStack, prefix: string): Promise<number> {
   const page = await stack.s3.send(
     new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
   );
   return page.KeyCount ?? 0;
-}
-
-function scheduleFaults(
-  stack: LocalStack,
-  numbers: LocalOptions["numbers"],
-  abort: AbortController,
-): (event: { type: string }) => void {
-  const arn = stack.projectVersionArn;
-  const admin = stack.emulator.admin;
-  const timers: NodeJS.Timeout[] = [];
-  const at = (name: "lose-unit" | "lose-zone" | "throttle-storm" | "abort", action: () => void) => {
-    const seconds = numbers[name];
-    if (seconds !== undefined) timers.push(setTimeout(action, seconds * 1000).unref());
-  };
-  let started = false;
-  return (event) => {
-    if (event.type !== "MapRunStarted" || started) return;
-    started = true;
-    at("lose-unit", () => admin.failUnit(arn));
-    at("lose-zone", () => {
-      const zone = admin.state().availabilityZones[0]?.name;
-      if (!zone) return;
-      admin.failZone(zone);
-      setTimeout(() => admin.restoreZone(zone), 5000).unref();
-    });
-    at("throttle-storm", () => {
-      admin.setCapacityFactor(arn, 0.3);
-      setTimeout(() => admin.setCapacityFactor(arn, 1), 5000).unref();
-    });
-    at("abort", () => abort.abort(new Error("aborted by --abort")));
-  };
 }
 
 async function saveReport(stack: LocalStack, dataDirectory: string, result: LocalJobResult) {
@@ -201,26 +111,30 @@ function printSummary(
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
+/** The options as commander returns them (the numeric ones still strings). */
+interface LocalFlags {
+  data?: string;
+  imagesPrefix?: string;
+  resultsPrefix?: string;
+  fresh?: boolean;
+  iam: boolean;
+  failStart?: boolean;
+  verbose?: boolean;
+}
+
 async function main(argv: string[]): Promise<number> {
-  let values: Record<string, unknown>;
-  try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\nRun with --help for the options.\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const program = localCommand();
+  const values = parseCommand<LocalFlags>(program, argv);
+  if (!values) return 0;
   // Every flag is checked before anything starts: a bad value is exit 2, not a run.
-  const { numbers, feature } = parseLocalOptions(values);
+  const { numbers, feature } = parseLocalOptions(valuesByFlag(program));
   if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
-  const dataDirectory = resolve((values.data as string | undefined) ?? LOCAL_DATA_DIRECTORY);
-  const imagesPrefix =
-    (values["images-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.imagesPrefix;
-  const resultsPrefix =
-    (values["results-prefix"] as string | undefined) ?? LOCAL_DEFAULTS.resultsPrefix;
+  const dataDirectory = resolve(values.data ?? LOCAL_DATA_DIRECTORY);
+  const imagesPrefix = values.imagesPrefix ?? LOCAL_DEFAULTS.imagesPrefix;
+  const resultsPrefix = values.resultsPrefix ?? LOCAL_DEFAULTS.resultsPrefix;
+  const faults = FAULT_FLAGS.filter((flag) =>
+    flag === "fail-start" ? values.failStart : numbers[flag] !== undefined,
+  );
 
   const stack = await startLocalStack({
     dataDirectory,
@@ -240,7 +154,6 @@ async function main(argv: string[]): Promise<number> {
         `The data folder was locked by process ${previous.pid} (${previous.command}, since ${previous.startedAt}), which is no longer running: taking it over.\n`,
       );
     }
-    if (values["fail-start"]) stack.emulator.admin.failNextStart(stack.projectVersionArn);
     const existing = await countObjects(stack, imagesPrefix);
     const first = existing === 0 ? (numbers.images ?? 200) : 0;
     const more = numbers["add-images"] ?? 0;
@@ -272,6 +185,11 @@ async function main(argv: string[]): Promise<number> {
       });
     }
 
+    if (faults.length > 0 && !(await anythingPending(stack, { imagesPrefix, resultsPrefix }))) {
+      throw faultsCannotTakeEffect(faults, `s3://${stack.imagesBucket}/${imagesPrefix}`);
+    }
+    if (values.failStart) stack.emulator.admin.failNextStart(stack.projectVersionArn);
+
     const input: Record<string, JsonValue> = {};
     const map: [keyof LocalOptions["numbers"], string][] = [
       ["plan-tps", "tpsPerUnit"],
@@ -285,7 +203,7 @@ async function main(argv: string[]): Promise<number> {
       if (value !== undefined) input[field] = value;
     }
     const abort = new AbortController();
-    const onFault = scheduleFaults(stack, numbers, abort);
+    const faultSchedule = new FaultSchedule(stack, numbers, abort);
     const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);
     process.stdout.write(
       `Embedded S3 ${stack.s3Server.endpoint}, Rekognition emulator ${stack.emulator.endpoint}\nModel ${stack.projectVersionArn}\n`,
@@ -293,20 +211,23 @@ async function main(argv: string[]): Promise<number> {
     const startedAt = Date.now();
     progress.start();
     let result: LocalJobResult;
+    let unfired: string[] = [];
     try {
       result = await runLocalJob({
         stack,
         input,
         environment: { IMAGES_PREFIX: imagesPrefix, RESULTS_PREFIX: resultsPrefix },
         signal: abort.signal,
-        iam: !values["no-iam"],
+        iam: values.iam,
         onEvent: (event) => {
           progress.onEvent(event);
-          onFault(event);
+          faultSchedule.onEvent(event);
         },
       });
     } finally {
       progress.stop();
+      // A fault that has not fired must not hit the model once the run is over.
+      unfired = faultSchedule.stop();
     }
     const modelStatus = await settledModelStatus(stack);
     const reportPath = await saveReport(stack, dataDirectory, result);
@@ -315,6 +236,11 @@ async function main(argv: string[]): Promise<number> {
         ? await runProgressFromLedger(stack, result.plan, { imagesPrefix, resultsPrefix })
         : undefined;
     printSummary(stack, result, modelStatus, reportPath, Date.now() - startedAt, ledgerProgress);
+    if (unfired.length > 0) {
+      process.stdout.write(
+        `Faults      ${unfired.join(", ")} did not fire: processing ended first (give it a smaller number, or more images)\n`,
+      );
+    }
     const verdict = runVerdict(result.execution.status, modelStatus);
     if (verdict.warning) process.stdout.write(`${verdict.warning}\n`);
     return verdict.exitCode;
@@ -333,9 +259,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = 1;
       return;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\nRun with --help for the options.\n`);
-      process.exitCode = 2;
+    const usage = usageFailure(error);
+    if (usage !== undefined) {
+      process.exitCode = usage;
       return;
     }
     process.stderr.write(

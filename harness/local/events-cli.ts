@@ -2,44 +2,45 @@
 import "./quiet-sdk-notice.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseEnv } from "node:util";
 import * as planFunction from "../../functions/plan.ts";
 import { createAwsClients } from "../../src/clients.ts";
 import { readJsonl } from "../../src/s3-json.ts";
 import type { ImageRef, Plan } from "../../src/shapes.ts";
+import { harnessCommand, parseCommand, usageFailure } from "../command.ts";
 import { LOCAL_DATA_DIRECTORY } from "./local-stack.ts";
 import { PROJECT_ROOT } from "./s3-server.ts";
-import { followOnEvents, parseEnvFile, planEvent } from "./sample-events.ts";
+import { followOnEvents, planEvent } from "./sample-events.ts";
 
-const HELP = `Write the sample events in events/ against a running \`npm run local:stack\`:
-runs the Plan Lambda on events/plan.json, then builds the events of the later steps
-from its output (the plan, the manifest's first batch, the execution's ARN).
-
-Usage: npm run local:events -- [--env-file <path>] [--out <dir>]
-
-  --env-file <path>  the environment local:stack wrote (default .local-data/invoke.env)
-  --out <dir>        where to write the events (default events/)`;
+function eventsCommand() {
+  return harnessCommand(
+    "local:events",
+    "Write the sample events in events/ against a running `npm run local:stack`: runs the Plan Lambda on events/plan.json, then builds the events of the later steps from its output (the plan, the manifest's first batch, the execution's ARN).",
+  )
+    .option("--data <dir>", "the data folder local:stack runs on (default .local-data)")
+    .option("--env-file <path>", "the environment local:stack wrote (default <data>/invoke.env)")
+    .option("--out <dir>", "where to write the events (default events/)");
+}
 
 async function writeEvent(directory: string, name: string, event: unknown): Promise<void> {
   await writeFile(resolve(directory, `${name}.json`), `${JSON.stringify(event, null, 2)}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      "env-file": { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
+  const values = parseCommand<{ data?: string; envFile?: string; out?: string }>(
+    eventsCommand(),
+    argv,
+  );
+  if (!values) return 0;
+  const dataDirectory = resolve(values.data ?? LOCAL_DATA_DIRECTORY);
+  const envFile = resolve(values.envFile ?? resolve(dataDirectory, "invoke.env"));
+  const text = await readFile(envFile, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+    throw new Error(
+      `No environment at ${envFile}: start \`npm run local:stack\` on that data folder first (or pass --env-file).`,
+    );
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const envFile = resolve(values["env-file"] ?? resolve(LOCAL_DATA_DIRECTORY, "invoke.env"));
-  Object.assign(process.env, parseEnvFile(await readFile(envFile, "utf8")));
+  Object.assign(process.env, parseEnv(text));
   const out = resolve(values.out ?? resolve(PROJECT_ROOT, "events"));
 
   const event = planEvent(new Date());
@@ -62,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) process.exit(usage);
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },

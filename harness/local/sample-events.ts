@@ -3,7 +3,8 @@
  * (or EventBridge) sends them, for `npx osls invoke local -f <fn> -p events/<fn>.json`.
  * The follow-on events are built from a real Plan output, so they agree with
  * what the local stack holds (manifest, model ARN, buckets). Also the
- * environment file `npm run local:stack` writes and `local:events` reads.
+ * environment file `npm run local:stack` writes and `local:events` reads
+ * (with `util.parseEnv`).
  */
 import type { ImageRef, Plan } from "../../src/shapes.ts";
 import { LOCAL_STATE_MACHINE_NAME } from "./local-job.ts";
@@ -52,23 +53,20 @@ export function followOnEvents(plan: Plan, manifest: readonly ImageRef[]): Recor
   };
 }
 
-/** Reads `KEY=value` lines (values optionally JSON-quoted), as local:stack writes them. */
-export function parseEnvFile(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const match = /^([A-Za-z_]\w*)=(.*)$/.exec(line.trim());
-    if (!match) continue;
-    const [, name, raw = ""] = match;
-    env[name as string] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-  }
-  return env;
-}
-
-/** `KEY=value` lines a shell can source (`set -a; . file; set +a`) and dotenv tools can read. */
+/**
+ * `KEY=value` lines that a shell sources (`set -a; . file; set +a`) and
+ * Node's `util.parseEnv` reads to the same values: plain values bare, others
+ * in single quotes, which both take literally.
+ */
 export function envFileText(environment: Record<string, string>): string {
-  return `${Object.entries(environment)
-    .map(
-      ([name, value]) => `${name}=${/^[\w.:/@+-]*$/.test(value) ? value : JSON.stringify(value)}`,
-    )
-    .join("\n")}\n`;
+  const line = ([name, value]: [string, string]) => {
+    if (/^[\w.:/@+-]*$/.test(value)) return `${name}=${value}`;
+    if (/['\n\r]/.test(value)) {
+      throw new Error(
+        `${name} cannot be written to an env file: its value holds a quote or a line break`,
+      );
+    }
+    return `${name}='${value}'`;
+  };
+  return `${Object.entries(environment).map(line).join("\n")}\n`;
 }

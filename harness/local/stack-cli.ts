@@ -2,72 +2,99 @@
 import "./quiet-sdk-notice.ts";
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  harnessCommand,
+  numberArgument,
+  parseCommand,
+  positiveNumber,
+  usageFailure,
+  wholeNumber,
+} from "../command.ts";
 import { localDeploymentEnvironment } from "./local-job.ts";
 import { LOCAL_DATA_DIRECTORY, LOCAL_DEFAULTS, startLocalStack } from "./local-stack.ts";
 import { envFileText } from "./sample-events.ts";
 import { writeSampleImages } from "./sample-images.ts";
 
-const HELP = `Start the local AWS stand-ins (S3, the Custom Labels emulator and its CloudWatch metrics) in the foreground,
-for \`npx osls invoke local --stage local\` from another terminal. Ctrl-C stops them.
+const port = { ...wholeNumber(65535), describe: "a port from 0 to 65535 (0: any free port)" };
 
-Usage: npm run local:stack -- [options]
-
-  --data <dir>              data folder (default .local-data)
-  --fresh                   delete the data folder first
-  --images <n>              sample images to seed when the images prefix is empty (default 20)
-  --s3-port <port>          embedded S3 port on 127.0.0.1 (default 4569; 0: any free port)
-  --rekognition-port <port> emulator port on 127.0.0.1 (default 4570; 0: any free port)
-  --cloudwatch-port <port>  CloudWatch GetMetricData port on 127.0.0.1 (default 4571; 0: any free port)
-  --start-delay <ms>        model start-up time (default 3000)
-  --tps-per-unit <n>        what one inference unit serves (default 20)
-  --env-file <path>         where to write the environment (default <data>/invoke.env)
-  -h, --help                this text
-
+function stackCommand() {
+  return harnessCommand(
+    "local:stack",
+    "Start the local AWS stand-ins (S3, the Custom Labels emulator and its CloudWatch metrics) in the foreground, for `npx osls invoke local --stage local` from another terminal. Ctrl-C stops them.",
+  )
+    .option("--data <dir>", "data folder (default .local-data)")
+    .option("--fresh", "delete the data folder first")
+    .option(
+      "--images <n>",
+      "sample images to seed when the images prefix is empty",
+      numberArgument("images", wholeNumber(1_000_000)),
+      20,
+    )
+    .option(
+      "--s3-port <port>",
+      "embedded S3 port on 127.0.0.1",
+      numberArgument("s3-port", port),
+      4569,
+    )
+    .option(
+      "--rekognition-port <port>",
+      "emulator port on 127.0.0.1",
+      numberArgument("rekognition-port", port),
+      4570,
+    )
+    .option(
+      "--cloudwatch-port <port>",
+      "CloudWatch GetMetricData port on 127.0.0.1",
+      numberArgument("cloudwatch-port", port),
+      4571,
+    )
+    .option(
+      "--start-delay <ms>",
+      "model start-up time",
+      numberArgument("start-delay", wholeNumber(2 ** 31 - 1)),
+      3000,
+    )
+    .option(
+      "--tps-per-unit <n>",
+      "what one inference unit serves",
+      numberArgument("tps-per-unit", positiveNumber),
+      20,
+    )
+    .option("--env-file <path>", "where to write the environment (default <data>/invoke.env)")
+    .addHelpText(
+      "after",
+      `
 Then, in a second terminal:
   set -a; . .local-data/invoke.env; set +a
-  npx osls invoke local --stage local -f plan -p events/plan.json`;
+  npm run local:events            (optional: events/ for this stack)
+  npx osls invoke local --stage local -f plan -p events/plan.json`,
+    );
+}
 
-const options = {
-  data: { type: "string" },
-  fresh: { type: "boolean" },
-  images: { type: "string" },
-  "s3-port": { type: "string" },
-  "rekognition-port": { type: "string" },
-  "cloudwatch-port": { type: "string" },
-  "start-delay": { type: "string" },
-  "tps-per-unit": { type: "string" },
-  "env-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-function whole(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) {
-    throw new Error(`--${name} must be a whole number >= 0, got ${JSON.stringify(value)}`);
-  }
-  return parsed;
+interface StackFlags {
+  data?: string;
+  fresh?: boolean;
+  images: number;
+  s3Port: number;
+  rekognitionPort: number;
+  cloudwatchPort: number;
+  startDelay: number;
+  tpsPerUnit: number;
+  envFile?: string;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const values = parseCommand<StackFlags>(stackCommand(), argv);
+  if (!values) return 0;
   const dataDirectory = resolve(values.data ?? LOCAL_DATA_DIRECTORY);
   const stack = await startLocalStack({
     dataDirectory,
     fresh: Boolean(values.fresh),
-    s3Port: whole(values["s3-port"], "s3-port", 4569),
-    emulatorPort: whole(values["rekognition-port"], "rekognition-port", 4570),
-    cloudwatchPort: whole(values["cloudwatch-port"], "cloudwatch-port", 4571),
-    emulator: {
-      startDelayMs: whole(values["start-delay"], "start-delay", 3000),
-      tpsPerUnit: whole(values["tps-per-unit"], "tps-per-unit", 20),
-    },
+    s3Port: values.s3Port,
+    emulatorPort: values.rekognitionPort,
+    cloudwatchPort: values.cloudwatchPort,
+    emulator: { startDelayMs: values.startDelay, tpsPerUnit: values.tpsPerUnit },
   });
   const stop = async () => {
     await stack.close();
@@ -77,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", stop);
 
   const prefix = LOCAL_DEFAULTS.imagesPrefix;
-  const images = whole(values.images, "images", 20);
+  const images = values.images;
   const existing = await stack.s3.send(
     new ListObjectsV2Command({ Bucket: stack.imagesBucket, Prefix: prefix, MaxKeys: 1 }),
   );
@@ -97,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     // The Lambdas' JSON logs stay readable next to osls's output.
     LOG_LEVEL: "warn",
   };
-  const envFile = resolve(values["env-file"] ?? resolve(dataDirectory, "invoke.env"));
+  const envFile = resolve(values.envFile ?? resolve(dataDirectory, "invoke.env"));
   await writeFile(envFile, envFileText(environment));
   process.stdout.write(
     [
@@ -120,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) process.exit(usage);
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },

@@ -70,7 +70,7 @@ describe("bad flag values", () => {
       [["--latency-ms=-5"], "--latency-ms"],
       [["--port", "70000"], "--port"],
       [["--bill-from", "never"], "--bill-from must be start-request or running"],
-      [["--bogus"], "Unknown option '--bogus'"],
+      [["--bogus"], "unknown option '--bogus'"],
     ];
     const results = await pMap(cases, ([args]) => run("harness/local/emulator/main.ts", args), {
       concurrency: 2,

@@ -2,10 +2,9 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { parseEnv, promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
-import { parseEnvFile } from "../../harness/local/sample-events.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 /**
@@ -19,9 +18,21 @@ const run = promisify(execFile);
 /** Our own esbuild folder: a concurrent `osls package` deletes the default one when done. */
 const WORK_FOLDER = `.esbuild-invoke-local-${process.pid}`;
 
+/** One sample event per function in serverless.yml. */
+const EVENT_NAMES = [
+  "plan",
+  "ensure-model-running",
+  "check-model",
+  "process-batch",
+  "stop-model",
+  "report",
+  "safety-stop",
+  "reaper",
+];
+
 let directory: string;
 let stack: ChildProcess | undefined;
-let environment: Record<string, string>;
+let environment: NodeJS.Dict<string>;
 let stackOutput = "";
 
 /** Resolves once the stack prints that it is ready, or rejects when it exits first. */
@@ -80,29 +91,21 @@ beforeAll(async () => {
       "harness/local/stack-cli.ts",
       "--data",
       directory,
-      "--images",
-      "4",
+      // Otherwise a fresh stack as a user starts it: the committed events/ must match it.
       "--s3-port",
       "0",
       "--rekognition-port",
       "0",
-      "--start-delay",
-      "200",
+      "--cloudwatch-port",
+      "0",
     ],
     { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   await waitForReady(stack, 60_000);
-  environment = parseEnvFile(await readFile(join(directory, "invoke.env"), "utf8"));
+  environment = parseEnv(await readFile(join(directory, "invoke.env"), "utf8"));
   await run(
     "npx",
-    [
-      "tsx",
-      "harness/local/events-cli.ts",
-      "--env-file",
-      join(directory, "invoke.env"),
-      "--out",
-      directory,
-    ],
+    ["tsx", "harness/local/events-cli.ts", "--data", directory, "--out", directory],
     { cwd: PROJECT_ROOT, timeout: 60_000 },
   );
 }, 120_000);
@@ -159,18 +162,28 @@ describe("npm run local:stack + local:events + osls invoke local", () => {
     expect(invokeResult(failure.stdout ?? "")).toMatchObject({ errorType: "InvalidRunInput" });
   }, 120_000);
 
+  it("osls invoke local -f plan plans with the stack's TPS per unit and start-up, not serverless.yml's defaults", async () => {
+    const { plan } = (await oslsInvoke("plan", resolve(directory, "plan.json"))) as { plan: Plan };
+    expect(plan.sizing.tpsPerUnit).toBe(Number(environment.TPS_PER_UNIT));
+    expect(plan.sizing.startupSeconds).toBeCloseTo(Number(environment.STARTUP_MINUTES) * 60, 6);
+  }, 120_000);
+
+  it("the committed events/ are those of a fresh local stack", async () => {
+    // Equal but for the run id and the times, which differ from run to run.
+    const normalized = async (folder: string, name: string) =>
+      (await readFile(resolve(folder, `${name}.json`), "utf8"))
+        .replace(/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-f]+/g, "<run id>")
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>");
+    for (const name of EVENT_NAMES) {
+      const hint = `events/${name}.json is not a fresh stack's: regenerate events/ with \`npm run local:stack -- --fresh\`, then \`npm run local:events\``;
+      expect(await normalized(resolve(PROJECT_ROOT, "events"), name), hint).toBe(
+        await normalized(directory, name),
+      );
+    }
+  });
+
   it("the committed sample events parse and cover every function in serverless.yml", async () => {
-    const names = [
-      "plan",
-      "ensure-model-running",
-      "check-model",
-      "process-batch",
-      "stop-model",
-      "report",
-      "safety-stop",
-      "reaper",
-    ];
-    for (const name of names) {
+    for (const name of EVENT_NAMES) {
       const text = await readFile(resolve(PROJECT_ROOT, "events", `${name}.json`), "utf8");
       expect(() => JSON.parse(text), name).not.toThrow();
     }

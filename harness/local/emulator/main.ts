@@ -1,12 +1,11 @@
-import { CommandLineError, HELP, parseCommandLine } from "./command-line.ts";
+import { usageFailure } from "../../command.ts";
+import { parseCommandLine } from "./command-line.ts";
 import { startEmulator } from "./index.ts";
 
 async function main(): Promise<void> {
   const { help, ...options } = parseCommandLine(process.argv.slice(2));
-  if (help) {
-    console.log(HELP);
-    return;
-  }
+  // Commander printed the help.
+  if (help) return;
   const emulator = await startEmulator(options);
   const { models } = emulator.admin.state();
   console.log(`Rekognition Custom Labels emulator listening on ${emulator.endpoint}`);
@@ -40,7 +39,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  const usage = usageFailure(error);
+  if (usage !== undefined) process.exit(usage);
   console.error(error instanceof Error ? error.message : error);
-  if (error instanceof CommandLineError) console.error("Run with --help for the options.");
-  process.exit(error instanceof CommandLineError ? 2 : 1);
+  process.exit(1);
 });
