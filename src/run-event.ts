@@ -12,8 +12,8 @@
 
 import type { RunFailure, RunSummary } from "./report/run-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
-import type { PartStatus } from "./result-parts.ts";
 import { runFiles } from "./result-keys.ts";
+import type { PartStatus } from "./result-parts.ts";
 import { truncateText } from "./state-limits.ts";
 
 /** The event's `source`: the project's name. */
