@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { runFiles } from "./result-keys.ts";
@@ -91,13 +92,51 @@ export function partKeyFor(resultsPrefix: string, runId: string, firstImageKey: 
   return `${runFiles.resultParts(resultsPrefix, runId)}part-${id}.jsonl.gz`;
 }
 
-const gzipAsync = promisify(gzip);
+/** The part's text is handed to gzip in pieces of about this size. */
+export const PART_TEXT_CHUNK_BYTES = 64 * 1024;
 
 /**
- * Writes (or rewrites) the batch's part with one line per record. A batch
- * holds at most a few thousand images (its input is under 256 KiB), so the
- * part is built in memory and put in one request. Nothing is written for a
- * batch that finished no image.
+ * The part's lines, a few at a time: pieces of about `chunkBytes` (a single
+ * line longer than that is one piece). Never the whole text at once.
+ */
+export function* partTextChunks(
+  records: readonly ImageResultRecord[],
+  chunkBytes = PART_TEXT_CHUNK_BYTES,
+): Generator<Buffer> {
+  let pending: string[] = [];
+  let size = 0;
+  for (const record of records) {
+    const line = `${JSON.stringify(partLineOf(record))}\n`;
+    pending.push(line);
+    size += line.length;
+    if (size >= chunkBytes) {
+      yield Buffer.from(pending.join(""), "utf8");
+      pending = [];
+      size = 0;
+    }
+  }
+  if (pending.length > 0) yield Buffer.from(pending.join(""), "utf8");
+}
+
+/**
+ * The gzip-compressed part. The lines are streamed through gzip and only the
+ * compressed bytes are kept: a batch of a few thousand images with hundreds
+ * of long labels each is hundreds of MB of text but a fraction of that gzipped.
+ */
+export async function compressPart(records: readonly ImageResultRecord[]): Promise<Buffer> {
+  const compressed: Buffer[] = [];
+  await pipeline(Readable.from(partTextChunks(records)), createGzip(), async (gzipped) => {
+    for await (const chunk of gzipped) compressed.push(chunk as Buffer);
+  });
+  return Buffer.concat(compressed);
+}
+
+/**
+ * Writes (or rewrites) the batch's part with one line per record, in one
+ * request: a batch holds at most a few thousand images (its input is under
+ * 256 KiB), so its compressed part is held in memory, not its text. The key
+ * depends on the batch only, so a retry replaces the part as a whole. Nothing
+ * is written for a batch that finished no image.
  */
 export async function writeResultPart(opts: {
   s3: S3Client;
@@ -108,12 +147,11 @@ export async function writeResultPart(opts: {
   const { s3, context, records } = opts;
   if (records.length === 0) return undefined;
   const key = partKeyFor(context.resultsPrefix, context.runId, opts.firstImageKey);
-  const text = records.map((record) => `${JSON.stringify(partLineOf(record))}\n`).join("");
   await s3.send(
     new PutObjectCommand({
       Bucket: context.resultsBucket,
       Key: key,
-      Body: await gzipAsync(Buffer.from(text, "utf8")),
+      Body: await compressPart(records),
       // No Content-Encoding: clients would then unzip on download and the
       // `.gz` name (which is how Athena knows to decompress) would lie.
       ContentType: "application/gzip",

@@ -13,6 +13,7 @@
 import type { RunFailure, RunSummary } from "./report/run-summary.ts";
 import type { RunReportResult } from "./report/summary.ts";
 import { runFiles } from "./result-keys.ts";
+import type { PartStatus } from "./result-parts.ts";
 import { truncateText } from "./state-limits.ts";
 
 /** The event's `source`: the project's name. */
@@ -51,8 +52,19 @@ export interface RunEventDetail {
     summaryUri: string;
     reportUri: string;
   };
-  /** The run's result parts (compressed JSON Lines), the folder the Athena table reads. */
-  results: { bucket: string; prefix: string; uri: string };
+  /**
+   * The run's result parts (compressed JSON Lines), the folder the Athena
+   * table reads, and what they hold as the report counted them: absent when
+   * the report could not read them.
+   */
+  results: {
+    bucket: string;
+    prefix: string;
+    uri: string;
+    parts?: number;
+    lines?: number;
+    byStatus?: Record<PartStatus, number>;
+  };
 }
 
 /** What the workflow passes to EventBridge PutEvents (one entry, default bus). */
@@ -83,6 +95,7 @@ export function runEvent(opts: {
   const { result, summary, failure } = opts;
   const limit = opts.maxDetailBytes ?? MAX_RUN_EVENT_DETAIL_BYTES;
   const partsPrefix = runFiles.resultParts(opts.resultsPrefix, opts.runId);
+  const written = summary?.resultParts;
   const detail: RunEventDetail = {
     version: 1,
     runId: opts.runId,
@@ -114,6 +127,9 @@ export function runEvent(opts: {
       bucket: result.bucket,
       prefix: partsPrefix,
       uri: `s3://${result.bucket}/${partsPrefix}`,
+      ...(written
+        ? { parts: written.parts, lines: written.lines, byStatus: { ...written.byStatus } }
+        : {}),
     },
   };
   const labels = summary?.labels ?? [];

@@ -128,9 +128,15 @@ async function runsToRead(location: PartsLocation, query: ResultsQuery): Promise
   return [latest];
 }
 
-/** CSV field quoting (RFC 4180). */
+/**
+ * A CSV cell: a value a spreadsheet would read as a formula (first character
+ * =, +, -, @, tab or CR, as OWASP lists for CSV injection) gets a leading
+ * single quote, so keys and labels that anyone could name stay text; then
+ * RFC 4180 quoting.
+ */
 function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 const CSV_HEADER = "run_id,key,status,labels,error,analyzed_at,model_version,etag";

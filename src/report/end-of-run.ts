@@ -40,6 +40,10 @@ function summaryLines(summary: RunSummary, succeeded: boolean): string[] {
       : // A failed run leaves what it did not reach pending: the next run picks it up.
         `Results     ${c.succeeded} succeeded, ${c.failed} failed, ${c.unreadable} unreadable, ${c.unaccounted} not analysed (still pending: the next run takes them)`,
   ];
+  if (summary.resultParts)
+    lines.push(
+      `Written     ${summary.resultParts.lines} result line(s) in ${summary.resultParts.parts} part(s) under s3://${summary.resultParts.bucket}/${summary.resultParts.prefix}`,
+    );
   const labels = summary.labels
     .slice(0, 8)
     .map((l) => `${l.label} ${l.images}`)

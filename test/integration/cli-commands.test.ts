@@ -200,6 +200,9 @@ describe("the CLI against the local stack", () => {
     expect(run.out()).toContain("Execution   SUCCEEDED");
     expect(code).toBe(0);
     expect(run.out() + run.err()).toMatch(/Results\s+10 succeeded, 0 failed \(counts reconcile\)/);
+    expect(run.out()).toMatch(
+      /Written\s+10 result line\(s\) in \d+ part\(s\) under s3:\/\/\S+\/runs\/\S+\/results\/\n/,
+    );
     expect(run.err()).toMatch(/\[#+\] 10\/10 images/);
     expect(model().status).not.toBe("RUNNING");
 

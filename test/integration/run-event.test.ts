@@ -69,6 +69,10 @@ describe("the run's event on the default EventBridge bus", () => {
       `s3://${result.report?.bucket}/${result.report?.reportKey}`,
     );
     expect(detail.results.prefix).toBe(`rekognition-results/runs/${summary?.runId}/results/`);
+    // The lines the run wrote, as the report counted them in the parts.
+    expect(detail.results.lines).toBe(5);
+    expect(detail.results.byStatus).toEqual({ succeeded: 5, failed: 0, unreadable: 0 });
+    expect(detail.results.parts).toBe(summary?.resultParts?.parts);
     expect(detail).not.toHaveProperty("failure");
   });
 

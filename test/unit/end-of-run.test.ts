@@ -4,8 +4,9 @@ import { endOfRunLines } from "../../src/report/end-of-run.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { makeBatch, makePlan, steadyTimeline, T0 } from "../support/report-fixtures.ts";
 
-function summaryWithFailures() {
+function summaryWithFailures(resultParts?: Parameters<typeof buildRunSummary>[0]["resultParts"]) {
   return buildRunSummary({
+    ...(resultParts ? { resultParts } : {}),
     plan: makePlan({ counts: { listed: 6, pending: 6, skipped: 0, alreadyDone: 0 } }),
     batches: [
       makeBatch({
@@ -34,6 +35,28 @@ describe("the end-of-run summary", () => {
     expect(lines.map((l) => l.slice(0, 12).trim())).toEqual(
       expect.arrayContaining(["Throughput", "Plan", "Units"]),
     );
+  });
+
+  it("says how many result lines the run wrote, in how many parts and where, right after the results", () => {
+    const lines = endOfRunLines(
+      { status: "SUCCEEDED" },
+      summaryWithFailures({
+        prefix: "out/runs/r1/results/",
+        parts: 2,
+        lines: 6,
+        byStatus: { succeeded: 5, failed: 1, unreadable: 0 },
+      }),
+    );
+    const results = lines.findIndex((l) => l.startsWith("Results "));
+    expect(lines[results + 1]).toMatch(
+      /^Written {5}6 result line\(s\) in 2 part\(s\) under s3:\/\/[^/]+\/out\/runs\/r1\/results\/$/,
+    );
+    // The report could not read the parts: it says nothing of them.
+    expect(
+      endOfRunLines({ status: "SUCCEEDED" }, summaryWithFailures()).some((l) =>
+        l.startsWith("Written "),
+      ),
+    ).toBe(false);
   });
 
   it("puts the caller's own lines after the cause, and only the execution's end without a report", () => {

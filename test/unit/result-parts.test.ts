@@ -3,6 +3,7 @@ import { createGzip, gzipSync } from "node:zlib";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.ts";
 import { resultsQueryOf } from "../../src/cli/results.ts";
 import {
   countRunParts,
@@ -197,5 +198,61 @@ describe("results flags", () => {
     expect(() => resultsQueryOf({ run: "a", since: "2026-11-01" })).toThrow(
       "--run and --since are alternatives",
     );
+  });
+});
+
+describe("results --format csv", () => {
+  async function csvOf(lines: PartLine[]): Promise<string[]> {
+    s3Mock
+      .on(GetObjectCommand, { Key: "out/runs/r/plan.json" })
+      .resolves({
+        Body: {
+          transformToString: async () => JSON.stringify({ plannedAt: "2026-11-30T02:00:00Z" }),
+        } as never,
+      })
+      .on(ListObjectsV2Command)
+      .resolves({ Contents: [{ Key: "out/runs/r/results/part-1.jsonl.gz" }] })
+      .on(GetObjectCommand, { Key: "out/runs/r/results/part-1.jsonl.gz" })
+      .callsFake(() => ({ Body: gzBody(lines.map((l) => JSON.stringify(l)).join("\n")) }));
+    const out: string[] = [];
+    const code = await runCli(
+      ["results", "--run", "r", "--format", "csv", "--results-bucket", "results"],
+      {
+        stdout: { write: (text: string) => out.push(text) },
+        stderr: { write: () => true },
+        env: { AWS_REGION: "eu-west-1", RESULTS_PREFIX: "out/" },
+      },
+    );
+    expect(code).toBe(0);
+    return out.join("").trimEnd().split("\n");
+  }
+
+  it("quotes a cell that a spreadsheet would read as a formula (=, +, -, @, tab, CR first)", async () => {
+    const rows = await csvOf([
+      line('=HYPERLINK("http://x","y").jpg', [["red", 90]]),
+      line("+1.jpg", [["@SUM(A1)", 80]]),
+      line("-2.jpg", [["\tlabel", 70]]),
+      line("@3.jpg", [["\rlabel", 60]]),
+      line("plain/ok-4.jpg", [
+        ["-minus", 50],
+        ["ok", 95],
+      ]),
+    ]);
+    const cells = (row: string | undefined) => (row ?? "").split(",").slice(1, 4);
+    expect(rows[0]).toBe("run_id,key,status,labels,error,analyzed_at,model_version,etag");
+    // RFC 4180 quoting still applies around the prefixed value.
+    expect(rows[1]).toContain(`r,"'=HYPERLINK(""http://x"",""y"").jpg",succeeded,red:90.00,`);
+    expect(cells(rows[2])).toEqual(["'+1.jpg", "succeeded", "'@SUM(A1):80.00"]);
+    expect(cells(rows[3])).toEqual(["'-2.jpg", "succeeded", "'\tlabel:70.00"]);
+    expect(rows[4]?.split(",").slice(1, 3)).toEqual(["'@3.jpg", "succeeded"]);
+    expect(rows[4]).toContain(`"'\rlabel:60.00"`);
+    // Only the first character of a cell matters: a later label is left as it is.
+    expect(cells(rows[5])).toEqual(["plain/ok-4.jpg", "succeeded", "ok:95.00;-minus:50.00"]);
+  });
+
+  it("prefixes an error message that starts like a formula", async () => {
+    const failed = { ...line("bad.jpg", [], "failed"), error: { name: "=cmd", message: "x" } };
+    const rows = await csvOf([failed]);
+    expect(rows[1]?.split(",")[4]).toBe("'=cmd: x");
   });
 });

@@ -38,23 +38,42 @@ const VERSION_ARN =
   "arn:aws:rekognition:eu-west-1:111122223333:project/shelf/version/shelf.v1/1767225600000";
 
 /** Only the fields the event reads: the rest of a summary does not matter here. */
-function summaryWith(labels: RunSummary["labels"]): RunSummary {
-  return { projectVersionArn: VERSION_ARN, labels } as RunSummary;
+function summaryWith(
+  labels: RunSummary["labels"],
+  resultParts?: RunSummary["resultParts"],
+): RunSummary {
+  return {
+    projectVersionArn: VERSION_ARN,
+    labels,
+    ...(resultParts ? { resultParts } : {}),
+  } as RunSummary;
 }
+
+/** What the report read from the run's parts: 10 lines in 2 parts. */
+const PARTS: NonNullable<RunSummary["resultParts"]> = {
+  bucket: "acme-results",
+  prefix: "weekly/runs/r1/results/",
+  parts: 2,
+  lines: 10,
+  byStatus: { succeeded: 9, failed: 1, unreadable: 0 },
+};
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
 
 describe("runEvent", () => {
-  it("says who sent it, the outcome, the counts, the labels and where the report and the parts are", () => {
+  it("says who sent it, the outcome, the counts, the labels, where the report and the parts are and how many lines were written", () => {
     const event = runEvent({
       result,
       runId: "r1",
       executionId: "arn:aws:states:eu-west-1:111122223333:execution:m:e1",
       resultsPrefix: "weekly/",
-      summary: summaryWith([
-        { label: "scratch", images: 5 },
-        { label: "dent", images: 2 },
-      ]),
+      summary: summaryWith(
+        [
+          { label: "scratch", images: 5 },
+          { label: "dent", images: 2 },
+        ],
+        PARTS,
+      ),
     });
     expect(event.source).toBe(RUN_EVENT_SOURCE);
     expect(event.source).toBe("rekognition-weekly-batch");
@@ -83,7 +102,25 @@ describe("runEvent", () => {
         bucket: "acme-results",
         prefix: "weekly/runs/r1/results/",
         uri: "s3://acme-results/weekly/runs/r1/results/",
+        parts: 2,
+        lines: 10,
+        byStatus: { succeeded: 9, failed: 1, unreadable: 0 },
       },
+    });
+  });
+
+  it("says nothing of the lines when the report could not read the parts", () => {
+    const event = runEvent({
+      result,
+      runId: "r1",
+      executionId: "e1",
+      resultsPrefix: "weekly/",
+      summary: summaryWith([{ label: "scratch", images: 5 }]),
+    });
+    expect(event.detail.results).toEqual({
+      bucket: "acme-results",
+      prefix: "weekly/runs/r1/results/",
+      uri: "s3://acme-results/weekly/runs/r1/results/",
     });
   });
 
@@ -135,7 +172,11 @@ describe("runEvent", () => {
       executionId: `arn:aws:states:eu-west-1:111122223333:execution:${"m".repeat(80)}:${"e".repeat(80)}`,
       resultsPrefix: `${"p".repeat(900)}/`,
       failure: { Error: "E".repeat(5000), Cause: "c".repeat(300_000) },
-      summary: summaryWith([{ label: "scratch", images: 1 }]),
+      summary: summaryWith([{ label: "scratch", images: 1 }], {
+        ...PARTS,
+        bucket: "b".repeat(63),
+        prefix: `${"p".repeat(900)}/runs/${"r".repeat(100)}/results/`,
+      }),
     });
     expect(bytes(event.detail)).toBeLessThanOrEqual(MAX_RUN_EVENT_DETAIL_BYTES);
     expect(event.detail.labels).toEqual([{ label: "scratch", images: 1 }]);
