@@ -88,8 +88,9 @@ describe("capacity faults mid-run", () => {
   it("auto-scaling up and down during the run", async () => {
     let scaledDown = false;
     const { result, current } = await runWithFaultAtFirstBatch(() => {}, {
-      // A unit serves only 5 TPS while the plan assumes 40: the calls' demand
-      // (accepted and throttled) exceeds one unit at once, on any machine.
+      // A unit serves 5 TPS, as planned; with maxInferenceUnits the workers
+      // are sized for 3 units, so demand exceeds the one unit in service at
+      // once and the plan, for 8 s of work on one unit, chooses auto-scaling.
       emulator: {
         tpsPerUnit: 5,
         scaleUpDelayMs: 100,
@@ -97,7 +98,7 @@ describe("capacity faults mid-run", () => {
         unitStartupMs: 100,
         demandWindowMs: 300,
       },
-      input: { minUnits: 1, maxInferenceUnits: 3, maxUnits: 3, tpsPerUnit: 40, maxWorkers: 1 },
+      input: { minUnits: 1, maxInferenceUnits: 3, maxUnits: 3, tpsPerUnit: 5, maxWorkers: 1 },
       beforeBatch: async (stack, invocation) => {
         // Once units were added, a pause between batches lets demand fall and units go.
         const peak = Math.max(
