@@ -1,7 +1,8 @@
 /** The deployment's parameters, parsed as the Plan step parses them. */
 import type { RunInputField } from "../cli/args.ts";
 import { InvalidRunInputError } from "../errors.ts";
-import { DEPLOYED_IAM_SCOPE_ENV, parseRunInput, type RunInput } from "../run-input.ts";
+import { parseRunInput, type RunInput } from "../run-input.ts";
+import { DEPLOYED_IAM_SCOPE_ENV } from "../run-input-scope.ts";
 import { type CheckResult, fail, pass } from "./check.ts";
 
 export function checkParameters(opts: {
