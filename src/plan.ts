@@ -8,7 +8,7 @@ import { InvalidRunInputError, RunnerError } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
 import { type LedgerEntry, LedgerSnapshotWriter, type LedgerStats } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
-import { assertPlanWithinLimits } from "./plan-limits.ts";
+import { assertPlanWithinLimits, planListingNote } from "./plan-limits.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
@@ -122,7 +122,13 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     key: runFiles.skipped(input.resultsPrefix, runId),
   };
   const ledger: LedgerStats = { read: 0, reused: 0 };
+  const listingStarted = clock.now();
   const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
+  const listingNote = planListingNote({
+    listingSeconds: (clock.now() - listingStarted) / 1000,
+    listedObjects: backlog.tally.counts.listed + ledger.read + ledger.reused,
+  });
+  if (listingNote) logger.warn(listingNote, { runId });
 
   const { tally, stats } = backlog;
   // Refused here, before plan.json is written and before anything is started.
