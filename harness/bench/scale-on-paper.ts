@@ -71,17 +71,19 @@ export const AWS_SETTINGS = {
   /**
    * Seconds of Plan time per 1,000 listed objects (images or results): one
    * LIST page on AWS (about 0.1 s, UNCONFIRMED: S3 does not publish it) plus
-   * the Plan's own CPU for 1,000 objects, measured with `npm run bench:plan`
-   * (0.1 CPU-s at 100,000 images, see docs/performance.md), at the 0.58 vCPU
-   * a 1 GB Lambda gets.
+   * the CPU the Plan spent per 1,000 listed objects in `npm run bench:plan`
+   * at 100,000 images (0.167 CPU-s, embedded S3 included: an upper bound),
+   * at the 0.58 vCPU a 1 GB Lambda gets (1 vCPU at 1,769 MB).
    */
-  planSecondsPerThousand: 0.1 + 0.1 / 0.58,
+  planSecondsPerThousand: 0.1 + 0.167 / (1024 / 1769),
   /**
-   * The Plan's peak memory, MB: constant, whatever the backlog (the listings
-   * stream). Measured at 100,000 images with `npm run bench:plan`, embedded S3
-   * included (an upper bound).
+   * The Plan's peak memory, MB. It does not grow with the number of results
+   * (the listings are merge-joined as they stream; the three uploads buffer
+   * at most 4 parts of 5 MB each). Measured at 100,000 images and 50,000
+   * results with `npm run bench:plan`: 314 MB for the whole process, embedded
+   * S3 included.
    */
-  planMemoryMb: 250,
+  planMemoryMb: 320,
 } as const;
 
 export interface PaperRun {
