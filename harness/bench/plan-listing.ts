@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { planRun } from "../../src/plan.ts";
@@ -14,6 +13,7 @@ import { parseRunInput } from "../../src/run-input.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
 import { listObjects } from "../../src/s3-listing.ts";
 import type { BatchContext } from "../../src/shapes.ts";
+import { harnessCommand, numberArgument, parseCommand, usageFailure } from "../command.ts";
 import {
   LOCAL_REGION,
   localS3ClientConfig,
@@ -31,17 +31,38 @@ import { isPathSafeKey, SafeKeyStore } from "../local/s3-store.ts";
  * seconds per 1,000 listed objects that the scale-on-paper figures use.
  */
 
-const HELP = `Measure the Plan step's listing rate on the embedded S3.
+function planBenchCommand() {
+  return harnessCommand("bench:plan", "Measure the Plan step's listing rate on the embedded S3.")
+    .option(
+      "--images <n>",
+      "images in the backlog (default 100000)",
+      numberArgument("images", {
+        describe: "a whole number from 1 to 10000000",
+        integer: true,
+        min: 1,
+        max: 10_000_000,
+      }),
+    )
+    .option(
+      "--results-share <f>",
+      "share of them that already have a result, 0 to 1 (default 0.5)",
+      numberArgument("results-share", { describe: "a number from 0 to 1", min: 0, max: 1 }),
+    )
+    .option(
+      "--data <dir>",
+      "where the seeded bucket lives (default bench-results/plan-data; reused when it holds the same backlog)",
+    )
+    .addHelpText(
+      "after",
+      "\nPrints one RESULT line per Plan and writes bench-results/plan-listing.json.",
+    );
+}
 
-Usage: npm run bench:plan -- [options]
-
-  --images <n>         images in the backlog (default 100000)
-  --results-share <f>  share of them that already have a result, 0 to 1 (default 0.5)
-  --data <dir>         where the seeded bucket lives (default bench-results/plan-data;
-                       reused when it holds the same backlog)
-  -h, --help           this text
-
-Prints one RESULT line per Plan and writes bench-results/plan-listing.json.`;
+interface PlanBenchFlags {
+  images?: number;
+  resultsShare?: number;
+  data?: string;
+}
 
 const BUCKET = "plan-bench";
 const SEED_CONCURRENCY = 32;
@@ -206,30 +227,10 @@ async function measureListing(s3: S3Client, wanted: Seeded): Promise<PlanMeasure
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      images: { type: "string" },
-      "results-share": { type: "string" },
-      data: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const images = Number(values.images ?? 100_000);
-  const share = Number(values["results-share"] ?? 0.5);
-  if (!Number.isInteger(images) || images < 1) {
-    process.stderr.write(`--images must be a whole number of at least 1, got ${values.images}\n`);
-    return 2;
-  }
-  if (!(share >= 0 && share <= 1)) {
-    process.stderr.write(`--results-share must be from 0 to 1, got ${values["results-share"]}\n`);
-    return 2;
-  }
+  const values = parseCommand<PlanBenchFlags>(planBenchCommand(), argv);
+  if (!values) return 0;
+  const images = values.images ?? 100_000;
+  const share = values.resultsShare ?? 0.5;
   process.env.LOG_LEVEL ??= "silent";
   const outputDirectory = resolve(PROJECT_ROOT, "bench-results");
   const directory = resolve(values.data ?? resolve(outputDirectory, "plan-data"));
@@ -281,8 +282,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) {
+      process.exitCode = usage;
+      return;
+    }
     process.stderr.write(
-      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `npm run bench:plan failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     process.exitCode = 1;
   },
