@@ -1,10 +1,17 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type Ledger, type LedgerEntry, loadLedger } from "./ledger-index.ts";
+import { pMapIterable } from "p-map";
+import {
+  type LedgerEntry,
+  type LedgerStats,
+  ledgerEntries,
+  lookupLedgerEntry,
+} from "./ledger-index.ts";
+import { joinsInOrder, LedgerCursor } from "./ledger-join.ts";
 import { jobFolders, resultKeyFor } from "./result-keys.ts";
 import { normalizeEtag } from "./results.ts";
 import type { RunInput } from "./run-input.ts";
 import { type Logger, silentLogger } from "./runtime.ts";
-import { type ListedObject, listObjects } from "./s3-listing.ts";
+import { inKeyOrder, type ListedObject, listObjects } from "./s3-listing.ts";
 import type { ImageRef, PendingByReason, SkippedObject, SkipReason } from "./shapes.ts";
 
 /** DetectCustomLabels' size limits: an object at exactly the limit is accepted. */
@@ -111,57 +118,93 @@ export function jobFoldersAmongImages(input: BacklogSource): string[] {
   return jobFolders(input.resultsPrefix).filter((folder) => folder.startsWith(input.imagesPrefix));
 }
 
+/** Parallel lookups of the ledger entries the ordered pass cannot meet. */
+export const LEDGER_LOOKUP_CONCURRENCY = 32;
+
 /**
  * Every object under the image prefix (but the job's own folders), classified
  * one by one as it is listed: pending (with why: no result, a result for
  * another version, an unreadable result, or an image that could not be read
- * last time), skipped (with a reason), or already done. Streams, so callers
- * can write the manifest without holding the pending list. Pass `ledger` to
- * reuse one already loaded (the Plan does, to write its snapshot afterwards).
+ * last time), skipped (with a reason), or already done.
+ *
+ * Streams, with bounded memory whatever the backlog's size: the images
+ * listing and the ledger (results listing plus snapshot) are merge-joined in
+ * S3's key order (see `ledger-join.ts`); the few images whose ledger entry
+ * sorts elsewhere are looked up by key. `snapshot` receives every ledger
+ * entry in key order (the Plan writes the next snapshot from it); `ledgerStats`
+ * counts the results read and reused.
  */
 export async function* scanBacklog(opts: {
   s3: S3Client;
   input: BacklogSource;
   logger?: Logger;
-  ledger?: Ledger;
+  snapshot?: (entry: LedgerEntry) => Promise<void>;
+  ledgerStats?: LedgerStats;
 }): AsyncGenerator<BacklogEntry> {
   const { s3, input } = opts;
-  const ledger =
-    opts.ledger ??
-    (await loadLedger({
+  const cursor = new LedgerCursor(
+    ledgerEntries({
       s3,
       bucket: input.resultsBucket,
       resultsPrefix: input.resultsPrefix,
       logger: opts.logger ?? silentLogger,
-    }));
-  const objects = listObjects(s3, {
-    bucket: input.imagesBucket,
-    prefix: input.imagesPrefix,
-    exclude: jobFoldersAmongImages(input),
-  });
-  for await (const object of objects) {
-    const skip = skipReasonFor(object, input.imageMode);
-    if (skip) {
-      yield { kind: "skipped", skipped: { key: object.key, size: object.size, ...skip } };
-      continue;
+      ...(opts.ledgerStats ? { stats: opts.ledgerStats } : {}),
+      ...(opts.snapshot ? { onEntry: opts.snapshot } : {}),
+    }),
+  );
+  const objects = inKeyOrder(
+    listObjects(s3, {
+      bucket: input.imagesBucket,
+      prefix: input.imagesPrefix,
+      exclude: jobFoldersAmongImages(input),
+    }),
+    "the images listing",
+  );
+  // Looked-up entries are fetched ahead, in parallel; order is kept.
+  const classified = pMapIterable(
+    objects,
+    async (object) => {
+      const skip = skipReasonFor(object, input.imageMode);
+      if (skip) return { object, skip };
+      const resultKey = resultKeyFor(input.resultsPrefix, object.key);
+      if (joinsInOrder(input.resultsPrefix, object.key)) return { object, resultKey };
+      const entry = await lookupLedgerEntry(s3, input.resultsBucket, resultKey);
+      return { object, resultKey, lookedUp: true, entry };
+    },
+    { concurrency: LEDGER_LOOKUP_CONCURRENCY },
+  );
+  try {
+    for await (const item of classified) {
+      const { object } = item;
+      if (item.skip) {
+        yield { kind: "skipped", skipped: { key: object.key, size: object.size, ...item.skip } };
+        continue;
+      }
+      const entry = item.lookedUp ? item.entry : await cursor.seek(item.resultKey);
+      yield backlogEntryFor(object, ledgerStatusOf(entry, object));
     }
-    const entry = ledger.entries.get(resultKeyFor(input.resultsPrefix, object.key));
-    const status = ledgerStatusOf(entry, object);
-    if (status === "done") {
-      yield { kind: "done", key: object.key };
-      continue;
-    }
-    yield {
-      kind: "pending",
-      reason: status,
-      image: {
-        key: object.key,
-        size: object.size,
-        etag: object.etag,
-        lastModified: object.lastModified.toISOString(),
-      },
-    };
+    // The ledger is read to its end, so that the snapshot covers every result.
+    await cursor.drain();
+  } finally {
+    await cursor.close();
   }
+}
+
+function backlogEntryFor(
+  object: ListedObject,
+  status: ReturnType<typeof ledgerStatusOf>,
+): BacklogEntry {
+  if (status === "done") return { kind: "done", key: object.key };
+  return {
+    kind: "pending",
+    reason: status,
+    image: {
+      key: object.key,
+      size: object.size,
+      etag: object.etag,
+      lastModified: object.lastModified.toISOString(),
+    },
+  };
 }
 
 /** Running totals of a backlog scan; `listed` always equals the sum of the others. */

@@ -1,16 +1,16 @@
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import pMap from "p-map";
+import { createGunzip } from "node:zlib";
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { pMapIterable, pMapSkip } from "p-map";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
+import { JsonlObjectWriter } from "./manifest.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
 import type { Logger } from "./runtime.ts";
 import { getObjectTextIfExists } from "./s3-json.ts";
-import { listObjects } from "./s3-listing.ts";
+import { compareKeys, inKeyOrder, type ListedObject, listObjects } from "./s3-listing.ts";
 import type { ResultStatus } from "./shapes.ts";
 
 /**
@@ -20,6 +20,10 @@ import type { ResultStatus } from "./shapes.ts";
  * read is kept in a snapshot under `state/` and reused for every result whose
  * ETag and LastModified are still those listed. Only new or changed results
  * are read. A missing or unreadable snapshot only means reading everything.
+ *
+ * Nothing here holds the ledger in memory: the results listing, the snapshot
+ * (written in the listing's key order) and the new snapshot are streamed side
+ * by side, so a plan's memory does not grow with the number of results.
  */
 
 export interface LedgerEntry {
@@ -37,9 +41,8 @@ export interface LedgerEntry {
   };
 }
 
-export interface Ledger {
-  /** By result key. */
-  entries: Map<string, LedgerEntry>;
+/** How the entries of one pass over the ledger were obtained. */
+export interface LedgerStats {
   /** Results read this time (new or changed since the snapshot). */
   read: number;
   /** Results taken from the snapshot unread. */
@@ -65,19 +68,24 @@ const snapshotLineSchema = z.object({
 
 type SnapshotLine = z.infer<typeof snapshotLineSchema>;
 
-/** The snapshot's entries by result key; empty when there is none or it cannot be read. */
-export async function readLedgerSnapshot(opts: {
+/**
+ * The snapshot's entries, one at a time, in ascending key order. A line out
+ * of order (snapshots of earlier versions were not sorted) is dropped, and
+ * the first line that cannot be read ends the snapshot: either way those
+ * results are only read again.
+ */
+export async function* readLedgerSnapshot(opts: {
   s3: S3Client;
   bucket: string;
   resultsPrefix: string;
   logger: Logger;
-}): Promise<Map<string, LedgerEntry>> {
-  const entries = new Map<string, LedgerEntry>();
+}): AsyncGenerator<LedgerEntry> {
   const key = stateFiles.ledgerIndex(opts.resultsPrefix);
+  let previous: string | undefined;
   try {
     const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
     const body = response.Body;
-    if (!body) return entries;
+    if (!body) return;
     const stream =
       body instanceof Readable
         ? body
@@ -87,17 +95,17 @@ export async function readLedgerSnapshot(opts: {
       if (line.trim() === "") continue;
       const parsed = snapshotLineSchema.safeParse(JSON.parse(line));
       if (!parsed.success) throw new Error(`a line does not match: ${parsed.error.message}`);
-      entries.set(parsed.data.k, fromLine(parsed.data));
+      if (previous !== undefined && compareKeys(parsed.data.k, previous) <= 0) continue;
+      previous = parsed.data.k;
+      yield fromLine(parsed.data);
     }
-    return entries;
   } catch (error) {
     if (!isNotFoundError(error)) {
-      opts.logger.warn("ledger snapshot unreadable: every result is read", {
+      opts.logger.warn("ledger snapshot unreadable: the results it would cover are read", {
         key,
         error: error instanceof Error ? error.message : String(error),
       });
     }
-    return new Map();
   }
 }
 
@@ -137,11 +145,11 @@ function toLine(entry: LedgerEntry): SnapshotLine {
   };
 }
 
-/** Reads one result object into an entry; undefined when it is gone. */
+/** Reads one listed result object into an entry; undefined when it is gone. */
 async function readEntry(
   s3: S3Client,
   bucket: string,
-  listed: { key: string; etag: string; lastModified: Date; size: number },
+  listed: ListedObject,
 ): Promise<LedgerEntry | undefined> {
   const entry: LedgerEntry = {
     resultKey: listed.key,
@@ -152,88 +160,172 @@ async function readEntry(
   if (listed.size > MAX_RESULT_BYTES || listed.size === 0) return entry;
   const text = await getObjectTextIfExists({ s3, bucket, key: listed.key });
   if (text === undefined) return undefined;
+  return withRecord(entry, text);
+}
+
+/** The entry with what its text says, when the text is a result record. */
+function withRecord(entry: LedgerEntry, text: string): LedgerEntry {
   const record = parseResultRecord(text);
-  if (record) {
-    entry.record = {
+  if (!record) return entry;
+  return {
+    ...entry,
+    record: {
       imageKey: record.image.key,
       imageEtag: normalizeEtag(record.image.etag),
       imageLastModified: record.image.lastModified,
       status: record.status,
-    };
-  }
-  return entry;
+    },
+  };
 }
 
 /**
- * Every ledger entry under the results folder, with what it says: from the
- * snapshot when the result is unchanged, else read (bounded concurrency).
+ * The ledger entry at `resultKey`, read directly (for the images whose entry
+ * the ordered pass cannot meet, see `joinsInOrder`); undefined when there is
+ * none.
  */
-export async function loadLedger(opts: {
+export async function lookupLedgerEntry(
+  s3: S3Client,
+  bucket: string,
+  resultKey: string,
+): Promise<LedgerEntry | undefined> {
+  let response: GetObjectCommandOutput;
+  try {
+    response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: resultKey }));
+  } catch (error) {
+    if (isNotFoundError(error)) return undefined;
+    throw error;
+  }
+  const entry: LedgerEntry = {
+    resultKey,
+    resultEtag: response.ETag ?? "",
+    resultLastModified: response.LastModified?.getTime() ?? 0,
+  };
+  if ((response.ContentLength ?? 0) > MAX_RESULT_BYTES) {
+    // Too large to be one of ours: not downloaded.
+    (response.Body as Readable | undefined)?.destroy?.();
+    return entry;
+  }
+  return withRecord(entry, (await response.Body?.transformToString("utf-8")) ?? "");
+}
+
+/**
+ * Every ledger entry under the results folder, with what it says, in S3's key
+ * order: from the snapshot when the result is unchanged, else read (bounded
+ * concurrency, order kept). The listing and the snapshot are merged as they
+ * stream; at most `concurrency` entries are in hand at any time. `onEntry`
+ * sees each entry as it passes (the Plan writes the next snapshot from it).
+ */
+export async function* ledgerEntries(opts: {
   s3: S3Client;
   bucket: string;
   resultsPrefix: string;
   logger: Logger;
+  stats?: LedgerStats;
   concurrency?: number;
-}): Promise<Ledger> {
+  onEntry?: (entry: LedgerEntry) => Promise<void>;
+}): AsyncGenerator<LedgerEntry> {
   const { s3, bucket } = opts;
-  const snapshot = await readLedgerSnapshot(opts);
-  const entries = new Map<string, LedgerEntry>();
-  const toRead: { key: string; etag: string; lastModified: Date; size: number }[] = [];
-  let reused = 0;
-  for await (const object of listObjects(s3, {
-    bucket,
-    prefix: resultsFolder(opts.resultsPrefix),
-  })) {
-    const known = snapshot.get(object.key);
-    if (
-      known &&
-      known.resultEtag === object.etag &&
-      known.resultLastModified === object.lastModified.getTime()
-    ) {
-      entries.set(object.key, known);
-      reused += 1;
-    } else {
-      toRead.push(object);
+  const stats = opts.stats ?? { read: 0, reused: 0 };
+  const listed = listObjects(s3, { bucket, prefix: resultsFolder(opts.resultsPrefix) });
+  const known = withSnapshotEntry(listed, readLedgerSnapshot(opts));
+  const entries = pMapIterable(
+    known,
+    async ({ object, snapshot }) => {
+      if (snapshot) {
+        stats.reused += 1;
+        return snapshot;
+      }
+      stats.read += 1;
+      return (await readEntry(s3, bucket, object)) ?? pMapSkip;
+    },
+    { concurrency: opts.concurrency ?? LEDGER_READ_CONCURRENCY },
+  );
+  for await (const entry of entries) {
+    await opts.onEntry?.(entry);
+    yield entry;
+  }
+}
+
+/**
+ * Pairs each listed result with its snapshot entry when that entry is for
+ * the same version. Both arrive in ascending key order, so one pass with one
+ * snapshot entry in hand is enough.
+ */
+async function* withSnapshotEntry(
+  listed: AsyncIterable<ListedObject>,
+  snapshot: AsyncGenerator<LedgerEntry>,
+): AsyncGenerator<{ object: ListedObject; snapshot?: LedgerEntry }> {
+  try {
+    let next = await snapshot.next();
+    for await (const object of inKeyOrder(listed, "the results listing")) {
+      while (!next.done && compareKeys(next.value.resultKey, object.key) < 0) {
+        next = await snapshot.next();
+      }
+      const same =
+        !next.done &&
+        next.value.resultKey === object.key &&
+        next.value.resultEtag === object.etag &&
+        next.value.resultLastModified === object.lastModified.getTime();
+      yield same ? { object, snapshot: next.value } : { object };
+    }
+  } finally {
+    await snapshot.return(undefined);
+  }
+}
+
+/**
+ * Streams the next snapshot (gzip JSON lines) while the ledger is read. It
+ * must receive the entries in ascending key order, as `ledgerEntries` yields
+ * them. A failure is logged, not thrown: without a snapshot the next Plan
+ * reads every result.
+ */
+export class LedgerSnapshotWriter {
+  private readonly writer: JsonlObjectWriter<SnapshotLine>;
+  private readonly key: string;
+  private failed = false;
+
+  constructor(
+    private readonly opts: { s3: S3Client; bucket: string; resultsPrefix: string; logger: Logger },
+  ) {
+    this.key = stateFiles.ledgerIndex(opts.resultsPrefix);
+    this.writer = new JsonlObjectWriter<SnapshotLine>({
+      s3: opts.s3,
+      bucket: opts.bucket,
+      key: this.key,
+      gzip: true,
+    });
+  }
+
+  readonly write = async (entry: LedgerEntry): Promise<void> => {
+    if (this.failed) return;
+    try {
+      await this.writer.write(toLine(entry));
+    } catch (error) {
+      this.warn(error);
+      await this.writer.abort();
+    }
+  };
+
+  /** Replaces the previous snapshot. */
+  async close(): Promise<void> {
+    if (this.failed) return;
+    try {
+      await this.writer.close();
+    } catch (error) {
+      this.warn(error);
     }
   }
-  const read = await pMap(toRead, (object) => readEntry(s3, bucket, object), {
-    concurrency: opts.concurrency ?? LEDGER_READ_CONCURRENCY,
-  });
-  for (const entry of read) if (entry) entries.set(entry.resultKey, entry);
-  return { entries, read: toRead.length, reused };
-}
 
-/**
- * Writes the snapshot for the next Plan (gzip JSON lines, streamed). A failure
- * is logged, not thrown: without a snapshot the next Plan reads every result.
- */
-export async function writeLedgerSnapshot(opts: {
-  s3: S3Client;
-  bucket: string;
-  resultsPrefix: string;
-  ledger: Ledger;
-  logger: Logger;
-}): Promise<void> {
-  const key = stateFiles.ledgerIndex(opts.resultsPrefix);
-  const entries = opts.ledger.entries.values();
-  const lines = Readable.from(
-    (function* () {
-      for (const entry of entries) yield `${JSON.stringify(toLine(entry))}\n`;
-    })(),
-  );
-  try {
-    await new Upload({
-      client: opts.s3,
-      params: {
-        Bucket: opts.bucket,
-        Key: key,
-        Body: lines.pipe(createGzip()),
-        ContentType: "application/gzip",
-      },
-    }).done();
-  } catch (error) {
-    opts.logger.warn("could not write the ledger snapshot; the next plan reads every result", {
-      key,
+  /** Leaves the previous snapshot in place. */
+  async abort(): Promise<void> {
+    this.failed = true;
+    await this.writer.abort();
+  }
+
+  private warn(error: unknown): void {
+    this.failed = true;
+    this.opts.logger.warn("could not write the ledger snapshot; the next plan reads every result", {
+      key: this.key,
       error: error instanceof Error ? error.message : String(error),
     });
   }

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
+import { createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { runFiles } from "./result-keys.ts";
@@ -23,14 +24,15 @@ export class JsonlObjectWriter<T> {
   lines = 0;
   bytes = 0;
 
-  constructor(opts: { s3: S3Client; bucket: string; key: string }) {
+  /** `gzip` compresses the object as it streams (`application/gzip`). */
+  constructor(opts: { s3: S3Client; bucket: string; key: string; gzip?: boolean }) {
     this.upload = new Upload({
       client: opts.s3,
       params: {
         Bucket: opts.bucket,
         Key: opts.key,
-        Body: this.body,
-        ContentType: JSONL_CONTENT_TYPE,
+        Body: opts.gzip ? this.body.pipe(createGzip()) : this.body,
+        ContentType: opts.gzip ? "application/gzip" : JSONL_CONTENT_TYPE,
       },
     });
     this.finished = this.upload.done();

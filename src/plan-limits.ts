@@ -27,6 +27,40 @@ export const PLAN_LIMITS = {
   concurrencyPerWorker: 1_000,
 } as const;
 
+/**
+ * The Plan step's own budget: its Lambda (serverless.yml, function `plan`).
+ * Its memory does not grow with the backlog (the images listing and the
+ * ledger are merge-joined as they stream, see `ledger-join.ts`); its time
+ * does, as it lists every image and every result.
+ */
+export const PLAN_STEP_LIMITS = {
+  timeoutSeconds: 900,
+  memoryMb: 1024,
+  /** Past this share of the timeout, the Plan warns before a later one times out. */
+  warnShare: 0.5,
+} as const;
+
+/**
+ * A warning when listing took more than `warnShare` of the Plan's timeout,
+ * saying at about how many listed objects the Plan would time out; undefined
+ * otherwise.
+ */
+export function planListingNote(opts: {
+  listingSeconds: number;
+  listedObjects: number;
+  timeoutSeconds?: number;
+}): string | undefined {
+  const timeout = opts.timeoutSeconds ?? PLAN_STEP_LIMITS.timeoutSeconds;
+  if (!(opts.listingSeconds > timeout * PLAN_STEP_LIMITS.warnShare)) return undefined;
+  const reachable = Math.floor((opts.listedObjects * timeout) / opts.listingSeconds);
+  return (
+    `the Plan listed ${opts.listedObjects.toLocaleString("en-US")} objects (images and results) in ` +
+    `${Math.round(opts.listingSeconds)} s, more than ${PLAN_STEP_LIMITS.warnShare * 100} % of its ${timeout} s timeout: ` +
+    `at this rate it times out at about ${reachable.toLocaleString("en-US")} objects; split the backlog with imagesPrefix ` +
+    "(one run per prefix) before it grows that far"
+  );
+}
+
 const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
 
 function isWhole(value: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {

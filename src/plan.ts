@@ -6,9 +6,9 @@ import { type BacklogCounts, BacklogTally, scanBacklog } from "./backlog.ts";
 import { estimateCost } from "./cost.ts";
 import { InvalidRunInputError, RunnerError } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
-import { type Ledger, loadLedger, writeLedgerSnapshot } from "./ledger-index.ts";
+import { type LedgerEntry, LedgerSnapshotWriter, type LedgerStats } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
-import { assertPlanWithinLimits } from "./plan-limits.ts";
+import { assertPlanWithinLimits, planListingNote } from "./plan-limits.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
@@ -121,12 +121,14 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     bucket: input.resultsBucket,
     key: runFiles.skipped(input.resultsPrefix, runId),
   };
-  const ledgerLocation = { s3, bucket: input.resultsBucket, resultsPrefix: input.resultsPrefix };
-  const ledger = await loadLedger({ ...ledgerLocation, logger });
+  const ledger: LedgerStats = { read: 0, reused: 0 };
+  const listingStarted = clock.now();
   const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
-
-  // For the next plan: only results written after this one will be read.
-  await writeLedgerSnapshot({ ...ledgerLocation, ledger, logger });
+  const listingNote = planListingNote({
+    listingSeconds: (clock.now() - listingStarted) / 1000,
+    listedObjects: backlog.tally.counts.listed + ledger.read + ledger.reused,
+  });
+  if (listingNote) logger.warn(listingNote, { runId });
 
   const { tally, stats } = backlog;
   // Refused here, before plan.json is written and before anything is started.
@@ -193,32 +195,42 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
 /**
  * Scans the backlog, writing the manifest and the skipped list as it goes
- * (nothing large is held in memory); neither is left half-written.
+ * (nothing large is held in memory); neither is left half-written. The next
+ * ledger snapshot is written as the ledger streams past (the next plan reads
+ * only results written after this one), and kept only when the scan succeeds.
  */
 async function writeBacklogLists(opts: {
   s3: S3Client;
   input: RunInput;
   logger: Logger;
-  ledger: Ledger;
+  ledger: LedgerStats;
   manifest: { bucket: string; key: string };
   skippedList: { bucket: string; key: string };
 }): Promise<Backlog> {
-  const { s3, input, logger, ledger } = opts;
+  const { s3, input, logger } = opts;
   const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...opts.manifest });
   const skippedWriter = new JsonlObjectWriter<SkippedObject>({ s3, ...opts.skippedList });
+  const snapshot = new LedgerSnapshotWriter({
+    s3,
+    bucket: input.resultsBucket,
+    resultsPrefix: input.resultsPrefix,
+    logger,
+  });
   try {
     const backlog = await tallyBacklog({
       s3,
       input,
       logger,
-      ledger,
+      snapshot: snapshot.write,
+      ledgerStats: opts.ledger,
       onPending: (image) => manifestWriter.write(image),
       onSkipped: (skipped) => skippedWriter.write(skipped),
     });
     await Promise.all([manifestWriter.close(), skippedWriter.close()]);
+    await snapshot.close();
     return backlog;
   } catch (error) {
-    await Promise.all([manifestWriter.abort(), skippedWriter.abort()]);
+    await Promise.all([manifestWriter.abort(), skippedWriter.abort(), snapshot.abort()]);
     throw error;
   }
 }
@@ -262,7 +274,8 @@ async function tallyBacklog(opts: {
   s3: S3Client;
   input: RunInput;
   logger: Logger;
-  ledger?: Ledger;
+  snapshot?: (entry: LedgerEntry) => Promise<void>;
+  ledgerStats?: LedgerStats;
   onPending?: (image: ImageRef) => Promise<void>;
   onSkipped?: (skipped: SkippedObject) => Promise<void>;
 }): Promise<Backlog> {
@@ -339,13 +352,7 @@ export async function previewPlan(opts: {
     pending = { count: assumedImages, maxItemBytes: TYPICAL_ITEM_BYTES };
     counts = { listed: assumedImages, pending: assumedImages, skipped: 0, alreadyDone: 0 };
   } else {
-    const ledger = await loadLedger({
-      s3,
-      bucket: input.resultsBucket,
-      resultsPrefix: input.resultsPrefix,
-      logger,
-    });
-    const backlog = await tallyBacklog({ s3, input, logger, ledger });
+    const backlog = await tallyBacklog({ s3, input, logger });
     pending = backlog.stats;
     counts = backlog.tally.counts;
   }

@@ -91,3 +91,23 @@ function toListed(object: _Object): ListedObject | undefined {
     lastModified: object.LastModified ?? new Date(0),
   };
 }
+
+/**
+ * Passes a listing through, failing when a key does not sort after the one
+ * before it: the merge-joins over listings are exact only in S3's key order.
+ */
+export async function* inKeyOrder<T extends { key: string }>(
+  listing: AsyncIterable<T>,
+  what: string,
+): AsyncGenerator<T> {
+  let previous: string | undefined;
+  for await (const item of listing) {
+    if (previous !== undefined && compareKeys(item.key, previous) <= 0) {
+      throw new Error(
+        `${what} is not in S3's key order (UTF-8 bytes): ${JSON.stringify(item.key)} came after ${JSON.stringify(previous)}`,
+      );
+    }
+    previous = item.key;
+    yield item;
+  }
+}

@@ -1,4 +1,5 @@
 import { estimateCost } from "../../src/cost.ts";
+import { PLAN_STEP_LIMITS } from "../../src/plan-limits.ts";
 import { MAX_MAP_CONCURRENCY } from "../../src/run-input.ts";
 import { SIZING_RULES, type SizingInput, sizeRun } from "../../src/sizing.ts";
 import { MODEL_WAIT_SECONDS } from "../../src/workflow-steps.ts";
@@ -35,6 +36,9 @@ export const SERVICE_LIMITS = {
   mapConcurrency: MAX_MAP_CONCURRENCY,
   historyEvents: 25_000,
   lambdaTimeoutSeconds: 900,
+  /** The Plan Lambda's timeout and memory (serverless.yml). */
+  planSeconds: PLAN_STEP_LIMITS.timeoutSeconds,
+  planMemoryMb: PLAN_STEP_LIMITS.memoryMb,
 } as const;
 
 /** Realistic AWS settings for the paper scenarios. */
@@ -58,8 +62,28 @@ export const AWS_SETTINGS = {
   batchMemoryGb: 1,
   /** The other Lambdas: assumed seconds each at 1 GB (plan scales with listing). */
   otherLambdaSeconds: 2,
-  /** Seconds of plan time per 1,000 listed objects (two LIST pages and the manifest write). */
-  planSecondsPerThousand: 0.2,
+  /**
+   * Results already in the ledger per backlog image: the Plan lists them too
+   * (a bucket analysed for weeks holds more results than new images; 1 is
+   * the "10 M images plus 10 M results" case).
+   */
+  ledgerResultsPerImage: 1,
+  /**
+   * Seconds of Plan time per 1,000 listed objects (images or results): one
+   * LIST page on AWS (about 0.1 s, UNCONFIRMED: S3 does not publish it) plus
+   * the CPU the Plan spent per 1,000 listed objects in `npm run bench:plan`
+   * at 100,000 images (0.167 CPU-s, embedded S3 included: an upper bound),
+   * at the 0.58 vCPU a 1 GB Lambda gets (1 vCPU at 1,769 MB).
+   */
+  planSecondsPerThousand: 0.1 + 0.167 / (1024 / 1769),
+  /**
+   * The Plan's peak memory, MB. It does not grow with the number of results
+   * (the listings are merge-joined as they stream; the three uploads buffer
+   * at most 4 parts of 5 MB each). Measured at 100,000 images and 50,000
+   * results with `npm run bench:plan`: 314 MB for the whole process, embedded
+   * S3 included.
+   */
+  planMemoryMb: 320,
 } as const;
 
 export interface PaperRun {
@@ -76,6 +100,7 @@ export interface PaperRun {
   durationSeconds: number;
   batchSeconds: number;
   batchBytes: number;
+  plan: { listedObjects: number; seconds: number; memoryMb: number };
   lambda: { invocations: number; gbSeconds: number };
   s3: { lists: number; reads: number; writes: number };
   stepFunctions: { transitions: number; parentHistoryEvents: number };
@@ -96,6 +121,9 @@ export interface PaperRun {
  * - S3: per image a HEAD of its result (the ledger), the GET Rekognition makes
  *   of the image (S3Object mode) and one PUT of the result; LIST pages of
  *   1,000 over the images and the results prefix; a handful of run files.
+ * - Plan: one Lambda lists the images and the ledger's results
+ *   (`ledgerResultsPerImage` per image) at `planSecondsPerThousand`; its
+ *   memory stays `planMemoryMb` whatever the count.
  * - Step Functions: the parent's states (about 12 plus 3 per wait loop) and,
  *   per child execution, its start, one Task and its end (3 transitions).
  * - Parent history: the Distributed Map keeps children out of the parent's
@@ -120,13 +148,15 @@ export function paperRun(images: number, settings = AWS_SETTINGS): PaperRun {
   const processingSeconds = sizing.expectedProcessingSeconds;
   const checks = Math.ceil(startupSeconds / MODEL_WAIT_SECONDS);
   const invocations = 2 + checks + batches + 2;
+  const ledgerResults = Math.round(images * settings.ledgerResultsPerImage);
   const planSeconds =
-    settings.otherLambdaSeconds + (images / 1000) * settings.planSecondsPerThousand;
+    settings.otherLambdaSeconds +
+    ((images + ledgerResults) / 1000) * settings.planSecondsPerThousand;
   const gbSeconds =
     batches * batchSeconds * settings.batchMemoryGb +
     planSeconds +
     (invocations - batches - 1) * settings.otherLambdaSeconds;
-  const lists = 2 * Math.ceil(images / 1000);
+  const lists = Math.ceil(images / 1000) + Math.ceil(ledgerResults / 1000);
   const reads = 2 * images + batches;
   const runFiles = 10;
   const writes = images + runFiles;
@@ -154,6 +184,11 @@ export function paperRun(images: number, settings = AWS_SETTINGS): PaperRun {
     durationSeconds: startupSeconds + processingSeconds,
     batchSeconds,
     batchBytes,
+    plan: {
+      listedObjects: images + ledgerResults,
+      seconds: planSeconds,
+      memoryMb: settings.planMemoryMb,
+    },
     lambda: { invocations, gbSeconds },
     s3: { lists, reads, writes },
     stepFunctions: { transitions, parentHistoryEvents },
@@ -169,6 +204,8 @@ export function paperRun(images: number, settings = AWS_SETTINGS): PaperRun {
       limit("map concurrency", sizing.workers, SERVICE_LIMITS.mapConcurrency),
       limit("parent history events", parentHistoryEvents, SERVICE_LIMITS.historyEvents),
       limit("batch seconds", batchSeconds, SERVICE_LIMITS.lambdaTimeoutSeconds),
+      limit("plan seconds", planSeconds, SERVICE_LIMITS.planSeconds),
+      limit("plan memory MB", settings.planMemoryMb, SERVICE_LIMITS.planMemoryMb),
     ],
   };
 }
@@ -179,3 +216,14 @@ function limit(name: string, value: number, max: number) {
 
 /** The backlog sizes scenario 5 works out. */
 export const PAPER_SIZES = [100_000, 1_000_000, 10_000_000] as const;
+
+/**
+ * The most backlog images one Plan lists within its timeout on these
+ * settings (with `ledgerResultsPerImage` results each): the wall a single
+ * Plan meets.
+ */
+export function planListingCapacity(settings = AWS_SETTINGS): number {
+  const budget = SERVICE_LIMITS.planSeconds - settings.otherLambdaSeconds;
+  const perImage = ((1 + settings.ledgerResultsPerImage) / 1000) * settings.planSecondsPerThousand;
+  return Math.floor(budget / perImage);
+}

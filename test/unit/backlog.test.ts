@@ -35,14 +35,18 @@ const at = (secondsAfterT0: number) => new Date(T0 + secondsAfterT0 * 1000);
 
 type Page = Partial<ListObjectsV2CommandOutput>;
 
-/** Serves ListObjectsV2 pages per prefix, chained by continuation tokens "<prefix>#<n>". */
+/**
+ * Serves ListObjectsV2 pages per prefix, chained by continuation tokens "<prefix>#<n>";
+ * each page in S3's key order, as the backlog's merge-join requires.
+ */
 function servePages(pagesByPrefix: Record<string, Page[]>) {
   const calls: ListObjectsV2CommandInput[] = [];
   s3Mock.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
     calls.push({ ...input }); // the paginator reuses one input object
     const pages = pagesByPrefix[input.Prefix ?? ""] ?? [{}];
     const index = input.ContinuationToken ? Number(input.ContinuationToken.split("#")[1]) : 0;
-    const page = pages[index] ?? {};
+    const page = { ...pages[index] };
+    page.Contents &&= [...page.Contents].sort((a, b) => compareKeys(a.Key ?? "", b.Key ?? ""));
     const last = index === pages.length - 1;
     return {
       ...page,
@@ -179,9 +183,16 @@ describe("listBacklog with a mocked S3", () => {
       },
     ]);
     expect(backlog.counts).toEqual({ listed: 4, pending: 2, skipped: 1, alreadyDone: 1 });
-    expect(calls.map((c) => [c.Bucket, c.Prefix, c.ContinuationToken])).toEqual([
+    // The two listings stream side by side; each follows its own tokens in turn.
+    const callsFor = (prefix: string) =>
+      calls
+        .filter((c) => c.Prefix === prefix)
+        .map((c) => [c.Bucket, c.Prefix, c.ContinuationToken]);
+    expect(callsFor("out/results/")).toEqual([
       ["images", "out/results/", undefined],
       ["images", "out/results/", "out/results/#1"],
+    ]);
+    expect(callsFor("in/")).toEqual([
       ["images", "in/", undefined],
       ["images", "in/", "in/#1"],
       ["images", "in/", "in/#2"],
@@ -259,11 +270,12 @@ describe("listBacklog with a mocked S3", () => {
     // out/x.png is not a job folder: an image like any other.
     expect(backlog.pending.map((i) => i.key)).toEqual(["out/x.png"]);
     expect(backlog.counts.alreadyDone).toBe(1);
-    expect(calls.map((c) => [c.Prefix, c.StartAfter?.slice(0, 12)])).toEqual([
-      ["out/results/", undefined],
-      [undefined, undefined],
-      [undefined, "out/results/"],
+    expect(calls.filter((c) => c.Prefix === "out/results/").map((c) => c.StartAfter)).toEqual([
+      undefined,
     ]);
+    expect(
+      calls.filter((c) => c.Prefix === undefined).map((c) => c.StartAfter?.slice(0, 12)),
+    ).toEqual([undefined, "out/results/"]);
   });
 
   it("compares image versions, not write times: a result for another ETag is pending as replaced", async () => {
@@ -296,10 +308,10 @@ describe("listBacklog with a mocked S3", () => {
     });
     const backlog = await listBacklog({ s3, input: INPUT });
     expect(backlog.pending.map((i) => i.key)).toEqual([
-      "in/replaced-late.jpg",
       "in/replaced-early.jpg",
+      "in/replaced-late.jpg",
     ]);
-    expect(backlog.pending[0]).toEqual({
+    expect(backlog.pending[1]).toEqual({
       key: "in/replaced-late.jpg",
       size: 1000,
       etag: '"etag"',

@@ -9,7 +9,13 @@ import {
   utilization,
 } from "../../harness/bench/figures.ts";
 import { textTable } from "../../harness/bench/render.ts";
-import { PAPER_SIZES, paperRun, SERVICE_LIMITS } from "../../harness/bench/scale-on-paper.ts";
+import {
+  AWS_SETTINGS,
+  PAPER_SIZES,
+  paperRun,
+  planListingCapacity,
+  SERVICE_LIMITS,
+} from "../../harness/bench/scale-on-paper.ts";
 import type { TimelineSecond } from "../../harness/local/emulator/index.ts";
 
 /** Seconds from epoch second 1000 on, each `[accepted, throttled, inServiceUnits]`. */
@@ -116,15 +122,40 @@ describe("benchmark figures", () => {
 describe("scale on paper", () => {
   const runs = PAPER_SIZES.map((images) => paperRun(images));
 
-  it("sizes every backlog within the quota and the service limits", () => {
+  it("sizes every backlog within the quota and the service limits, but the Plan's time", () => {
     for (const run of runs) {
       expect(run.units).toBe(5);
       expect(run.provisionedTps).toBe(25);
       expect(run.batches * run.batchSize).toBeGreaterThanOrEqual(run.images);
       expect(run.batchBytes).toBeLessThanOrEqual(SERVICE_LIMITS.batchBytes);
       expect(run.batchSeconds).toBeLessThan(SERVICE_LIMITS.lambdaTimeoutSeconds);
-      expect(run.limits.every((limit) => limit.ok)).toBe(true);
+      const over = run.limits.filter((limit) => !limit.ok).map((limit) => limit.name);
+      // One Plan lists every image and every result: past its capacity, its timeout is the wall.
+      expect(over).toEqual(run.images > planListingCapacity() ? ["plan seconds"] : []);
     }
+  });
+
+  it("checks the Plan's time and memory: time grows with what it lists, memory does not", () => {
+    const [small, , large] = runs;
+    const limitOf = (run: typeof small, name: string) =>
+      run?.limits.find((limit) => limit.name === name);
+    expect(limitOf(small, "plan seconds")?.limit).toBe(900);
+    expect(limitOf(small, "plan memory MB")?.limit).toBe(1024);
+    // 10 M images and 10 M results listed.
+    expect(large?.plan.listedObjects).toBe(20_000_000);
+    expect(large?.plan.seconds).toBeCloseTo(
+      AWS_SETTINGS.otherLambdaSeconds + 20_000 * AWS_SETTINGS.planSecondsPerThousand,
+      6,
+    );
+    expect(limitOf(large, "plan seconds")?.ok).toBe(false);
+    expect(large?.plan.memoryMb).toBe(small?.plan.memoryMb);
+    expect(limitOf(large, "plan memory MB")?.ok).toBe(true);
+    // The capacity is where the Plan's time meets its timeout.
+    const capacity = planListingCapacity();
+    expect(paperRun(capacity).limits.find((l) => l.name === "plan seconds")?.ok).toBe(true);
+    expect(paperRun(capacity + 1_000).limits.find((l) => l.name === "plan seconds")?.ok).toBe(
+      false,
+    );
   });
 
   it("takes start-up plus images / provisioned TPS, and bills Rekognition for it", () => {

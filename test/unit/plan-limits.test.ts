@@ -1,8 +1,17 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { estimateCost } from "../../src/cost.ts";
 import { InvalidRunInputError } from "../../src/errors.ts";
-import { assertPlanWithinLimits, PLAN_LIMITS, planLimitProblems } from "../../src/plan-limits.ts";
+import {
+  assertPlanWithinLimits,
+  PLAN_LIMITS,
+  PLAN_STEP_LIMITS,
+  planLimitProblems,
+  planListingNote,
+} from "../../src/plan-limits.ts";
 import {
   DEFAULT_TPS_PER_UNIT,
   MAX_MAP_CONCURRENCY,
@@ -210,6 +219,24 @@ describe("property: whatever run input the parser accepts, the plan is sound or 
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("the Plan step's own budget", () => {
+  it("is the plan Lambda's timeout and memory in serverless.yml", () => {
+    const root = join(import.meta.dirname, "..", "..");
+    const serverless = parseYaml(readFileSync(join(root, "serverless.yml"), "utf8"));
+    expect(serverless.functions.plan.timeout).toBe(PLAN_STEP_LIMITS.timeoutSeconds);
+    expect(serverless.functions.plan.memorySize).toBe(PLAN_STEP_LIMITS.memoryMb);
+  });
+
+  it("warns past half the timeout, saying where the Plan would time out", () => {
+    expect(planListingNote({ listingSeconds: 450, listedObjects: 1_000_000 })).toBeUndefined();
+    expect(planListingNote({ listingSeconds: 600, listedObjects: 2_000_000 })).toBe(
+      "the Plan listed 2,000,000 objects (images and results) in 600 s, more than 50 % of its 900 s timeout: " +
+        "at this rate it times out at about 3,000,000 objects; split the backlog with imagesPrefix " +
+        "(one run per prefix) before it grows that far",
     );
   });
 });
