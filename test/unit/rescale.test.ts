@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { buildRunSummary } from "../../src/report/build-summary.ts";
+import { renderReportHtml } from "../../src/report/html.ts";
+import { describeRescale } from "../../src/report/rescale.ts";
 import { decideRescale, type RescaleFacts } from "../../src/rescale.ts";
+import { firstRounds } from "../../src/rounds.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { iso, makePlan, T0 } from "../support/report-fixtures.ts";
 
 const NOW = Date.parse("2026-11-29T12:00:00Z");
 
@@ -114,5 +120,85 @@ describe("decideRescale", () => {
     expect(decision.without?.overrunSeconds).toBe(3660);
     expect(decision.restart).toBe(true);
     expect(decision.units).toBe(8);
+  });
+});
+
+describe("the report of a restarted run", () => {
+  it("bills the session the restart ended beside the one that finished the run, and shows the decision", () => {
+    const plan = makePlan();
+    const decision = decideRescale(facts());
+    const round = firstRounds(plan).current;
+    const summary = buildRunSummary({
+      plan,
+      batches: [],
+      mapRan: true,
+      skipped: [],
+      model: {
+        action: "started",
+        owned: true,
+        status: "RUNNING",
+        startRequestedAt: iso(T0 + 600),
+        units: 3,
+      },
+      stop: { stopped: true, reason: "completed", stopRequestedAt: iso(T0 + 1200) },
+      restartStop: { stopped: true, reason: "restart", stopRequestedAt: iso(T0 + 300) },
+      rounds: {
+        current: { ...round, index: 2, of: 2, units: 3 },
+        finished: [
+          {
+            index: 1,
+            images: 2,
+            units: 1,
+            processed: 2,
+            endedAt: iso(T0 + 290),
+            mapResults: { Bucket: "b", Key: "k1" },
+          },
+          {
+            index: 2,
+            images: 4,
+            units: 3,
+            processed: 4,
+            endedAt: iso(T0 + 1190),
+            mapResults: { Bucket: "b", Key: "k2" },
+          },
+        ],
+        next: "done",
+        restarts: 1,
+        decision,
+        beforeRestart: { startRequestedAt: iso(T0), units: 1 },
+      },
+      clock: new FakeClock((T0 + 1300) * 1000),
+    });
+    // 1 unit for 300 s, then 3 units for 600 s: 1/12 + 1/2 inference hours.
+    expect(summary.billing.inferenceHours).toBeCloseTo(300 / 3600 + 1800 / 3600, 10);
+    expect(summary.billing.from).toBe(iso(T0));
+    expect(summary.rescale).toMatchObject({
+      restarts: 1,
+      endedSession: { units: 1, from: iso(T0), to: iso(T0 + 300) },
+    });
+    expect(summary.rescale?.rounds.map((r) => r.processed)).toEqual([2, 4]);
+    const lines = describeRescale(summary.rescale as NonNullable<typeof summary.rescale>);
+    expect(lines[0]).toMatch(/^Restarted: /);
+    expect(lines[1]).toContain(
+      "Without a restart: 1 unit(s), 3600.0 s to the end, 1800.0 s past the window",
+    );
+    expect(lines[2]).toContain(
+      "With a restart: 3 unit(s), 600.0 s without service + 1200.0 s processing = 1800.0 s",
+    );
+    expect(renderReportHtml(summary)).toContain('<section id="rescale">');
+  });
+
+  it("has no rescale section for a one-round run", () => {
+    const plan = makePlan();
+    const summary = buildRunSummary({
+      plan,
+      batches: [],
+      mapRan: true,
+      skipped: [],
+      rounds: firstRounds(plan),
+      clock: new FakeClock((T0 + 1300) * 1000),
+    });
+    expect(summary.rescale).toBeUndefined();
+    expect(renderReportHtml(summary)).not.toContain('id="rescale"');
   });
 });
