@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { readLease } from "../../src/lease.ts";
 import type { RoundsState } from "../../src/rounds.ts";
 import {
   assertRunInvariants,
   type FaultStack,
+  RESULTS_PREFIX,
+  readLedger,
   runFaultJob,
   seedImages,
   startFaultStack,
@@ -18,6 +21,17 @@ import {
  */
 
 const IMAGES = 150;
+
+/** A run whose plan assumes 40 calls/s per unit, against a model that serves 5. */
+const SLOW_MODEL_INPUT = {
+  rescale: "restart",
+  tpsPerUnit: 40,
+  targetWindowMinutes: 0.1,
+  startupMinutes: 0.01,
+  minUnits: 1,
+  maxUnits: 4,
+  lambdaTimeoutSeconds: 5,
+} as const;
 let fixture: FaultStack | undefined;
 
 afterEach(async () => {
@@ -40,15 +54,7 @@ describe("rescale: restart", () => {
     const current = fixture;
     const { value: result, elapsedMs } = await timed(() =>
       runFaultJob(current, {
-        input: {
-          rescale: "restart",
-          tpsPerUnit: 40,
-          targetWindowMinutes: 0.1,
-          startupMinutes: 0.01,
-          minUnits: 1,
-          maxUnits: 4,
-          lambdaTimeoutSeconds: 5,
-        },
+        input: SLOW_MODEL_INPUT,
       }),
     );
     await assertRunInvariants(current, result, {
@@ -90,5 +96,43 @@ describe("rescale: restart", () => {
     expect(result.summary?.reconciled).toBe(true);
     expect(result.summary?.rescale?.restarts).toBe(1);
     expect(result.summary?.rescale?.endedSession?.units).toBe(1);
+  }, 180_000);
+
+  it("an abort during the restart: the kept lease lets the safety stop find and stop the model, nothing is done twice", async () => {
+    fixture = await startFaultStack({ tpsPerUnit: 5 });
+    await seedImages(fixture.stack, IMAGES);
+    const current = fixture;
+    const abort = new AbortController();
+    const { value: result, elapsedMs } = await timed(() =>
+      runFaultJob(current, {
+        input: SLOW_MODEL_INPUT,
+        signal: abort.signal,
+        onEvent: (event) => {
+          if (event.type === "StateEntered" && event.state === "CheckStopped") {
+            abort.abort(new Error("operator abort during the restart"));
+          }
+        },
+      }),
+    );
+    await assertRunInvariants(current, result, {
+      status: "ABORTED",
+      modelStatus: "STOPPED",
+      complete: false,
+      elapsedMs,
+      maxUnits: 1,
+    });
+    // The safety stop found this execution's lease (kept by the restart's stop) and released it.
+    expect(result.safetyStop?.reason).not.toMatch(/no lease|already released/);
+    const lease = await readLease({
+      s3: current.stack.s3,
+      resultsBucket: current.stack.resultsBucket,
+      resultsPrefix: RESULTS_PREFIX,
+    });
+    expect(lease?.executionId).toBe(result.execution.executionArn);
+    expect(lease?.releasedAt).toBeDefined();
+    expect(lease?.releaseReason).toMatch(/^safety stop: execution ABORTED/);
+    // The first round's images were analysed once; the rest wait for the next run.
+    const ledger = await readLedger(current.stack);
+    expect(ledger.size).toBe(30);
   }, 180_000);
 });
