@@ -133,12 +133,8 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
   const { tally, stats } = backlog;
   // Refused here, before plan.json is written and before anything is started.
-  const { sizing, cost, strategy } = sizeAndPrice({
-    input,
-    pending: stats,
-    ...tps,
-    contextBytes: contextBytesOf(contextWithoutRates),
-  });
+  const contextBytes = contextBytesOf(contextWithoutRates);
+  const { sizing, cost, strategy } = sizeAndPrice({ input, pending: stats, ...tps, contextBytes });
   const plan: Plan = {
     runId,
     executionId: opts.executionId,

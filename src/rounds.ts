@@ -11,11 +11,12 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidRunInputError } from "./errors.ts";
-import { JsonlObjectWriter, readJsonl } from "./manifest.ts";
+import { JsonlObjectWriter } from "./manifest.ts";
 import { loadBatchOutputs, type ResultWriterDetails } from "./report/map-results.ts";
 import { decideRescale, type RescaleDecision } from "./rescale.ts";
 import { RUN_INPUT_RANGES } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
+import { readJsonl } from "./s3-json.ts";
 import type { FinishedRound, ImageList, ImageRef, Plan, Round } from "./shapes.ts";
 import { sizeRun } from "./sizing.ts";
 
