@@ -11,6 +11,7 @@ import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits, planListingNote } from "./plan-limits.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
+import { writeRoundManifests } from "./rounds.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
 import { planScaling, type StrategyComparison } from "./scaling-strategy.ts";
@@ -132,12 +133,8 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
   const { tally, stats } = backlog;
   // Refused here, before plan.json is written and before anything is started.
-  const { sizing, cost, strategy } = sizeAndPrice({
-    input,
-    pending: stats,
-    ...tps,
-    contextBytes: contextBytesOf(contextWithoutRates),
-  });
+  const contextBytes = contextBytesOf(contextWithoutRates);
+  const { sizing, cost, strategy } = sizeAndPrice({ input, pending: stats, ...tps, contextBytes });
   const plan: Plan = {
     runId,
     executionId: opts.executionId,
@@ -166,6 +163,24 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     toleratedFailurePercentage: input.toleratedFailurePercentage,
     nothingToDo: stats.count === 0,
   };
+  // A run that may restart its model measures the rate on a first round
+  // before deciding; a model that auto-scales is never restarted.
+  if (input.rescale === "restart" && stats.count > 0 && !sizing.maxInferenceUnits) {
+    plan.rescale = {
+      mode: "restart",
+      maxUnits: input.maxUnits,
+      maxWorkers: input.maxWorkers,
+      lambdaTimeoutSeconds: input.lambdaTimeoutSeconds,
+      maxItemBytes: stats.maxItemBytes,
+      contextBytes,
+      rounds: await writeRoundManifests({
+        s3,
+        manifest,
+        pending: stats.count,
+        workers: sizing.workers,
+      }),
+    };
+  }
 
   await s3.send(
     new PutObjectCommand({

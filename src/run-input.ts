@@ -39,7 +39,17 @@ export interface RunInput {
   expectedLatencyMs: number;
   lambdaTimeoutSeconds: number;
   maxWorkers: number;
+  /**
+   * "restart": when the rate measured in the first round shows the window
+   * will be missed by more than a restart costs, stop the model and start it
+   * again with more units (within maxUnits). "never" (the default): never.
+   */
+  rescale: RescaleMode;
 }
+
+/** Whether a run may stop and restart its model with more units mid-run (see `rescale.ts`). */
+export const RESCALE_MODES = ["never", "restart"] as const;
+export type RescaleMode = (typeof RESCALE_MODES)[number];
 
 /** TPS per inference unit when neither the input nor a previous run says otherwise. */
 export const DEFAULT_TPS_PER_UNIT = 5;
@@ -170,6 +180,7 @@ const projectVersionArn = z
   .regex(PROJECT_VERSION_ARN, { error: arnError });
 
 const imageMode = z.enum(["S3Object", "Bytes"], { error: 'must be "S3Object" or "Bytes"' });
+const rescale = z.enum(RESCALE_MODES, { error: 'must be "never" or "restart"' });
 
 /**
  * The one schema of the run input (after the environment layer is merged in).
@@ -195,6 +206,7 @@ export const runInputSchema = z.strictObject({
   expectedLatencyMs: numberField(RUN_INPUT_RANGES.expectedLatencyMs).default(100),
   lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
   maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
+  rescale: rescale.default("never"),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
@@ -220,6 +232,7 @@ export const RUN_INPUT_ENV: Record<FieldName, string> = {
   expectedLatencyMs: "EXPECTED_LATENCY_MS",
   lambdaTimeoutSeconds: "LAMBDA_TIMEOUT_SECONDS",
   maxWorkers: "MAX_WORKERS",
+  rescale: "RESCALE",
 };
 
 const FIELD_NAMES = Object.keys(RUN_INPUT_ENV) as FieldName[];

@@ -222,6 +222,56 @@ export interface Plan {
   toleratedFailurePercentage: number;
   /** `true` when there is nothing to analyse: the model is not started. */
   nothingToDo: boolean;
+  /** Set when the run may restart its model with more units mid-run (`rescale: "restart"`). */
+  rescale?: RescalePlan;
+}
+
+/** One S3 JSONL list of images the Distributed Map reads, and how many lines it has. */
+export interface ImageList {
+  manifest: { bucket: string; key: string };
+  images: number;
+}
+
+/**
+ * What a `rescale: "restart"` run needs to size its later rounds again: the
+ * run input's limits and the manifest split into rounds (the first measures
+ * the rate, the decision to restart comes after it).
+ */
+export interface RescalePlan {
+  mode: "restart";
+  /** The inference-unit quota: a restart never asks for more. */
+  maxUnits: number;
+  maxWorkers: number;
+  lambdaTimeoutSeconds: number;
+  /** Largest JSON size of one pending image, and of the batch context (sizing by bytes). */
+  maxItemBytes: number;
+  contextBytes: number;
+  rounds: ImageList[];
+}
+
+/** One pass of the Distributed Map over a part of the manifest, with its own sizing. */
+export interface Round extends ImageList {
+  /** 1-based; `of` rounds in all. */
+  index: number;
+  of: number;
+  units: number;
+  workers: number;
+  batchSize: number;
+  tpsPerUnit: number;
+  context: BatchContext;
+}
+
+/** A round the Map has run: where its results are and what it did. */
+export interface FinishedRound {
+  index: number;
+  images: number;
+  units: number;
+  /** Images the round's batches reported done. */
+  processed: number;
+  /** ISO: when processing began (RUNNING seen) and when the round's Map ended. */
+  startedAt?: string;
+  endedAt: string;
+  mapResults: { Bucket: string; Key: string };
 }
 
 /** The lease that says which execution started (and so may stop) the model. */

@@ -23,9 +23,10 @@ import {
   writeRunReport,
 } from "./report/summary.ts";
 import { normalizePrefix } from "./result-keys.ts";
+import { type EvaluateRoundState, evaluateRound, firstRounds, type RoundsState } from "./rounds.ts";
 import { type RunEvent, runEvent } from "./run-event.ts";
 import { parseRunInput } from "./run-input.ts";
-import type { BatchContext, BatchOutput, ImageRef, Plan } from "./shapes.ts";
+import type { BatchContext, BatchOutput, ImageRef, Plan, Round } from "./shapes.ts";
 import { truncateText } from "./state-limits.ts";
 
 /** The Wait state's Seconds in `statemachines/weekly-batch.asl.yml` (a test keeps them equal). */
@@ -104,7 +105,7 @@ export interface PlanEvent {
 export async function planStep(
   event: PlanEvent,
   { clients, clock, logger }: HandlerTools,
-): Promise<{ plan: Plan; execution: { StartTime?: string } }> {
+): Promise<{ plan: Plan; execution: { StartTime?: string }; rounds: RoundsState }> {
   const input = parseRunInput(event.input);
   if (typeof event.executionId !== "string" || event.executionId === "") {
     throw new InvalidRunInputError("executionId must be the execution's id, got nothing");
@@ -138,11 +139,13 @@ export async function planStep(
   return {
     plan,
     execution: event.executionStartTime ? { StartTime: event.executionStartTime } : {},
+    rounds: firstRounds(plan),
   };
 }
 
 export async function ensureModelRunningStep(
-  event: { plan: Plan },
+  /** `round`: the round about to run; after a restart it asks for more units than the plan. */
+  event: { plan: Plan; round?: Pick<Round, "units"> },
   { clients, clock, logger, context, signal }: HandlerTools,
 ): Promise<EnsureModelRunningResult> {
   const { plan } = event;
@@ -152,7 +155,7 @@ export async function ensureModelRunningStep(
     s3: clients.s3,
     ...leaseHome(),
     projectVersionArn: plan.context.projectVersionArn,
-    units: plan.sizing.units,
+    units: event.round?.units ?? plan.sizing.units,
     ...(plan.sizing.maxInferenceUnits !== undefined
       ? { maxInferenceUnits: plan.sizing.maxInferenceUnits }
       : {}),
@@ -175,17 +178,22 @@ export interface CheckModelResult extends ModelCheck {
 }
 
 export async function checkModelStep(
-  event: { plan: Plan; attempt?: number },
+  /** `awaiting: "STOPPED"`: the wait of a restart, ready once the model has stopped. */
+  event: { plan: Plan; attempt?: number; awaiting?: "RUNNING" | "STOPPED" },
   { clients, clock }: HandlerTools,
 ): Promise<CheckModelResult> {
   const { plan } = event;
   const attempt = (event.attempt ?? 0) + 1;
   const maxAttempts = Math.ceil(maxStartSeconds(plan) / MODEL_WAIT_SECONDS);
-  const check = await checkModel({
+  const described = await checkModel({
     rekognition: clients.modelControl,
     projectVersionArn: plan.context.projectVersionArn,
     clock,
   });
+  const check =
+    event.awaiting === "STOPPED"
+      ? { ...described, ready: described.status === "STOPPED" }
+      : described;
   const timedOut = !check.ready && !check.failed && attempt >= maxAttempts;
   const message = check.failed
     ? `model ${plan.context.projectVersionArn} is ${check.status}: ${check.statusMessage ?? "no status message"}`
@@ -241,10 +249,12 @@ async function recordHeartbeat(
 }
 
 export async function stopModelStep(
-  event: { plan: Plan; executionId: string; reason?: string },
+  /** `keepLease`: a restart's stop; the same execution starts the model again under that lease. */
+  event: { plan: Plan; executionId: string; reason?: string; keepLease?: boolean },
   { clients, clock, logger }: HandlerTools,
 ): Promise<StopModelResult> {
   return stopModelIfOwned({
+    ...(event.keepLease === true ? { keepLease: true } : {}),
     rekognition: clients.modelControl,
     s3: clients.s3,
     ...leaseHome(),
@@ -254,6 +264,14 @@ export async function stopModelStep(
     clock,
     logger,
   });
+}
+
+/** After a round of the Map: records it and says whether to restart, go on, or end. */
+export async function evaluateRoundStep(
+  state: EvaluateRoundState,
+  { clients, clock, logger }: HandlerTools,
+): Promise<RoundsState> {
+  return evaluateRound(state, { s3: clients.s3, clock, logger });
 }
 
 /** A notification's message is cut to this many characters (at most 32 KiB of UTF-8). */

@@ -5,6 +5,7 @@
  * is refused with a message naming the flag, never ignored or read as 0.
  */
 import type { Command } from "commander";
+import { RESCALE_MODES, type RescaleMode } from "../../src/run-input.ts";
 import {
   harnessCommand,
   type NumberRule,
@@ -91,6 +92,10 @@ export function localCommand(): Command {
     .option("--min-units <n>", "fewest inference units (default 1)")
     .option("--max-units <n>", "the unit quota (default 5)")
     .option("--max-inference-units <n>", "turn on auto-scaling up to <n> units")
+    .option(
+      "--rescale <mode>",
+      "never (default) or restart: restart the model with more units when the first round's rate misses the window (docs/rescale.md)",
+    )
     .option("--start-delay <ms>", "model start-up time (default 3000)")
     .option("--latency <ms>", "mean DetectCustomLabels latency (default 100)")
     .option("--feature <f>", "CLASSIFICATION (default) or OBJECT_DETECTION")
@@ -122,6 +127,8 @@ export function valuesByFlag(program: Command): Record<string, unknown> {
 export interface LocalOptions {
   numbers: Partial<Record<LocalNumericFlag, number>>;
   feature: Feature;
+  /** The run input's `rescale`, when `--rescale` is given. */
+  rescale?: RescaleMode;
 }
 
 /** Checks every numeric and enum flag of `npm run local` (raw values keyed by flag name). */
@@ -145,5 +152,15 @@ export function parseLocalOptions(values: Record<string, unknown>): LocalOptions
   if (min !== undefined && max !== undefined && min > max) {
     throw new UsageError(`--min-units (${min}) must not exceed --max-units (${max})`);
   }
-  return { numbers, feature: feature as Feature };
+  const rescale = values.rescale;
+  if (rescale !== undefined && !RESCALE_MODES.includes(rescale as RescaleMode)) {
+    throw new UsageError(
+      `--rescale must be ${RESCALE_MODES.join(" or ")}, got ${JSON.stringify(rescale)}`,
+    );
+  }
+  return {
+    numbers,
+    feature: feature as Feature,
+    ...(rescale !== undefined ? { rescale: rescale as RescaleMode } : {}),
+  };
 }

@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
   const values = parseCommand<LocalFlags>(program, argv);
   if (!values) return 0;
   // Every flag is checked before anything starts: a bad value is exit 2, not a run.
-  const { numbers, feature } = parseLocalOptions(valuesByFlag(program));
+  const { numbers, feature, rescale } = parseLocalOptions(valuesByFlag(program));
   if (!values.verbose) process.env.LOG_LEVEL ??= "silent";
   const dataDirectory = resolve(values.data ?? LOCAL_DATA_DIRECTORY);
   const imagesPrefix = values.imagesPrefix ?? LOCAL_DEFAULTS.imagesPrefix;
@@ -202,6 +202,7 @@ async function main(argv: string[]): Promise<number> {
       const value = numbers[flag];
       if (value !== undefined) input[field] = value;
     }
+    if (rescale !== undefined) input.rescale = rescale;
     const abort = new AbortController();
     const faultSchedule = new FaultSchedule(stack, numbers, abort);
     const progress = new LocalProgress(stack.emulator, stack.projectVersionArn);

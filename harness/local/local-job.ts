@@ -4,6 +4,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { parse as parseYaml } from "yaml";
 import * as checkModel from "../../functions/check-model.ts";
 import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
+import * as evaluateRound from "../../functions/evaluate-round.ts";
 import * as plan from "../../functions/plan.ts";
 import * as processBatch from "../../functions/process-batch.ts";
 import * as report from "../../functions/report.ts";
@@ -55,6 +56,7 @@ export const WORKFLOW_HANDLERS: Record<string, LocalHandler> = {
   ensureModelRunning: ensureModelRunning.handler as LocalHandler,
   checkModel: checkModel.handler as LocalHandler,
   processBatch: processBatch.handler as LocalHandler,
+  evaluateRound: evaluateRound.handler as LocalHandler,
   stopModel: stopModel.handler as LocalHandler,
   report: report.handler as LocalHandler,
 };

@@ -35,6 +35,12 @@ export interface StopModelInput extends ModelRef {
   /** The operator's emergency stop: stop whoever started the model. */
   force?: boolean;
   /**
+   * A restart with more units: stop, but keep the lease, so that the safety
+   * stop and the reaper still know whose model it is until the same
+   * execution starts it again (which rewrites the lease).
+   */
+  keepLease?: boolean;
+  /**
    * How long to wait for a STARTING model that refuses the stop to become
    * stoppable. 0 (the default) gives up at once and keeps the lease, so the
    * reaper stops the model later.
@@ -116,7 +122,7 @@ async function stopOwnedModel(
   const settleDeadline = clock.now() + (input.settleTimeoutMs ?? 0);
   const pollMs = input.pollMs ?? DEFAULT_POLL_MS;
   const release = async (why: string): Promise<boolean> => {
-    if (!activeLease) return false;
+    if (!activeLease || input.keepLease === true) return false;
     await releaseLease({
       s3: input.s3,
       resultsBucket: input.resultsBucket,

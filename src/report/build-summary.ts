@@ -13,6 +13,7 @@ import { epochMs, sum } from "./numbers.ts";
 import { outcomeOf } from "./outcome.ts";
 import { phasesOf } from "./phases.ts";
 import { reconcile, type Totals } from "./reconcile.ts";
+import { type EndedSession, rescaleSummary } from "./rescale.ts";
 import type { Billing, CompareRow, Phase, RunSummary, RunSummaryInput } from "./run-summary.ts";
 import { startToDone, strategyRows } from "./strategy.ts";
 import {
@@ -58,7 +59,11 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
   const merged = mergeTimelines(batches.map((b) => b.timeline));
   const observed = observeThroughput(merged, limitAt, unitsAtSecond);
 
-  const billing = billingWithMeasured(input, units, unitsTimeline, warnings, now);
+  const rescale = rescaleSummary(input.rounds, input.restartStop, plan.cost.pricePerUnitHour);
+  const billing = withEndedSession(
+    billingWithMeasured(input, units, unitsTimeline, warnings, now),
+    rescale?.endedSession,
+  );
   const labels = labelsOf(batches, warnings);
   const runningSeenAt = check?.status === "RUNNING" ? check.checkedAt : undefined;
   const phases = phasesOf(input, runningSeenAt, nowIso);
@@ -130,6 +135,19 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
           })
         : []),
     ],
+    ...(rescale ? { rescale } : {}),
+  };
+}
+
+/** A restart ended a model session before the one that finished the run: both are billed. */
+function withEndedSession(billing: Billing, ended: EndedSession | undefined): Billing {
+  if (!ended || !billing.owned) return billing;
+  return {
+    ...billing,
+    ...(billing.from ? { from: ended.from } : {}),
+    inferenceHours: billing.inferenceHours + ended.inferenceHours,
+    cost: billing.cost + ended.cost,
+    note: `${billing.note} Includes the session the restart ended: ${ended.units} unit(s) from ${ended.from} to ${ended.to} (${ended.inferenceHours.toFixed(4)} inference hours).`,
   };
 }
 

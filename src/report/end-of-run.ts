@@ -1,4 +1,5 @@
 import { readableCause } from "../failure-cause.ts";
+import { describeRescale } from "./rescale.ts";
 import type { RunSummary } from "./run-summary.ts";
 
 /**
@@ -70,6 +71,9 @@ function summaryLines(summary: RunSummary, succeeded: boolean): string[] {
   );
   if (summary.plan.strategy) lines.push(`Strategy    ${summary.plan.strategy.reason}`);
   lines.push(`Units       ${unitsLine(summary)}`);
+  if (summary.rescale) {
+    lines.push(...describeRescale(summary.rescale).map((line) => `Rescale     ${line}`));
+  }
   return lines;
 }
 

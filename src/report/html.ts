@@ -8,6 +8,7 @@ import {
   formatUsd,
 } from "./format.ts";
 import { html, raw, type SafeHtml } from "./html-escape.ts";
+import { rescaleSection } from "./rescale.ts";
 import type { RunOutcome, RunSummary } from "./run-summary.ts";
 import { strategyTable } from "./strategy.ts";
 import { CHART_STYLE, throughputChart, unitsChart } from "./svg-charts.ts";
@@ -368,6 +369,7 @@ ${billingSection(summary)}
 ${phasesSection(summary)}
 ${throughputSection(summary)}
 ${unitsSection(summary)}
+${rescaleSection(summary.rescale)}
 ${sizingSection(summary)}
 ${labelsSection(summary)}
 ${failuresSection(summary)}

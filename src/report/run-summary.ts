@@ -3,8 +3,10 @@
  * Built by `buildRunSummary` (build-summary.ts); read by the HTML report, the
  * run event and the alerts.
  */
+
 import type { SingleUnitRisk } from "../availability.ts";
 import type { PartCounts } from "../read-result-parts.ts";
+import type { RoundsState } from "../rounds.ts";
 import type { Clock } from "../runtime.ts";
 import type { StrategyComparison } from "../scaling-strategy.ts";
 import type {
@@ -20,6 +22,7 @@ import type {
 import type { CapacityMeasurement } from "./capacity.ts";
 import type { LedgerCounts } from "./ledger-counts.ts";
 import type { FailedBatch } from "./map-results.ts";
+import type { RescaleSummary } from "./rescale.ts";
 import type { ThroughputObservation, UnitsPoint } from "./throughput.ts";
 import type { MeasuredUsage, UnitMetricsOutcome } from "./unit-metrics.ts";
 
@@ -73,6 +76,10 @@ export interface RunSummaryInput {
   model?: ModelInfo;
   check?: CheckInfo;
   stop?: StopInfo;
+  /** The Map's rounds and the restart decision (`rescale: "restart"` runs). */
+  rounds?: RoundsState;
+  /** The stop of a restart with more units. */
+  restartStop?: StopInfo;
   failure?: RunFailure;
   /**
    * The model's unit metrics read from CloudWatch (GetMetricData), on AWS and
@@ -239,4 +246,6 @@ export interface RunSummary {
   /** Present when the plan used one unit: what a unit failure would have cost, and two instead. */
   singleUnitRisk?: SingleUnitRisk;
   planVsActual: CompareRow[];
+  /** Present when the run was split into rounds to decide on a restart with more units. */
+  rescale?: RescaleSummary;
 }

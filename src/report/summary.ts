@@ -4,6 +4,7 @@ import { isNotFoundError } from "../aws-errors.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { countRunParts, type PartCounts } from "../read-result-parts.ts";
 import { normalizePrefix, runFiles } from "../result-keys.ts";
+import type { RoundsState } from "../rounds.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import { readJsonl } from "../s3-json.ts";
 import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
@@ -42,6 +43,10 @@ export interface ReportState {
   model?: ModelInfo;
   check?: CheckInfo;
   map?: { ResultWriterDetails?: ResultWriterDetails };
+  /** The rounds of the Map (one, or two when the run may restart its model) and the restart decision. */
+  rounds?: RoundsState;
+  /** The stop of a restart with more units (the run's first model session ended there). */
+  restartStop?: StopInfo;
   stop?: StopInfo;
   /** The caught error on the failure path (`{ Error, Cause }` as Catch records it). */
   error?: RunFailure;
@@ -111,6 +116,8 @@ export async function writeRunReport(opts: {
     ...(state.model ? { model: state.model } : {}),
     ...(state.check ? { check: state.check } : {}),
     ...(state.stop ? { stop: state.stop } : {}),
+    ...(state.rounds ? { rounds: state.rounds } : {}),
+    ...(state.restartStop ? { restartStop: state.restartStop } : {}),
     ...(state.error ? { failure: state.error } : {}),
     ...(unitMetrics ? { unitMetrics } : {}),
     ...(state.execution?.StartTime ? { executionStartedAt: state.execution.StartTime } : {}),
@@ -173,7 +180,12 @@ async function readUnitMetricsOfRun(
   logger: Logger,
 ): Promise<UnitMetricsOutcome | undefined> {
   if (!state.model) return undefined;
-  const startMs = Date.parse(state.model.startRequestedAt ?? state.plan.plannedAt);
+  // After a restart with more units, from the first session's start.
+  const startMs = Date.parse(
+    state.rounds?.beforeRestart?.startRequestedAt ??
+      state.model.startRequestedAt ??
+      state.plan.plannedAt,
+  );
   return readRunUnitMetrics({
     cloudwatch,
     projectVersionArn: state.plan.context.projectVersionArn,
@@ -313,8 +325,16 @@ async function loadMapResults(
   state: ReportState,
   logger: Logger,
 ): Promise<MapResults & { found: boolean }> {
+  const finished = state.rounds?.finished ?? [];
+  if (!state.error && finished.length > 1) {
+    // One map run per round: each holds other images, so they add up.
+    const all = await Promise.all(finished.map((round) => loadBatchOutputs(s3, round.mapResults)));
+    return { ...concatMapResults(all), found: true };
+  }
   const details = state.map?.ResultWriterDetails;
-  if (details) return { ...(await loadBatchOutputs(s3, details)), found: true };
+  if (details && !(state.error && finished.length > 0)) {
+    return { ...(await loadBatchOutputs(s3, details)), found: true };
+  }
 
   const { bucket, prefix } = state.plan.mapResults;
   const manifests = await findManifests(s3, bucket, prefix);
@@ -345,6 +365,19 @@ async function findManifests(s3: S3Client, bucket: string, prefix: string): Prom
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return keys.sort();
+}
+
+/** The rounds' map runs, one after the other (batch names made unique per round). */
+function concatMapResults(all: readonly MapResults[]): MapResults {
+  const batches = all.flatMap((r) => r.batches);
+  const batchNames = all.flatMap((r, round) =>
+    r.batches.map((_, index) => `round-${round + 1}/${r.batchNames[index] ?? `batch-${index}`}`),
+  );
+  const failedBatches = all.flatMap((r, round) =>
+    r.failedBatches.map((b) => ({ ...b, name: `round-${round + 1}/${b.name}` })),
+  );
+  const mapRunArn = all.map((r) => r.mapRunArn).find((arn) => arn !== undefined);
+  return { batches, batchNames, failedBatches, ...(mapRunArn ? { mapRunArn } : {}) };
 }
 
 /**

@@ -775,7 +775,8 @@ describe("the project's state machine, run locally with stand-in handlers", () =
       handlers: {
         plan: (event: { executionId: string }) => {
           calls.push(`plan ${event.executionId}`);
-          return { plan };
+          const current = { manifest: plan.manifest, ...plan.sizing, context: plan.context };
+          return { plan, rounds: { current, finished: [], next: "process", restarts: 0 } };
         },
         ensureModelRunning: () => {
           calls.push("ensure");
@@ -791,6 +792,10 @@ describe("the project's state machine, run locally with stand-in handlers", () =
         }) => {
           processed.push(...event.Items.map((item) => item.key));
           return { items: event.Items.length, runId: event.BatchInput.context.runId };
+        },
+        evaluateRound: () => {
+          calls.push("evaluate");
+          return { next: "done" };
         },
         stopModel: (event: { reason: string }) => {
           calls.push(`stop ${event.reason}`);
@@ -809,7 +814,13 @@ describe("the project's state machine, run locally with stand-in handlers", () =
     });
     expect(bus.events.map((event) => event.Detail)).toEqual([{ runId: "run-1" }]);
     expect(result.status, `${result.error}: ${result.cause}`).toBe("SUCCEEDED");
-    expect(calls).toEqual([`plan ${result.executionArn}`, "ensure", "stop completed", "report"]);
+    expect(calls).toEqual([
+      `plan ${result.executionArn}`,
+      "ensure",
+      "evaluate",
+      "stop completed",
+      "report",
+    ]);
     expect(checks).toBe(2);
     expect(processed.sort()).toEqual([...keys].sort());
     const output = result.output as { map: { ResultWriterDetails: { Key: string } } };

@@ -251,6 +251,7 @@ describe("the packaged CloudFormation template", () => {
       [
         "CheckModelLambdaFunction",
         "EnsureModelRunningLambdaFunction",
+        "EvaluateRoundLambdaFunction",
         "PlanLambdaFunction",
         "ProcessBatchLambdaFunction",
         "ReaperLambdaFunction",

@@ -74,6 +74,14 @@ describe("npm run local's flags", () => {
     );
   });
 
+  it("--rescale takes never or restart, into the run input", () => {
+    expect(refusal({ rescale: "always" }).message).toBe(
+      '--rescale must be never or restart, got "always"',
+    );
+    expect(parseLocalOptions({ rescale: "restart" }).rescale).toBe("restart");
+    expect("rescale" in parseLocalOptions({})).toBe(false);
+  });
+
   it("good values pass through as numbers", () => {
     expect(
       parseLocalOptions({

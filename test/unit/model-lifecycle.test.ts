@@ -570,6 +570,25 @@ describe("stopModelIfOwned", () => {
     });
   });
 
+  it("a restart's stop keeps the lease; the same execution then starts the model again with more units under it", async () => {
+    aws.model.status = "RUNNING";
+    aws.putLease(leaseFor(EXECUTION_ARN));
+    const stop = await stopModelIfOwned(stopInput({ keepLease: true, reason: "restart" }));
+    expect(stop).toMatchObject({ stopped: true, status: "STOPPING", leaseReleased: false });
+    expect(aws.storedLease()?.executionId).toBe(EXECUTION_ARN);
+    expect(aws.storedLease()?.releasedAt).toBeUndefined();
+
+    aws.model.status = "STOPPED";
+    const started = await ensureModelRunning(ensureInput({ units: 4 }));
+    expect(started).toMatchObject({ action: "started", owned: true, units: 4 });
+    expect(started.replacedLease).toBeUndefined();
+    expect(startCalls().at(-1)?.args[0].input).toEqual({
+      ProjectVersionArn: MODEL_ARN,
+      MinInferenceUnits: 4,
+    });
+    expect(aws.storedLease()).toMatchObject({ executionId: EXECUTION_ARN, units: 4 });
+  });
+
   it("is idempotent: a second call is a no-op that says why", async () => {
     aws.model.status = "RUNNING";
     aws.putLease(leaseFor(EXECUTION_ARN));

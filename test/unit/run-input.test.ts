@@ -37,6 +37,7 @@ describe("parseRunInput defaults and layering", () => {
       expectedLatencyMs: 100,
       lambdaTimeoutSeconds: 900,
       maxWorkers: 50,
+      rescale: "never",
     });
   });
 
@@ -61,6 +62,7 @@ describe("parseRunInput defaults and layering", () => {
       EXPECTED_LATENCY_MS: "250",
       LAMBDA_TIMEOUT_SECONDS: "600",
       MAX_WORKERS: "200",
+      RESCALE: "restart",
     };
     expect(Object.keys(env).sort()).toEqual(Object.values(RUN_INPUT_ENV).sort());
     expect(parseRunInput({}, env)).toEqual<RunInput>({
@@ -83,6 +85,7 @@ describe("parseRunInput defaults and layering", () => {
       expectedLatencyMs: 250,
       lambdaTimeoutSeconds: 600,
       maxWorkers: 200,
+      rescale: "restart",
     });
   });
 
@@ -277,6 +280,7 @@ describe("parseRunInput problems name the field and the value", () => {
       10_001,
       "maxWorkers must be an integer from 1 to 10000 (Distributed Map's MaxConcurrency limit), got 10001",
     ],
+    ["rescale", "always", 'rescale must be "never" or "restart", got "always"'],
   ];
 
   it.each(cases)("%s = %j", (field, value, message) => {
@@ -494,6 +498,10 @@ describe("parseRunInput property: one bad field", () => {
     expectedLatencyMs: fc.oneof(notNumber, notPositive, above(60_000)),
     lambdaTimeoutSeconds: fc.oneof(notNumber, outside(1, 900), fc.constant(1.5)),
     maxWorkers: fc.oneof(notNumber, outside(1, 10_000), fc.constant(2.5)),
+    rescale: fc.oneof(
+      notString,
+      fc.string().filter((s) => s !== "never" && s !== "restart"),
+    ),
   };
 
   const oneBadField = fc

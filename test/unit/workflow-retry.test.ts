@@ -63,11 +63,14 @@ describe("retry lists of the Lambda Tasks", () => {
     expect(tasks.map((t) => t.name).sort()).toEqual(
       [
         "CheckModel",
+        "CheckStopped",
         "EnsureModelRunning",
+        "EvaluateRound",
         "Plan",
         "ProcessBatch",
         "Report",
         "ReportFailure",
+        "RestartStopModel",
         "StopAfterFailure",
         "StopModel",
       ].sort(),
@@ -107,7 +110,14 @@ describe("retry lists of the Lambda Tasks", () => {
   });
 
   it("retries ControlPlaneUnavailable in every step that calls the model's control plane", () => {
-    for (const name of ["EnsureModelRunning", "CheckModel", "StopModel", "StopAfterFailure"]) {
+    for (const name of [
+      "EnsureModelRunning",
+      "CheckModel",
+      "CheckStopped",
+      "StopModel",
+      "RestartStopModel",
+      "StopAfterFailure",
+    ]) {
       const state = tasks.find((t) => t.name === name)?.state;
       expect(covered(state?.Retry, "ControlPlaneUnavailable"), name).toBe(true);
     }
