@@ -1,23 +1,19 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isNotFoundError } from "../aws-errors.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { countRunParts, type PartCounts } from "../read-result-parts.ts";
-import { normalizePrefix, runFiles } from "../result-keys.ts";
+import { runFiles } from "../result-keys.ts";
 import type { RoundsState } from "../rounds.ts";
 import type { Clock, Logger } from "../runtime.ts";
 import { readJsonl } from "../s3-json.ts";
-import type { BatchOutput, Plan, SkippedObject } from "../shapes.ts";
+import type { Plan, SkippedObject } from "../shapes.ts";
 import { buildRunSummary } from "./build-summary.ts";
 import { nextLearnedTps } from "./capacity.ts";
 import { renderReportHtml } from "./html.ts";
 import { countFromLedger, type LedgerCounts } from "./ledger-counts.ts";
-import {
-  type FailedBatch,
-  loadBatchOutputs,
-  type MapResults,
-  type ResultWriterDetails,
-} from "./map-results.ts";
+import { loadBatchOutputs, type MapResults, type ResultWriterDetails } from "./map-results.ts";
+import { concatMapResults, findManifests, mergeMapResults } from "./map-runs.ts";
 import type {
   CheckInfo,
   ModelInfo,
@@ -346,64 +342,4 @@ async function loadMapResults(
     manifests.map((Key) => loadBatchOutputs(s3, { Bucket: bucket, Key })),
   );
   return { ...mergeMapResults(all), found: true };
-}
-
-async function findManifests(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: normalizePrefix(prefix),
-        ...(token ? { ContinuationToken: token } : {}),
-      }),
-    );
-    for (const object of page.Contents ?? []) {
-      if (object.Key?.endsWith("/manifest.json")) keys.push(object.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-/** The rounds' map runs, one after the other (batch names made unique per round). */
-function concatMapResults(all: readonly MapResults[]): MapResults {
-  const batches = all.flatMap((r) => r.batches);
-  const batchNames = all.flatMap((r, round) =>
-    r.batches.map((_, index) => `round-${round + 1}/${r.batchNames[index] ?? `batch-${index}`}`),
-  );
-  const failedBatches = all.flatMap((r, round) =>
-    r.failedBatches.map((b) => ({ ...b, name: `round-${round + 1}/${b.name}` })),
-  );
-  const mapRunArn = all.map((r) => r.mapRunArn).find((arn) => arn !== undefined);
-  return { batches, batchNames, failedBatches, ...(mapRunArn ? { mapRunArn } : {}) };
-}
-
-/**
- * Merges several map runs' results (a redriven run can leave more than one):
- * a batch counts once, and one that succeeded in any run is not a failure.
- */
-function mergeMapResults(all: readonly MapResults[]): MapResults {
-  const batches: BatchOutput[] = [];
-  const batchNames: string[] = [];
-  const succeeded = new Set<string>();
-  for (const result of all) {
-    result.batches.forEach((batch, index) => {
-      const name = result.batchNames[index] ?? `batch-${batches.length}`;
-      if (succeeded.has(name)) return;
-      succeeded.add(name);
-      batches.push(batch);
-      batchNames.push(name);
-    });
-  }
-  const failedBatches: FailedBatch[] = [];
-  const failedNames = new Set<string>();
-  for (const batch of all.flatMap((r) => r.failedBatches)) {
-    if (succeeded.has(batch.name) || failedNames.has(batch.name)) continue;
-    failedNames.add(batch.name);
-    failedBatches.push(batch);
-  }
-  const mapRunArn = all.map((r) => r.mapRunArn).find((arn) => arn !== undefined);
-  return { batches, batchNames, failedBatches, ...(mapRunArn ? { mapRunArn } : {}) };
 }
