@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
+import { CLIENT_DEFAULTS } from "../../src/clients.ts";
 import { SafeKeyStore } from "./s3-store.ts";
 
 /**
@@ -166,6 +167,7 @@ export function localS3ClientConfig(endpoint: string) {
     credentials: { ...LOCAL_S3_CREDENTIALS },
     requestChecksumCalculation: LOCAL_CHECKSUM_MODE,
     responseChecksumValidation: LOCAL_CHECKSUM_MODE,
+    ...CLIENT_DEFAULTS,
   };
 }
 

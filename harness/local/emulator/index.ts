@@ -1,4 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
+import { CLIENT_DEFAULTS } from "../../../src/clients.ts";
 import { silentLogger, systemClock } from "../../../src/runtime.ts";
 import { listenOnLoopback } from "../loopback-server.ts";
 import { EmulatorAdmin } from "./admin.ts";
@@ -108,5 +109,6 @@ function createS3Client(endpoint: string, region: string): S3Client {
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
     maxAttempts: 1,
+    ...CLIENT_DEFAULTS,
   });
 }
