@@ -20,6 +20,11 @@ declare module "s3rver" {
     getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     deleteBucket(name: string): Promise<void>;
+    /** Null when the object does not exist; `content` streams its bytes. */
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{ size: number; content: import("node:stream").Readable } | null>;
     getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
     putSubresource(
       bucket: string,
@@ -69,6 +74,11 @@ declare module "s3rver/lib/stores/filesystem.js" {
     getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     deleteBucket(name: string): Promise<void>;
+    /** Null when the object does not exist; `content` streams its bytes. */
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{ size: number; content: import("node:stream").Readable } | null>;
     getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
     putSubresource(
       bucket: string,
