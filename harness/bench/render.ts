@@ -111,7 +111,16 @@ export function renderText(results: BenchResults): string {
     parts.push(
       "Orchestration ceiling (latency 0, provisioned TPS far above reach)",
       textTable(
-        ["images", "map s", "images/s", "CPU s", "CPU/wall", "CPU ms/image", "peak RSS MB"],
+        [
+          "images",
+          "map s",
+          "images/s",
+          "CPU s",
+          "CPU/wall",
+          "CPU ms/image",
+          "main thread ms/image",
+          "peak RSS MB",
+        ],
         [
           [
             String(ceiling.images),
@@ -120,6 +129,9 @@ export function renderText(results: BenchResults): string {
             fixed(ceiling.cpuSeconds, 1),
             fixed(ceiling.cpuPerWallSecond),
             fixed(ceiling.cpuMsPerImage, 1),
+            ceiling.mainThreadMsPerImage === undefined
+              ? "-"
+              : fixed(ceiling.mainThreadMsPerImage, 1),
             fixed(ceiling.peakRssMb, 0),
           ],
         ],

@@ -17,6 +17,7 @@ import {
   runPipeline,
   waitForSettledModel,
 } from "./pipeline-run.ts";
+import { mainThreadCpuMs } from "./thread-cpu.ts";
 
 /** One runner's figures in a scenario (ours or a baseline), all measured on the emulator. */
 export interface RunnerFigures {
@@ -410,6 +411,8 @@ export interface CeilingResult {
   /** CPU seconds / wall seconds of the map run (2 = both cores busy). */
   cpuPerWallSecond: number;
   cpuMsPerImage: number;
+  /** The main thread's share of it (Linux only): the rate on a quiet machine is at most 1,000 / this. */
+  mainThreadMsPerImage?: number;
   peakRssMb: number;
   loadAverage: number[];
 }
@@ -426,6 +429,8 @@ export async function orchestrationCeiling(settings: BenchSettings): Promise<Cei
     }, 100);
     let cpuAtMapStart: NodeJS.CpuUsage | undefined;
     let cpu: NodeJS.CpuUsage | undefined;
+    let mainAtMapStart: number | undefined;
+    let mainMs: number | undefined;
     try {
       const run = await runPipeline({
         stack,
@@ -434,10 +439,15 @@ export async function orchestrationCeiling(settings: BenchSettings): Promise<Cei
         input: { tpsPerUnit, minUnits: settings.units, maxUnits: settings.units },
         onMapStarted: () => {
           cpuAtMapStart = process.cpuUsage();
+          mainAtMapStart = mainThreadCpuMs();
         },
         onEvent: (event) => {
           if (event.type === "MapRunSucceeded" || event.type === "MapRunFailed") {
             cpu = process.cpuUsage(cpuAtMapStart);
+            const mainNow = mainThreadCpuMs();
+            if (mainNow !== undefined && mainAtMapStart !== undefined) {
+              mainMs = mainNow - mainAtMapStart;
+            }
           }
         },
       });
@@ -453,6 +463,9 @@ export async function orchestrationCeiling(settings: BenchSettings): Promise<Cei
         cpuSeconds,
         cpuPerWallSecond: cpuSeconds / mapSeconds,
         cpuMsPerImage: (cpuSeconds * 1000) / Math.max(1, run.succeeded),
+        ...(mainMs === undefined
+          ? {}
+          : { mainThreadMsPerImage: mainMs / Math.max(1, run.succeeded) }),
         peakRssMb: peakRss / 1024 / 1024,
         loadAverage: loadavg(),
       };

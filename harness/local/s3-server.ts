@@ -2,8 +2,10 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
+import { CLIENT_DEFAULTS } from "../../src/clients.ts";
 import { SafeKeyStore } from "./s3-store.ts";
 
 /**
@@ -36,6 +38,12 @@ export interface S3ServerOptions {
   gate?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
 }
 
+/** An object read from the store: its length and a stream of its bytes. */
+export interface StoredObjectRead {
+  contentLength: number;
+  body: Readable;
+}
+
 export interface EmbeddedS3 {
   /** `http://127.0.0.1:<port>`, for `endpoint` / `AWS_ENDPOINT_URL_S3`. */
   endpoint: string;
@@ -43,6 +51,13 @@ export interface EmbeddedS3 {
   directory: string;
   /** Creates the bucket if it does not exist; safe to call any number of times. */
   ensureBucket(name: string): Promise<void>;
+  /**
+   * Reads an object straight from the store, as a GetObject by s3rver's own
+   * account would (no IAM gate, no HTTP): for the emulator's `Image.S3Object`
+   * reads, which are the model's own and need no request of their own. A
+   * missing bucket or key rejects with S3's NoSuchBucket or NoSuchKey.
+   */
+  readObject(bucket: string, key: string): Promise<StoredObjectRead>;
   /** Stops accepting connections, closes idle keep-alive sockets, waits for in-flight requests. */
   close(): Promise<void>;
 }
@@ -88,6 +103,15 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Embe
     await s3rver.store.putBucket(name);
   };
   for (const bucket of options.buckets ?? []) await ensureBucket(bucket);
+  const readObject = async (bucket: string, key: string): Promise<StoredObjectRead> => {
+    // The same checks and messages as s3rver's GetObject.
+    if (!(await store.getBucket(bucket))) {
+      throw s3Error("NoSuchBucket", "The specified bucket does not exist");
+    }
+    const object = await store.getObject(bucket, key);
+    if (!object) throw s3Error("NoSuchKey", "The specified key does not exist.");
+    return { contentLength: object.size, body: object.content };
+  };
 
   // Our own HTTP server around s3rver's handler (rather than s3rver.run()) so
   // that a failed listen (port taken) rejects instead of crashing the process.
@@ -121,6 +145,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Embe
     port,
     directory,
     ensureBucket,
+    readObject,
     close: () => {
       closing ??= new Promise<void>((done, fail) => {
         server.close((error) => {
@@ -133,6 +158,12 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Embe
       return closing;
     },
   };
+}
+
+function s3Error(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
 function listen(server: Server, port: number): Promise<void> {
@@ -166,6 +197,7 @@ export function localS3ClientConfig(endpoint: string) {
     credentials: { ...LOCAL_S3_CREDENTIALS },
     requestChecksumCalculation: LOCAL_CHECKSUM_MODE,
     responseChecksumValidation: LOCAL_CHECKSUM_MODE,
+    ...CLIENT_DEFAULTS,
   };
 }
 

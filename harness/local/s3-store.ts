@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "no
 import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { getConfigModel } from "s3rver/lib/models/config.js";
 import S3Object from "s3rver/lib/models/object.js";
 import FilesystemStore from "s3rver/lib/stores/filesystem.js";
 
@@ -92,6 +93,9 @@ interface ListOptions {
   maxKeys?: number;
 }
 
+/** What s3rver's store answers for a bucket that exists. */
+type StoredBucket = { name: string; creationDate: Date };
+
 // biome-ignore lint/suspicious/noExplicitAny: s3rver's models are untyped JavaScript.
 type S3rverObject = any;
 
@@ -101,6 +105,18 @@ const ALLOWED_METADATA = new Set<string>(S3Object.ALLOWED_METADATA);
 export class SafeKeyStore extends FilesystemStore {
   /** digest -> key; a digest always names the same key, so this never goes stale. */
   private readonly hashedKeys = new Map<string, string>();
+  /**
+   * Bucket -> its S3Bucket (name and creation date), for buckets known to
+   * exist. s3rver looks the bucket up on every request (a `stat`), and reads
+   * the bucket's CORS and website configurations (two more file reads, which
+   * almost always fail with ENOENT): together about a tenth of the CPU of a
+   * request. Every change to buckets and their configurations goes through
+   * this store (the data folder belongs to one process at a time), which
+   * drops the cached entries it changes.
+   */
+  private readonly buckets = new Map<string, Promise<StoredBucket | null>>();
+  /** "<bucket>/<type>" -> the bucket-level configuration's XML, or null when there is none. */
+  private readonly bucketConfigs = new Map<string, Promise<string | null>>();
 
   override getResourcePath(bucket: string, key = "", resource: string): string {
     if (isPathSafeKey(key)) return super.getResourcePath(bucket, key, resource);
@@ -109,6 +125,96 @@ export class SafeKeyStore extends FilesystemStore {
       HASHED_FOLDER,
       `${digestOf(key)}${S3RVER_INFIX}${resource}`,
     );
+  }
+
+  override getBucket(bucket: string): Promise<StoredBucket | null> {
+    const cached = this.buckets.get(bucket);
+    if (cached) return cached;
+    const found = super.getBucket(bucket);
+    // Only a bucket that exists is remembered: a missing one is looked up again.
+    this.buckets.set(bucket, found);
+    found.then(
+      (value) => {
+        if (!value && this.buckets.get(bucket) === found) this.buckets.delete(bucket);
+      },
+      () => {
+        if (this.buckets.get(bucket) === found) this.buckets.delete(bucket);
+      },
+    );
+    return found;
+  }
+
+  override async putBucket(bucket: string): Promise<StoredBucket | null> {
+    this.forgetBucket(bucket);
+    return super.putBucket(bucket);
+  }
+
+  override async deleteBucket(bucket: string): Promise<void> {
+    this.forgetBucket(bucket);
+    try {
+      await super.deleteBucket(bucket);
+    } finally {
+      this.forgetBucket(bucket);
+    }
+  }
+
+  private forgetBucket(bucket: string): void {
+    this.buckets.delete(bucket);
+    for (const name of [...this.bucketConfigs.keys()]) {
+      if (name.startsWith(`${bucket}/`)) this.bucketConfigs.delete(name);
+    }
+  }
+
+  /** A bucket-level configuration (CORS, website, ...) is read once; an object's (tagging) every time. */
+  override async getSubresource(
+    bucket: string,
+    key: string | undefined,
+    type: string,
+  ): Promise<unknown> {
+    if (key) return super.getSubresource(bucket, key, type);
+    const name = `${bucket}/${type}`;
+    let xml = this.bucketConfigs.get(name);
+    if (!xml) {
+      const path = this.getResourcePath(bucket, undefined, `${type}.xml`);
+      const read = readFile(path, "utf8").catch((error: unknown) => {
+        if (isNotFound(error)) return null;
+        throw error;
+      });
+      xml = read;
+      this.bucketConfigs.set(name, read);
+      read.catch(() => {
+        if (this.bucketConfigs.get(name) === read) this.bucketConfigs.delete(name);
+      });
+    }
+    const text = await xml;
+    // A new model each time, as s3rver's own store gives: callers never share one.
+    return text === null ? null : new (getConfigModel(type))(text);
+  }
+
+  override async putSubresource(
+    bucket: string,
+    key: string | undefined,
+    resource: { type: string },
+  ): Promise<void> {
+    if (!key) this.bucketConfigs.delete(`${bucket}/${resource.type}`);
+    try {
+      await super.putSubresource(bucket, key, resource);
+    } finally {
+      if (!key) this.bucketConfigs.delete(`${bucket}/${resource.type}`);
+    }
+  }
+
+  override async deleteSubresource(
+    bucket: string,
+    key: string | undefined,
+    type: string,
+  ): Promise<void> {
+    if (!key) this.bucketConfigs.delete(`${bucket}/${type}`);
+    try {
+      await super.deleteSubresource(bucket, key, type);
+    } finally {
+      if (!key) this.bucketConfigs.delete(`${bucket}/${type}`);
+    }
   }
 
   /** Records the real key of a hashed one, before its object appears. */

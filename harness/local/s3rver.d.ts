@@ -19,6 +19,19 @@ declare module "s3rver" {
   interface S3rverStore {
     getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+    deleteBucket(name: string): Promise<void>;
+    /** Null when the object does not exist; `content` streams its bytes. */
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{ size: number; content: import("node:stream").Readable } | null>;
+    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
+    putSubresource(
+      bucket: string,
+      key: string | undefined,
+      resource: { type: string },
+    ): Promise<void>;
+    deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<void>;
   }
 
   class S3rver {
@@ -60,6 +73,19 @@ declare module "s3rver/lib/stores/filesystem.js" {
     listObjects(bucket: string, options: object): Promise<unknown>;
     getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
     putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
+    deleteBucket(name: string): Promise<void>;
+    /** Null when the object does not exist; `content` streams its bytes. */
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{ size: number; content: import("node:stream").Readable } | null>;
+    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
+    putSubresource(
+      bucket: string,
+      key: string | undefined,
+      resource: { type: string },
+    ): Promise<void>;
+    deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<void>;
   }
   export default FilesystemStore;
 }
@@ -70,4 +96,9 @@ declare module "s3rver/lib/models/object.js" {
     constructor(bucket: string, key: string, content: unknown, metadata: unknown);
   }
   export default S3Object;
+}
+
+declare module "s3rver/lib/models/config.js" {
+  /** The class of a bucket or object configuration ("cors", "website", "tagging"), built from its XML. */
+  export function getConfigModel(type: string): new (xml: string) => unknown;
 }

@@ -240,3 +240,63 @@ describe("Image.S3Object from the embedded S3", () => {
     ).toMatchObject({ name: "InvalidImageFormatException", status: 400 });
   });
 });
+
+describe("Image.S3Object read in-process from the embedded S3's store (as the local stack does)", () => {
+  let direct: Emulator;
+  let directClient: RekognitionClient;
+  let directArn: string;
+
+  beforeAll(async () => {
+    direct = await startEmulator({
+      s3Objects: (bucket, key) => s3Server.readObject(bucket, key),
+      tpsPerUnit: 1000,
+      latencyMs: 0,
+      latencyJitterMs: 0,
+    });
+    directClient = emulatorClient(direct.endpoint);
+    directArn = direct.admin.declareModel({
+      project: "colours",
+      version: "od",
+      feature: "OBJECT_DETECTION",
+      status: "RUNNING",
+    }).projectVersionArn;
+  });
+
+  afterAll(async () => {
+    directClient?.destroy();
+    await direct?.close();
+  });
+
+  const both = (input: Omit<DetectCustomLabelsCommandInput, "ProjectVersionArn">) => ({
+    overHttp: detect(input, detector),
+    inProcess: directClient.send(
+      new DetectCustomLabelsCommand({ ProjectVersionArn: directArn, ...input }),
+    ),
+  });
+
+  it("gives the same labels and boxes as a read over HTTP", async () => {
+    await put("photos/same.png", await redBlue("png"));
+    const { overHttp, inProcess } = both({
+      Image: { S3Object: { Bucket: "images", Name: "photos/same.png" } },
+    });
+    const [expected, actual] = await Promise.all([overHttp, inProcess]);
+    expect(expected.CustomLabels?.length).toBeGreaterThan(0);
+    expect(actual.CustomLabels).toEqual(expected.CustomLabels);
+  });
+
+  it("answers a missing key, a missing bucket and a large object exactly as over HTTP", async () => {
+    const big = Buffer.alloc(15 * 1024 * 1024 + 1);
+    big.set([0xff, 0xd8, 0xff]);
+    await put("photos/too-big.jpg", big);
+    for (const S3Object of [
+      { Bucket: "images", Name: "photos/nope.png" },
+      { Bucket: "no-such-bucket", Name: "x.png" },
+      { Bucket: "images", Name: "photos/too-big.jpg" },
+    ]) {
+      const { overHttp, inProcess } = both({ Image: { S3Object } });
+      const [expected, actual] = await Promise.all([sdkError(overHttp), sdkError(inProcess)]);
+      expect(["InvalidS3ObjectException", "ImageTooLargeException"]).toContain(expected.name);
+      expect(actual).toEqual(expected);
+    }
+  });
+});

@@ -19,6 +19,17 @@ describe("createAwsClients", () => {
     }
   });
 
+  it("every client resolves its middleware once per command, not on every call", () => {
+    const clients = createAwsClients({ AWS_REGION: "eu-west-1" });
+    try {
+      for (const [name, client] of Object.entries(clients)) {
+        expect([name, client.config.cacheMiddleware]).toEqual([name, true]);
+      }
+    } finally {
+      for (const client of Object.values(clients)) client.destroy();
+    }
+  });
+
   it("a control-plane failure leaves a Lambda under its own name, not Internal", () => {
     const named = toNamedError(new ControlPlaneUnavailableError("throttled"));
     expect(named.name).toBe("ControlPlaneUnavailable");

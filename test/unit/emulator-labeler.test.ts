@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   labelImage,
@@ -78,5 +79,89 @@ describe("labelImage", () => {
     expect(labelImage(grey, { withBoundingBoxes: false })).toEqual([
       { Name: "black", Confidence: 100 },
     ]);
+  });
+});
+
+/** The labeller written plainly (every pixel measured against every colour), to hold the fast one to. */
+function referenceLabels(image: RawImage) {
+  const { data, width, height, channels } = image;
+  const count = PALETTE.map(() => 0);
+  const box = PALETTE.map(() => ({ minX: width, minY: height, maxX: -1, maxY: -1 }));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const offset = (y * width + x) * channels;
+      const rgb = channels >= 3 ? [...data.subarray(offset, offset + 3)] : [data[offset] ?? 0];
+      const [r = 0, g = r, b = r] = rgb;
+      const distances = PALETTE.map(
+        ({ rgb: [pr, pg, pb] }) => (r - pr) ** 2 + (g - pg) ** 2 + (b - pb) ** 2,
+      );
+      const colour = distances.indexOf(Math.min(...distances));
+      count[colour] = (count[colour] ?? 0) + 1;
+      const bounds = box[colour] as (typeof box)[number];
+      bounds.minX = Math.min(bounds.minX, x);
+      bounds.maxX = Math.max(bounds.maxX, x);
+      bounds.minY = Math.min(bounds.minY, y);
+      bounds.maxY = Math.max(bounds.maxY, y);
+    }
+  }
+  const round = (value: number) => Math.round(value * 1e6) / 1e6;
+  return PALETTE.flatMap((colour, i) => {
+    const share = (count[i] ?? 0) / (width * height);
+    if (share < 0.01) return [];
+    const bounds = box[i] as (typeof box)[number];
+    return [
+      {
+        Name: colour.name,
+        Confidence: round(share * 100),
+        Geometry: {
+          BoundingBox: {
+            Width: round((bounds.maxX - bounds.minX + 1) / width),
+            Height: round((bounds.maxY - bounds.minY + 1) / height),
+            Left: round(bounds.minX / width),
+            Top: round(bounds.minY / height),
+          },
+        },
+      },
+    ];
+  }).sort((a, b) => b.Confidence - a.Confidence || a.Name.localeCompare(b.Name));
+}
+
+/**
+ * Channel values around the palette's midpoints, so that neighbouring pixels
+ * often differ in one channel only, and in that one across a boundary.
+ */
+const channelValue = fc.constantFrom(0, 60, 127, 128, 129, 200, 255);
+
+describe("labelImage against the plain reference", () => {
+  it("gives the same labels and boxes for runs of repeated and of changing pixels", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.constantFrom(1, 3, 4),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 1, max: 40 }),
+            fc.array(channelValue, { minLength: 4, maxLength: 4 }),
+          ),
+          {
+            minLength: 1,
+            maxLength: 60,
+          },
+        ),
+        (width, height, channels, runs) => {
+          // Runs of one pixel value, as block-coloured images have, and single odd pixels.
+          const data = new Uint8Array(width * height * channels);
+          let pixel = 0;
+          for (const [length, value] of runs) {
+            for (let i = 0; i < length && pixel < width * height; i++, pixel++) {
+              data.set(value.slice(0, channels), pixel * channels);
+            }
+          }
+          const image = { data, width, height, channels };
+          expect(labelImage(image, { withBoundingBoxes: true })).toEqual(referenceLabels(image));
+        },
+      ),
+    );
   });
 });

@@ -6,14 +6,43 @@ export const MAX_IMAGE_BYTES = 4 * 1024 * 1024;
 /** Image.S3Object may be at most this large. */
 export const MAX_S3_OBJECT_BYTES = 15 * 1024 * 1024;
 
+/** An S3 object being read: its declared length and its bytes. */
+export interface S3ObjectRead {
+  contentLength?: number;
+  body?: AsyncIterable<Uint8Array> & { destroy?: () => void };
+}
+
+/**
+ * Reads an S3 object for `Image.S3Object`; rejects with an error named as S3
+ * names it (NoSuchKey, NoSuchBucket, AccessDenied ...).
+ */
+export type S3ObjectReader = (
+  bucket: string,
+  key: string,
+  version?: string,
+) => Promise<S3ObjectRead>;
+
+/** The reader that goes through an S3 client (any S3-compatible endpoint). */
+export function s3ClientReader(s3: S3Client): S3ObjectReader {
+  return async (bucket, key, version) => {
+    const response: GetObjectCommandOutput = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version }),
+    );
+    return {
+      contentLength: response.ContentLength,
+      body: response.Body as S3ObjectRead["body"],
+    };
+  };
+}
+
 /**
  * The bytes of the `Image` parameter of DetectCustomLabels: base64 `Bytes`
  * (already decoded size-checked here) or an `S3Object` read through the
- * injected S3 client.
+ * injected reader.
  */
 export async function readImageParameter(
   image: unknown,
-  s3: S3Client | undefined,
+  s3: S3ObjectReader | undefined,
 ): Promise<Buffer> {
   if (typeof image !== "object" || image === null || Array.isArray(image)) {
     throw invalidParameter("Image", "is required and must be an object with Bytes or S3Object.");
@@ -40,7 +69,7 @@ function decodeBytes(bytes: unknown): Buffer {
   return buffer;
 }
 
-async function readS3Object(s3Object: unknown, s3: S3Client | undefined): Promise<Buffer> {
+async function readS3Object(s3Object: unknown, s3: S3ObjectReader | undefined): Promise<Buffer> {
   if (typeof s3Object !== "object" || s3Object === null) {
     throw invalidParameter("Image.S3Object", "must be an object with Bucket and Name.");
   }
@@ -60,11 +89,9 @@ async function readS3Object(s3Object: unknown, s3: S3Client | undefined): Promis
       "The emulator has no S3 endpoint configured (start it with an s3Endpoint).",
     );
   }
-  let response: GetObjectCommandOutput;
+  let response: S3ObjectRead;
   try {
-    response = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: name, VersionId: version }),
-    );
+    response = await s3(bucket, name, version);
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     throw new ApiError(
@@ -72,10 +99,10 @@ async function readS3Object(s3Object: unknown, s3: S3Client | undefined): Promis
       `Unable to get object s3://${bucket}/${name} (${reason}).`,
     );
   }
-  const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-  if ((response.ContentLength ?? 0) > MAX_S3_OBJECT_BYTES) {
+  const body = response.body;
+  if ((response.contentLength ?? 0) > MAX_S3_OBJECT_BYTES) {
     body?.destroy?.();
-    throw tooLargeS3Object(bucket, name, response.ContentLength ?? 0);
+    throw tooLargeS3Object(bucket, name, response.contentLength ?? 0);
   }
   if (!body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];

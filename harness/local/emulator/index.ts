@@ -1,9 +1,11 @@
 import { S3Client } from "@aws-sdk/client-s3";
+import { CLIENT_DEFAULTS } from "../../../src/clients.ts";
 import { silentLogger, systemClock } from "../../../src/runtime.ts";
 import { listenOnLoopback } from "../loopback-server.ts";
 import { EmulatorAdmin } from "./admin.ts";
 import { ADMIN_PREFIX, handleAdminCall } from "./admin-routes.ts";
 import { ControlPlaneFaults } from "./control-plane-faults.ts";
+import { s3ClientReader } from "./image-source.ts";
 import type { OperationContext } from "./operations.ts";
 import { ModelRegistry } from "./registry.ts";
 import { handleRekognitionCall } from "./rekognition-protocol.ts";
@@ -54,11 +56,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const timers = new Timers(clock);
   const s3 =
     options.s3Client ??
-    (settings.s3Endpoint ? createS3Client(settings.s3Endpoint, settings.region) : undefined);
+    (settings.s3Endpoint && !options.s3Objects
+      ? createS3Client(settings.s3Endpoint, settings.region)
+      : undefined);
   const context: OperationContext = {
     registry,
     settings,
-    s3,
+    s3: options.s3Objects ?? (s3 ? s3ClientReader(s3) : undefined),
     timers,
     random,
     controlPlaneFaults,
@@ -108,5 +112,6 @@ function createS3Client(endpoint: string, region: string): S3Client {
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
     maxAttempts: 1,
+    ...CLIENT_DEFAULTS,
   });
 }

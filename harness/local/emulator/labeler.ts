@@ -52,13 +52,18 @@ export interface LabelOptions {
   maxResults?: number;
 }
 
+/** The palette's channels side by side (r0 g0 b0 r1 ...), read once per pixel without allocating. */
+const PALETTE_RGB = Int32Array.from(PALETTE.flatMap((colour) => [...colour.rgb]));
+
 /** Index into PALETTE of the colour nearest to (r, g, b), by squared RGB distance. */
 export function nearestColour(r: number, g: number, b: number): number {
   let best = 0;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (let i = 0; i < PALETTE.length; i++) {
-    const [pr, pg, pb] = (PALETTE[i] as PaletteColour).rgb;
-    const distance = (r - pr) ** 2 + (g - pg) ** 2 + (b - pb) ** 2;
+    const dr = r - (PALETTE_RGB[i * 3] as number);
+    const dg = g - (PALETTE_RGB[i * 3 + 1] as number);
+    const db = b - (PALETTE_RGB[i * 3 + 2] as number);
+    const distance = dr * dr + dg * dg + db * db;
     if (distance < bestDistance) {
       bestDistance = distance;
       best = i;
@@ -76,6 +81,10 @@ export function labelImage(image: RawImage, options: LabelOptions): ColourLabel[
   const { data, width, height, channels } = image;
   const count = PALETTE.map(() => 0);
   const box = PALETTE.map(() => ({ minX: width, minY: height, maxX: -1, maxY: -1 }));
+  // Neighbouring pixels mostly share a colour: the last pixel's answer is reused
+  // (the same (r, g, b) always maps to the same palette colour).
+  let lastPixel = -1;
+  let lastColour = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const offset = (y * width + x) * channels;
@@ -83,7 +92,12 @@ export function labelImage(image: RawImage, options: LabelOptions): ColourLabel[
       // Grey-scale images have one channel: the same value for r, g and b.
       const g = channels >= 3 ? (data[offset + 1] ?? 0) : r;
       const b = channels >= 3 ? (data[offset + 2] ?? 0) : r;
-      const colour = nearestColour(r, g, b);
+      const pixel = (r << 16) | (g << 8) | b;
+      if (pixel !== lastPixel) {
+        lastPixel = pixel;
+        lastColour = nearestColour(r, g, b);
+      }
+      const colour = lastColour;
       count[colour] = (count[colour] ?? 0) + 1;
       const bounds = box[colour];
       if (!bounds) continue;

@@ -1,8 +1,7 @@
-import type { S3Client } from "@aws-sdk/client-s3";
 import { ApiError, invalidParameter } from "./api-error.ts";
 import type { ControlPlaneFaults } from "./control-plane-faults.ts";
 import { decodeImage } from "./image-decoder.ts";
-import { readImageParameter } from "./image-source.ts";
+import { readImageParameter, type S3ObjectReader } from "./image-source.ts";
 import { labelImage } from "./labeler.ts";
 import type { ModelVersion } from "./model-version.ts";
 import {
@@ -37,7 +36,8 @@ export class DroppedConnection extends Error {
 export interface OperationContext {
   registry: ModelRegistry;
   settings: EmulatorSettings;
-  s3: S3Client | undefined;
+  /** Reads `Image.S3Object`; undefined when the emulator has no S3 to read from. */
+  s3: S3ObjectReader | undefined;
   timers: Timers;
   random: () => number;
   authorize?: RekognitionAuthorizer;

@@ -3,6 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { Clock, Logger } from "../../../src/runtime.ts";
 import { type ControlPlaneFault, controlPlaneFaultSchema } from "./control-plane-faults.ts";
+import type { S3ObjectReader } from "./image-source.ts";
 
 /** What the stand-in model does: name colours, or name them and box them. */
 export type ModelFeature = "CLASSIFICATION" | "OBJECT_DETECTION";
@@ -86,6 +87,11 @@ export interface EmulatorOptions extends EmulatorConfig {
   configFile?: string;
   /** Used instead of building one from `s3Endpoint`. */
   s3Client?: S3Client;
+  /**
+   * Reads `Image.S3Object` in-process (the local stack's embedded S3 reads its
+   * store directly), instead of an S3 client.
+   */
+  s3Objects?: S3ObjectReader;
   /**
    * Runs before each Rekognition operation (IAM enforcement of the local
    * stack); a rejection with an `ApiError`-like `name` answers the call with it.
@@ -196,6 +202,7 @@ export async function resolveSettings(options: EmulatorOptions): Promise<{
   const {
     configFile: _configFile,
     s3Client: _s3Client,
+    s3Objects: _s3Objects,
     clock: _clock,
     random: _random,
     logger: _logger,
