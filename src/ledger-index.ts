@@ -1,10 +1,9 @@
-import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import type { Readable } from "node:stream";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { pMapIterable, pMapSkip } from "p-map";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
+import { readJsonLines } from "./json-lines.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
@@ -83,21 +82,14 @@ export async function* readLedgerSnapshot(opts: {
   const key = stateFiles.ledgerIndex(opts.resultsPrefix);
   let previous: string | undefined;
   try {
-    const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
-    const body = response.Body;
-    if (!body) return;
-    const stream =
-      body instanceof Readable
-        ? body
-        : Readable.from([Buffer.from(await body.transformToByteArray())]);
-    const lines = createInterface({ input: stream.pipe(createGunzip()), crlfDelay: Infinity });
+    const lines = readJsonLines(
+      { s3: opts.s3, bucket: opts.bucket, key },
+      { gzip: true, schema: snapshotLineSchema, lineName: "a ledger snapshot line" },
+    );
     for await (const line of lines) {
-      if (line.trim() === "") continue;
-      const parsed = snapshotLineSchema.safeParse(JSON.parse(line));
-      if (!parsed.success) throw new Error(`a line does not match: ${parsed.error.message}`);
-      if (previous !== undefined && compareKeys(parsed.data.k, previous) <= 0) continue;
-      previous = parsed.data.k;
-      yield fromLine(parsed.data);
+      if (previous !== undefined && compareKeys(line.k, previous) <= 0) continue;
+      previous = line.k;
+      yield fromLine(line);
     }
   } catch (error) {
     if (!isNotFoundError(error)) {

@@ -3,8 +3,8 @@ import { PassThrough } from "node:stream";
 import { createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { readJsonLines } from "./json-lines.ts";
 import { runFiles } from "./result-keys.ts";
-import { readJsonl } from "./s3-json.ts";
 import type { ImageRef, SkippedObject } from "./shapes.ts";
 
 const JSONL_CONTENT_TYPE = "application/x-ndjson";
@@ -105,7 +105,7 @@ interface RunFileLocation {
 /** Reads a run's manifest back. */
 export function readManifest(opts: RunFileLocation): Promise<ImageRef[]> {
   return collect(
-    readJsonl<ImageRef>({
+    readJsonLines<ImageRef>({
       s3: opts.s3,
       bucket: opts.bucket,
       key: runFiles.manifest(opts.resultsPrefix, opts.runId),
@@ -116,7 +116,7 @@ export function readManifest(opts: RunFileLocation): Promise<ImageRef[]> {
 /** Reads a run's skipped list back. */
 export function readSkippedList(opts: RunFileLocation): Promise<SkippedObject[]> {
   return collect(
-    readJsonl<SkippedObject>({
+    readJsonLines<SkippedObject>({
       s3: opts.s3,
       bucket: opts.bucket,
       key: runFiles.skipped(opts.resultsPrefix, opts.runId),

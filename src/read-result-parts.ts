@@ -1,8 +1,6 @@
-import { Readable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
-import { createGunzip } from "node:zlib";
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { readJsonLines } from "./json-lines.ts";
 import { normalizePrefix, runFiles } from "./result-keys.ts";
 import { type PartLine, type PartStatus, partLineSchema } from "./result-parts.ts";
 import { getObjectTextIfExists } from "./s3-json.ts";
@@ -94,81 +92,17 @@ export async function listPartKeys(location: PartsLocation, runId: string): Prom
   return keys;
 }
 
-/** Splits a byte stream into lines (without their "\n"); the last line may lack one. */
-export async function* splitLines(
-  chunks: AsyncIterable<Buffer | string>,
-  maxLineBytes = MAX_PART_LINE_BYTES,
-): AsyncGenerator<string> {
-  const decoder = new StringDecoder("utf8");
-  let pending = "";
-  for await (const chunk of chunks) {
-    pending += typeof chunk === "string" ? chunk : decoder.write(chunk);
-    let start = 0;
-    let newline = pending.indexOf("\n");
-    while (newline !== -1) {
-      yield pending.slice(start, newline).replace(/\r$/, "");
-      start = newline + 1;
-      newline = pending.indexOf("\n", start);
-    }
-    pending = pending.slice(start);
-    if (pending.length > maxLineBytes) {
-      throw new Error(`a line is longer than ${maxLineBytes} bytes`);
-    }
-  }
-  pending += decoder.end();
-  if (pending !== "") yield pending.replace(/\r$/, "");
-}
-
-function bodyStream(body: unknown): Readable {
-  if (body instanceof Readable) return body;
-  const web = body as { transformToWebStream?: () => ReadableStream };
-  if (web?.transformToWebStream) {
-    return Readable.fromWeb(web.transformToWebStream() as import("node:stream/web").ReadableStream);
-  }
-  throw new Error("the S3 response has no readable body");
-}
-
 /** The lines of one part, parsed and checked; an error names the object and the line. */
-export async function* readPart(location: PartsLocation, key: string): AsyncGenerator<PartLine> {
-  const where = `s3://${location.bucket}/${key}`;
-  const response = await location.s3.send(
-    new GetObjectCommand({ Bucket: location.bucket, Key: key }),
+export function readPart(location: PartsLocation, key: string): AsyncGenerator<PartLine> {
+  return readJsonLines(
+    { s3: location.s3, bucket: location.bucket, key },
+    {
+      gzip: true,
+      schema: partLineSchema,
+      maxLineBytes: MAX_PART_LINE_BYTES,
+      lineName: "a result line",
+    },
   );
-  if (!response.Body) return;
-  const gunzip = createGunzip();
-  const body = bodyStream(response.Body);
-  // pipe() does not pass the body's errors on: the gunzip stream carries them.
-  body.once("error", (error) => gunzip.destroy(error));
-  let lineNumber = 0;
-  try {
-    for await (const line of splitLines(body.pipe(gunzip))) {
-      lineNumber += 1;
-      if (line.trim() === "") continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        throw new Error(`${where} line ${lineNumber} is not JSON`);
-      }
-      const parsed = partLineSchema.safeParse(value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new Error(
-          `${where} line ${lineNumber} is not a result line: ${issue?.path.join(".") || "(line)"} ${issue?.message ?? ""}`.trim(),
-        );
-      }
-      yield parsed.data;
-    }
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith(where)) throw error;
-    throw new Error(
-      `${where} could not be read: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  } finally {
-    body.destroy();
-    gunzip.destroy();
-  }
 }
 
 /** Every line of a run's parts, part after part. */

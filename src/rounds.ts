@@ -11,12 +11,12 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidRunInputError } from "./errors.ts";
+import { readJsonLines } from "./json-lines.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { loadBatchOutputs, type ResultWriterDetails } from "./report/map-results.ts";
 import { decideRescale, type RescaleDecision } from "./rescale.ts";
 import { RUN_INPUT_RANGES } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
-import { readJsonl } from "./s3-json.ts";
 import type { FinishedRound, ImageList, ImageRef, Plan, Round } from "./shapes.ts";
 import { sizeRun } from "./sizing.ts";
 
@@ -68,7 +68,7 @@ export async function writeRoundManifests(opts: {
   })) as [ImageList, ImageList];
   const writers = lists.map((list) => new JsonlObjectWriter<ImageRef>({ s3, ...list.manifest }));
   try {
-    for await (const image of readJsonl<ImageRef>({ s3, ...manifest })) {
+    for await (const image of readJsonLines<ImageRef>({ s3, ...manifest })) {
       const list = lists[0].images < first ? 0 : 1;
       await writers[list]?.write(image);
       lists[list].images += 1;

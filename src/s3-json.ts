@@ -2,8 +2,6 @@
  * Reading S3 objects as text, JSON and JSON Lines: the one way every part of
  * the product (and the local harness) does it.
  */
-import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isNotFoundError } from "./aws-errors.ts";
 
@@ -57,28 +55,6 @@ export function parseJsonLines(text: string, where: string): unknown[] {
     items.push(parseJson(line, `${where} line ${index + 1}`));
   });
   return items;
-}
-
-/** Reads a JSON-lines object line by line, streamed (blank lines ignored). */
-export async function* readJsonl<T>(opts: ObjectLocation): AsyncGenerator<T> {
-  const response = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: opts.key }));
-  if (!response.Body) return;
-  const body = response.Body;
-  const stream =
-    body instanceof Readable
-      ? body
-      : Readable.from([Buffer.from(await body.transformToByteArray())]);
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNumber = 0;
-  for await (const line of lines) {
-    lineNumber += 1;
-    if (line.trim() === "") continue;
-    try {
-      yield JSON.parse(line) as T;
-    } catch (error) {
-      throw new Error(`${s3Uri(opts)} line ${lineNumber} is not JSON`, { cause: error });
-    }
-  }
 }
 
 export function s3Uri(location: { bucket: string; key: string }): string {

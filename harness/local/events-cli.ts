@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import * as planFunction from "../../functions/plan.ts";
 import { createAwsClients } from "../../src/clients.ts";
-import { readJsonl } from "../../src/s3-json.ts";
+import { readJsonLines } from "../../src/json-lines.ts";
 import type { ImageRef, Plan } from "../../src/shapes.ts";
 import { harnessCommand, parseCommand, usageFailure } from "../command.ts";
 import { LOCAL_DATA_DIRECTORY } from "./local-stack.ts";
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const { plan } = (await planFunction.handler(event as never, {} as never)) as { plan: Plan };
   const manifest: ImageRef[] = [];
   const { s3 } = createAwsClients();
-  for await (const item of readJsonl<ImageRef>({ s3, ...plan.manifest })) manifest.push(item);
+  for await (const item of readJsonLines<ImageRef>({ s3, ...plan.manifest })) manifest.push(item);
 
   await writeEvent(out, "plan", event);
   for (const [name, followOn] of Object.entries(followOnEvents(plan, manifest))) {

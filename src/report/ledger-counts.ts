@@ -1,9 +1,9 @@
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { isNotFoundError } from "../aws-errors.ts";
+import { readJsonLines } from "../json-lines.ts";
 import { resultKeyFor } from "../result-keys.ts";
 import { normalizeEtag, RESULT_METADATA } from "../results.ts";
-import { readJsonl } from "../s3-json.ts";
 import type { ImageRef, Plan } from "../shapes.ts";
 
 /**
@@ -63,7 +63,11 @@ export async function countFromLedger(opts: {
     unreadable: 0,
     notAnalysed: 0,
   };
-  const images = readJsonl<ImageRef>({ s3, bucket: plan.manifest.bucket, key: plan.manifest.key });
+  const images = readJsonLines<ImageRef>({
+    s3,
+    bucket: plan.manifest.bucket,
+    key: plan.manifest.key,
+  });
   await pMap(
     images,
     async (image) => {

@@ -1,12 +1,12 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isNotFoundError } from "../aws-errors.ts";
+import { readJsonLines } from "../json-lines.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../learned-tps.ts";
 import { countRunParts, type PartCounts } from "../read-result-parts.ts";
 import { runFiles } from "../result-keys.ts";
 import type { RoundsState } from "../rounds.ts";
 import type { Clock, Logger } from "../runtime.ts";
-import { readJsonl } from "../s3-json.ts";
 import type { Plan, SkippedObject } from "../shapes.ts";
 import { buildRunSummary } from "./build-summary.ts";
 import { nextLearnedTps } from "./capacity.ts";
@@ -295,7 +295,7 @@ async function readPartCounts(
 async function readSkipped(s3: S3Client, plan: Plan, logger: Logger): Promise<SkippedObject[]> {
   const skipped: SkippedObject[] = [];
   try {
-    for await (const object of readJsonl<SkippedObject>({
+    for await (const object of readJsonLines<SkippedObject>({
       s3,
       bucket: plan.skippedList.bucket,
       key: plan.skippedList.key,

@@ -16,6 +16,7 @@ import {
   startS3Server,
 } from "../../harness/local/s3-server.ts";
 import { IMAGE_LIMITS, listBacklog } from "../../src/backlog.ts";
+import { readJsonLines } from "../../src/json-lines.ts";
 import { type LearnedTps, readLearnedTps, writeLearnedTps } from "../../src/learned-tps.ts";
 import {
   type LedgerEntry,
@@ -30,7 +31,6 @@ import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
 import { successRecord, writeImageResult } from "../../src/results.ts";
 import { parseRunInput, type RunInput } from "../../src/run-input.ts";
 import { type Logger, silentLogger, systemClock } from "../../src/runtime.ts";
-import { readJsonl } from "../../src/s3-json.ts";
 import type { Plan } from "../../src/shapes.ts";
 
 const BUCKET = "images";
@@ -253,7 +253,11 @@ describe("listBacklog against a real S3 server", () => {
     expect(written.lines).toBe(records.length);
     expect(written.bytes).toBeGreaterThan(5 * 1024 * 1024);
     let count = 0;
-    for await (const record of readJsonl<{ i: number; pad: string }>({ s3, bucket: BUCKET, key })) {
+    for await (const record of readJsonLines<{ i: number; pad: string }>({
+      s3,
+      bucket: BUCKET,
+      key,
+    })) {
       expect(record.i).toBe(count);
       count++;
     }

@@ -11,6 +11,7 @@ import * as stopModel from "../../functions/stop-model.ts";
 import { localDeploymentEnvironment } from "../../harness/local/local-job.ts";
 import type { SampleSet } from "../../harness/local/sample-images.ts";
 import { writeMapResults } from "../../harness/local/workflow/result-writer.ts";
+import { readJsonLines } from "../../src/json-lines.ts";
 import { resetHandlerClients } from "../../src/lambda-handler.ts";
 import { type LeaseRecord, readLease, writeLease } from "../../src/lease.ts";
 import type { EnsureModelRunningResult } from "../../src/model/start.ts";
@@ -18,7 +19,6 @@ import type { StopModelResult } from "../../src/model/stop.ts";
 import type { ReapResult, SafetyStopResult } from "../../src/reaper.ts";
 import type { RunReportResult, RunSummary } from "../../src/report/summary.ts";
 import { resultKeyFor } from "../../src/result-keys.ts";
-import { readJsonl } from "../../src/s3-json.ts";
 import type { BatchOutput, ImageRef, ImageResultRecord, Plan } from "../../src/shapes.ts";
 import type { CheckModelResult } from "../../src/workflow-steps.ts";
 import {
@@ -93,7 +93,7 @@ async function readJson<T>(bucket: string, key: string): Promise<T> {
 /** The manifest's items, read from where the plan says, as the Map's ItemReader reads them. */
 async function manifestItems(runPlan: Plan): Promise<ImageRef[]> {
   const items: ImageRef[] = [];
-  for await (const item of readJsonl<ImageRef>({ s3: fixture.stack.s3, ...runPlan.manifest })) {
+  for await (const item of readJsonLines<ImageRef>({ s3: fixture.stack.s3, ...runPlan.manifest })) {
     items.push(item);
   }
   return items;

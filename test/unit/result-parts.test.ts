@@ -5,13 +5,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.ts";
 import { resultsQueryOf } from "../../src/cli/results.ts";
-import {
-  countRunParts,
-  lineMatcher,
-  listRuns,
-  readPart,
-  splitLines,
-} from "../../src/read-result-parts.ts";
+import { splitLines } from "../../src/json-lines.ts";
+import { countRunParts, lineMatcher, listRuns, readPart } from "../../src/read-result-parts.ts";
 import { type PartLine, partLineOf } from "../../src/result-parts.ts";
 
 const s3Mock = mockClient(S3Client);

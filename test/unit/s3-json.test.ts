@@ -1,12 +1,8 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import {
-  getObjectJson,
-  getObjectTextIfExists,
-  parseJsonLines,
-  readJsonl,
-} from "../../src/s3-json.ts";
+import { readJsonLines } from "../../src/json-lines.ts";
+import { getObjectJson, getObjectTextIfExists, parseJsonLines } from "../../src/s3-json.ts";
 
 const s3 = new S3Client({ region: "eu-west-1" });
 const s3Mock = mockClient(s3);
@@ -54,7 +50,8 @@ describe("reading S3 objects as JSON", () => {
     const seen: unknown[] = [];
     await expect(
       (async () => {
-        for await (const item of readJsonl({ s3, bucket: "b", key: "k.jsonl" })) seen.push(item);
+        for await (const item of readJsonLines({ s3, bucket: "b", key: "k.jsonl" }))
+          seen.push(item);
       })(),
     ).rejects.toThrow(/s3:\/\/b\/k\.jsonl line 4 is not JSON/);
     expect(seen).toEqual([{ i: 1 }, { i: 2 }]);
