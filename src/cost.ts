@@ -6,21 +6,52 @@ import type { CostEstimate, CostOption, Sizing } from "./shapes.ts";
 export const COST_NEIGHBOURS = 2;
 
 /**
+ * What a run spends besides start-up and processing at the provisioned rate,
+ * all of it billed (measured with the bench, see docs/performance.md):
+ */
+export const COST_RULES = {
+  /**
+   * From the model RUNNING to the first calls at the planned rate: the next
+   * readiness check, the map starting its children, the batches' first reads.
+   */
+  rampUpSeconds: 1,
+  /**
+   * The tail: from the first worker without work to the last image, at most
+   * this share of the processing time (the bench holds runs to it); while it
+   * lasts, the idle workers' shares of the capacity are counted as unused.
+   */
+  tailShare: 0.05,
+} as const;
+
+/**
  * What one unit count costs for `pending` images: every unit is billed for
- * start-up plus processing. Nothing pending costs nothing (the model is not
- * started).
+ * start-up, the ramp-up, processing, the idle shares of the tail and the
+ * stop. Nothing pending costs nothing (the model is not started).
  */
 export function costOption(opts: {
   units: number;
   pending: number;
   tpsPerUnit: number;
   startupSeconds: number;
+  /** From StopProjectVersion until STOPPED. Default 0. */
+  stopSeconds?: number;
+  /** Workers sharing the rate: with one, there is no tail. Default 1. */
+  workers?: number;
+  /** Default 0; the plan's estimate passes `COST_RULES.rampUpSeconds`. */
+  rampUpSeconds?: number;
   pricePerUnitHour: number;
 }): CostOption {
   if (opts.pending === 0)
     return { units: opts.units, durationSeconds: 0, inferenceHours: 0, cost: 0 };
   const processingSeconds = opts.pending / (opts.units * opts.tpsPerUnit);
-  const durationSeconds = opts.startupSeconds + processingSeconds;
+  const workers = Math.max(1, opts.workers ?? 1);
+  const tailSeconds = (processingSeconds * COST_RULES.tailShare * (workers - 1)) / workers;
+  const durationSeconds =
+    opts.startupSeconds +
+    (opts.rampUpSeconds ?? 0) +
+    processingSeconds +
+    tailSeconds +
+    (opts.stopSeconds ?? 0);
   const inferenceHours = (opts.units * durationSeconds) / 3600;
   return {
     units: opts.units,
@@ -36,7 +67,8 @@ export function costOption(opts: {
  * user sees the trade-off: more units finish sooner, but each pays start-up.
  */
 export function estimateCost(opts: {
-  sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds">;
+  sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds"> &
+    Partial<Pick<Sizing, "stopSeconds" | "perWorkerTps">>;
   pending: number;
   input: Pick<RunInput, "minUnits" | "maxUnits" | "maxInferenceUnits" | "pricePerUnitHour">;
 }): CostEstimate {
@@ -54,6 +86,12 @@ export function estimateCost(opts: {
       pending: opts.pending,
       tpsPerUnit: sizing.tpsPerUnit,
       startupSeconds: sizing.startupSeconds,
+      rampUpSeconds: COST_RULES.rampUpSeconds,
+      ...(sizing.stopSeconds === undefined ? {} : { stopSeconds: sizing.stopSeconds }),
+      // As many workers as the planned per-worker rate makes at this unit count.
+      ...(sizing.perWorkerTps === undefined
+        ? {}
+        : { workers: Math.ceil((units * sizing.tpsPerUnit) / sizing.perWorkerTps - 1e-9) }),
       pricePerUnitHour: input.pricePerUnitHour,
     });
   return {

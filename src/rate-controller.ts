@@ -96,6 +96,26 @@ export interface RateControllerOptions {
    * climb unchecked and overshoot once that bottleneck clears. Default 0.9.
    */
   probeUseShare?: number;
+  /**
+   * Each probe in a row without a throttle doubles the step, up to this share
+   * of the current rate, so a rate far below the capacity (a plan that
+   * underestimates the model, or peers that finished their work) is found in
+   * a few seconds instead of at a fixed +5 % of the plan per second. A cut
+   * starts over at one step. Default 0.25.
+   */
+  maxGrowthShare?: number;
+  /**
+   * The slow band just below the rate that was last throttled holds only this
+   * long without a throttle: past it, that rate is old news (a peer finished
+   * its work, the model scaled up) and probes grow again. Default 15000 ms.
+   */
+  staleAfterMs?: number;
+  /**
+   * A cut goes deeper than `cutFactor` when the calls granted since the last
+   * cut were throttled in a larger share: the rate becomes what got through
+   * (rate x (1 - throttled share)), never below rate x this. Default 0.5.
+   */
+  deepestCutFactor?: number;
 }
 
 export interface AdaptiveRateStats extends RateControllerStats {
@@ -108,6 +128,9 @@ export interface AdaptiveRateStats extends RateControllerStats {
   /** The rate at the last cut, if any. */
   throttledAtTps?: number;
 }
+
+/** Fewer calls since the last cut than this say too little about the share throttled. */
+const MIN_CALLS_FOR_SHARE = 5;
 
 interface Waiter {
   resolve: (grantedAt: number) => void;
@@ -131,6 +154,15 @@ export class AdaptiveRateController implements RateController {
   private readonly probeUseShare: number;
   private readonly toleratedThrottleShare: number;
   private readonly throttleShareWindowMs: number;
+  private readonly maxGrowthShare: number;
+  private readonly staleAfterMs: number;
+  private readonly deepestCutFactor: number;
+  /** Calls granted since the last cut, and how many of those were throttled. */
+  private sinceCut = { granted: 0, throttled: 0 };
+  /** Probes in a row on new ground (no throttled rate known above): each doubles the step. */
+  private probesInARow = 0;
+  /** When the rate entered the slow band below `throttledAtTps`, if it is there. */
+  private inBandSince: number | undefined;
 
   private rate: number;
   /** Grant and throttle times within the throttle-share window (kept only when throttles are tolerated). */
@@ -177,6 +209,9 @@ export class AdaptiveRateController implements RateController {
     this.probeUseShare = options.probeUseShare ?? 0.9;
     this.toleratedThrottleShare = options.toleratedThrottleShare ?? 0;
     this.throttleShareWindowMs = options.throttleShareWindowMs ?? 3000;
+    this.maxGrowthShare = options.maxGrowthShare ?? 0.25;
+    this.staleAfterMs = options.staleAfterMs ?? 15000;
+    this.deepestCutFactor = options.deepestCutFactor ?? 0.5;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
@@ -222,19 +257,37 @@ export class AdaptiveRateController implements RateController {
     this.counters.throttles += 1;
     if (this.toleratedThrottleShare > 0) this.recentThrottles.push(now);
     if (grantedAt !== undefined && grantedAt < this.lastCutAt) return;
+    this.sinceCut.throttled += 1;
     this.lastThrottleAt = now;
     if (now - this.lastCutAt < this.cutWindowMs) return;
     if (this.throttleShare(now) <= this.toleratedThrottleShare) return;
     this.refill(now);
     this.throttledAtTps = this.rate;
-    this.rate = Math.max(this.floorTps, this.rate * this.cutFactor);
+    this.rate = Math.max(this.floorTps, this.rate * this.cutFactorNow());
+    this.sinceCut = { granted: 0, throttled: 0 };
     // Whatever burst was saved up belongs to the rate that was just too high.
     this.tokens = 0;
     this.lastCutAt = now;
     this.lastProbeAt = now;
     this.grantedSinceProbe = 0;
     this.countingSince = now;
+    this.probesInARow = 0;
+    this.inBandSince = undefined;
     this.counters.cuts += 1;
+  }
+
+  /**
+   * `cutFactor`, or deeper when most of what was sent since the last cut was
+   * refused: with a plan far above the model, cutting by a fixed factor
+   * would take several rounds of throttles to get down to the capacity.
+   * Only calls granted after the last cut count, so the share is of the
+   * current rate.
+   */
+  private cutFactorNow(): number {
+    const { granted, throttled } = this.sinceCut;
+    if (granted < MIN_CALLS_FOR_SHARE) return this.cutFactor;
+    const through = 1 - Math.min(1, throttled / granted);
+    return Math.max(this.deepestCutFactor, Math.min(this.cutFactor, through));
   }
 
   /** The current rate and what the controller has done so far. */
@@ -289,7 +342,8 @@ export class AdaptiveRateController implements RateController {
       return;
     }
     this.refill(now);
-    this.rate = Math.min(this.ceilingTps, this.rate + this.probeIncrement());
+    this.rate = Math.min(this.ceilingTps, this.rate + this.probeIncrement(now));
+    this.probesInARow += 1;
     // Keep to the schedule (no drift from waiting for a check), but never
     // bank probes for a spell without demand.
     this.lastProbeAt = now - due < this.probeIntervalMs ? due : now;
@@ -299,19 +353,34 @@ export class AdaptiveRateController implements RateController {
   /**
    * How far one probe goes, CUBIC-like: fast back to just below the rate that
    * was throttled (the capacity is known to be about there), slowly through
-   * the band where the last congestion happened, and in full steps beyond it
-   * (new ground: the model may have scaled up).
+   * the band where the last congestion happened, and beyond it (new ground:
+   * the plan was low, the model scaled up, or peers finished) in steps that
+   * double with every probe in a row, up to `maxGrowthShare` of the rate. The
+   * band is left behind once it has been quiet for `staleAfterMs`.
    */
-  private probeIncrement(): number {
-    if (this.throttledAtTps === undefined) return this.probeStep;
+  private probeIncrement(now: number): number {
+    const grown = Math.min(
+      this.probeStep * 2 ** this.probesInARow,
+      Math.max(this.probeStep, this.rate * this.maxGrowthShare),
+    );
+    if (this.throttledAtTps === undefined) return grown;
     const recovered = this.throttledAtTps * this.recoverFraction;
     if (this.rate < recovered) {
+      this.probesInARow = -1;
       return Math.min(recovered - this.rate, Math.max(this.probeStep, (recovered - this.rate) / 2));
     }
     if (this.rate < this.throttledAtTps) {
-      return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
+      this.probesInARow = -1;
+      this.inBandSince ??= now;
+      if (now - this.inBandSince < this.staleAfterMs) {
+        return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
+      }
+      // Quiet for long in the band: the capacity has moved up.
+      this.throttledAtTps = undefined;
+      this.inBandSince = undefined;
+      return this.probeStep;
     }
-    return this.probeStep;
+    return grown;
   }
 
   private async pump(): Promise<void> {
@@ -332,6 +401,7 @@ export class AdaptiveRateController implements RateController {
             // Bounded: older entries are dropped as the window moves.
             if (this.recentGrants.length > 1000) this.throttleShare(now);
           }
+          this.sinceCut.granted += 1;
           const waiter = this.queue.shift() as Waiter;
           waiter.detach();
           waiter.resolve(now);

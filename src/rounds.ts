@@ -114,6 +114,7 @@ export function roundOf(plan: Plan, index: number, units: number, tpsPerUnit: nu
       minUnits: units,
       maxUnits: units,
       startupMinutes: sizing.startupSeconds / 60,
+      stopMinutes: (sizing.stopSeconds ?? 0) / 60,
       expectedLatencyMs: sizing.expectedLatencyMs,
       lambdaTimeoutSeconds: rescale.lambdaTimeoutSeconds,
       maxWorkers: rescale.maxWorkers,

@@ -36,6 +36,8 @@ export interface RunInput {
   pricePerUnitHour: number;
   toleratedFailurePercentage: number;
   startupMinutes: number;
+  /** From StopProjectVersion until the model is STOPPED: billed, so part of the estimate. */
+  stopMinutes: number;
   expectedLatencyMs: number;
   lambdaTimeoutSeconds: number;
   maxWorkers: number;
@@ -151,6 +153,8 @@ export const RUN_INPUT_RANGES = {
     max: 240,
     why: "model start-up; the workflow waits up to three times this",
   },
+  /** A stop takes minutes at most; above an hour it is a typo. */
+  stopMinutes: { min: 0, max: 60, why: "model stop, billed until STOPPED" },
   /** A call slower than a minute is a fault, not a latency to plan for; it sizes in-flight calls. */
   expectedLatencyMs: { positive: true, max: 60_000, why: "one DetectCustomLabels call" },
   /** Lambda's longest timeout is 900 seconds. */
@@ -203,6 +207,7 @@ export const runInputSchema = z.strictObject({
   pricePerUnitHour: numberField(RUN_INPUT_RANGES.pricePerUnitHour).default(4),
   toleratedFailurePercentage: numberField(RUN_INPUT_RANGES.toleratedFailurePercentage).default(5),
   startupMinutes: numberField(RUN_INPUT_RANGES.startupMinutes).default(10),
+  stopMinutes: numberField(RUN_INPUT_RANGES.stopMinutes).default(1),
   expectedLatencyMs: numberField(RUN_INPUT_RANGES.expectedLatencyMs).default(100),
   lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
   maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
@@ -229,6 +234,7 @@ export const RUN_INPUT_ENV: Record<FieldName, string> = {
   pricePerUnitHour: "PRICE_PER_UNIT_HOUR",
   toleratedFailurePercentage: "TOLERATED_FAILURE_PERCENTAGE",
   startupMinutes: "STARTUP_MINUTES",
+  stopMinutes: "STOP_MINUTES",
   expectedLatencyMs: "EXPECTED_LATENCY_MS",
   lambdaTimeoutSeconds: "LAMBDA_TIMEOUT_SECONDS",
   maxWorkers: "MAX_WORKERS",

@@ -186,6 +186,8 @@ export interface Sizing {
   concurrency: number;
   expectedLatencyMs: number;
   startupSeconds: number;
+  /** From StopProjectVersion until STOPPED (billed). Absent from older plans. */
+  stopSeconds?: number;
 }
 
 export interface CostEstimate {

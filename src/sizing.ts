@@ -67,6 +67,7 @@ export type SizingInput = Pick<
   | "maxUnits"
   | "maxInferenceUnits"
   | "startupMinutes"
+  | "stopMinutes"
   | "expectedLatencyMs"
   | "lambdaTimeoutSeconds"
   | "maxWorkers"
@@ -141,6 +142,7 @@ export function sizeRun(opts: {
         }),
     expectedLatencyMs: input.expectedLatencyMs,
     startupSeconds: input.startupMinutes * 60,
+    stopSeconds: input.stopMinutes * 60,
   };
 
   // Auto-scaling: the service adds units only while demand exceeds what is in

@@ -163,3 +163,79 @@ export function minimumUnitSeconds(opts: {
 export function ratio(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
+
+/** The headline figures of one run, as the RESULT line and `latest.json` carry them. */
+export interface RunFigures {
+  /** Accepted calls per second over the whole seconds of the map run / the model's real capacity. */
+  utilization?: number;
+  /** Throttled calls / all calls. */
+  throttled: number;
+  /** From the first worker without work to the last image, as a share of the processing time. */
+  tail?: number;
+  /** Unit-seconds the emulator's meter billed / the plan's estimate. */
+  costRatio?: number;
+  /** |TPS per unit recorded for the next plan - the emulator's true figure| / the true figure. */
+  learnedTpsError?: number;
+  /** Whether the recorded figure is a measurement (false: a lower bound, not used for planning). */
+  learnedMeasured?: boolean;
+}
+
+export function runFigures(opts: {
+  timeline: readonly TimelineSecond[];
+  map: Span;
+  capacityTps: number;
+  tailShare: number | undefined;
+  billedUnitSeconds: number;
+  estimatedUnitSeconds: number | undefined;
+  learnedTpsPerUnit: number | undefined;
+  learnedMeasured: boolean | undefined;
+  trueTpsPerUnit: number;
+}): RunFigures {
+  const used =
+    opts.map.to > opts.map.from
+      ? utilization(opts.timeline, opts.map, opts.capacityTps)
+      : undefined;
+  const learned = opts.learnedTpsPerUnit;
+  return {
+    ...(used ? { utilization: used.ratio } : {}),
+    throttled: callCounts(opts.timeline).throttleRatio,
+    ...(opts.tailShare === undefined ? {} : { tail: opts.tailShare }),
+    ...(ratio(opts.billedUnitSeconds, opts.estimatedUnitSeconds) === undefined
+      ? {}
+      : { costRatio: ratio(opts.billedUnitSeconds, opts.estimatedUnitSeconds) }),
+    ...(learned === undefined
+      ? {}
+      : {
+          learnedTpsError: Math.abs(learned - opts.trueTpsPerUnit) / opts.trueTpsPerUnit,
+          learnedMeasured: opts.learnedMeasured ?? true,
+        }),
+  };
+}
+
+/** The RESULT line fields, in order, and the decimals each is printed with. */
+const RESULT_FIELDS: [keyof RunFigures, number][] = [
+  ["utilization", 3],
+  ["throttled", 3],
+  ["tail", 3],
+  ["costRatio", 2],
+  ["learnedTpsError", 2],
+];
+
+/**
+ * One line a script can read:
+ * `RESULT scenario=misplan-slow images=1200 runner=ours utilization=0.962 throttled=0.018 tail=0.031 costRatio=1.02 learnedTpsError=0.02`.
+ * A figure the run could not yield is `-`.
+ */
+export function resultLine(
+  scenario: string,
+  images: number,
+  runner: string,
+  figures: RunFigures,
+): string {
+  const value = (v: unknown, digits: number) =>
+    typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "-";
+  const fields = RESULT_FIELDS.map(([name, digits]) => `${name}=${value(figures[name], digits)}`);
+  return ["RESULT", `scenario=${scenario}`, `images=${images}`, `runner=${runner}`, ...fields].join(
+    " ",
+  );
+}

@@ -12,7 +12,9 @@ import {
   usageFailure,
 } from "../command.ts";
 import { PROJECT_ROOT } from "../local/s3-server.ts";
-import { type BenchResults, renderHtml, renderText } from "./render.ts";
+import { resultLine } from "./figures.ts";
+import { misplan } from "./misplan.ts";
+import { type BenchResults, renderHtml, renderText, resultRows } from "./render.ts";
 import { PAPER_SIZES, paperRun } from "./scale-on-paper.ts";
 import {
   autoScaling,
@@ -25,7 +27,7 @@ import {
 } from "./scenarios.ts";
 import { strategies } from "./strategies.ts";
 
-const SCENARIOS = ["saturation", "capacity", "strategies", "ceiling", "paper"] as const;
+const SCENARIOS = ["saturation", "misplan", "capacity", "strategies", "ceiling", "paper"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function benchCommand() {
@@ -33,17 +35,23 @@ function benchCommand() {
     .addOption(
       new Option(
         "--scenario <name>",
-        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; strategies = one fixed unit, then auto-scaling 1..4, same images",
+        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; misplan = the emulator serving the plan's TPS per unit, 40 % less and 40 % more (runs misplan-right, -slow, -fast); strategies = one fixed unit, then auto-scaling 1..4, same images",
       ).choices(SCENARIOS),
     )
-    .option("--quick", "smaller counts (1,200 images instead of 6,000)")
+    .option(
+      "--quick",
+      "smaller counts (1,200 images instead of 6,000; misplan runs at 1,200 only instead of 1,200 and 6,000)",
+    )
     .option(
       "--tps-per-unit <n>",
       `what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})`,
       numberArgument("tps-per-unit", positiveNumber),
     )
     .option("--data <dir>", "where the seeded images live (default bench-results/data; reused)")
-    .addHelpText("after", "\nWrites bench-results/latest.json and bench-results/latest.html.");
+    .addHelpText(
+      "after",
+      "\nPrints one RESULT line per runner and scenario (utilization, throttled, tail, costRatio,\nlearnedTpsError) for scripts. Writes bench-results/latest.json and bench-results/latest.html.",
+    );
 }
 
 interface BenchFlags {
@@ -82,6 +90,15 @@ async function main(argv: string[]): Promise<number> {
     step("saturation (ours, naive loop, fixed concurrency)");
     results.saturation = await saturation(settings);
   }
+  if (runs("misplan")) {
+    const counts = values.quick
+      ? [QUICK_SETTINGS.images]
+      : [QUICK_SETTINGS.images, settings.images];
+    step(`misplan (plan right, model 40 % slower, 40 % faster; ${counts.join(" and ")} images)`);
+    results.misplan = await misplan(settings, counts, (run) =>
+      process.stderr.write(`bench: ${resultLine(run.scenario, run.images, "ours", run.figures)}\n`),
+    );
+  }
   if (runs("capacity")) {
     step("capacity: zone loss");
     const zone = await zoneLoss(settings);
@@ -97,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
     results.ceiling = await orchestrationCeiling(settings);
   }
   results.machine.loadAverageAfter = loadavg();
+  results.results = resultRows(results);
 
   await mkdir(outputDirectory, { recursive: true });
   await writeFile(resolve(outputDirectory, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -105,6 +123,9 @@ async function main(argv: string[]): Promise<number> {
     renderHtml(results, settings.tpsPerUnit),
   );
   process.stdout.write(renderText(results));
+  process.stdout.write(
+    `\n${results.results.map((r) => resultLine(r.scenario, r.images, r.runner, r)).join("\n")}\n`,
+  );
   process.stdout.write("\nWrote bench-results/latest.json and bench-results/latest.html\n");
   return 0;
 }

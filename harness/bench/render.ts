@@ -1,6 +1,8 @@
 import { html, type SafeHtml } from "../../src/report/html-escape.ts";
 import { CHART_STYLE, throughputChart } from "../../src/report/svg-charts.ts";
 import type { TimelineSecond } from "../local/emulator/index.ts";
+import type { RunFigures } from "./figures.ts";
+import type { MisplanRun } from "./misplan.ts";
 import type { PaperRun } from "./scale-on-paper.ts";
 import type {
   CapacityResult,
@@ -21,6 +23,33 @@ export interface BenchResults {
   ceiling?: CeilingResult;
   paper?: PaperRun[];
   strategies?: StrategiesResult;
+  misplan?: MisplanRun[];
+  /** One row per runner and scenario: the RESULT lines' fields. */
+  results?: ResultRow[];
+}
+
+/** One RESULT line as data. */
+export interface ResultRow extends RunFigures {
+  scenario: string;
+  images: number;
+  runner: string;
+}
+
+const RUNNER_IDS: Record<string, string> = { "this project": "ours", "naive loop": "naive" };
+const runnerId = (name: string) =>
+  RUNNER_IDS[name] ?? name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+
+/** The RESULT rows of everything that ran, in the order the tables show them. */
+export function resultRows(results: BenchResults): ResultRow[] {
+  const rows: ResultRow[] = [];
+  const add = (scenario: string, f: RunnerFigures) =>
+    rows.push({ scenario, images: f.images, runner: runnerId(f.runner), ...f.result });
+  const s = results.saturation;
+  if (s) for (const f of [s.ours, s.naive, s.fixedConcurrency]) add("saturation", f);
+  for (const m of results.misplan ?? [])
+    rows.push({ scenario: m.scenario, images: m.images, runner: "ours", ...m.figures });
+  for (const c of results.capacity ?? []) add(runnerId(c.name), c.figures);
+  return rows;
 }
 
 const fixed = (value: number | undefined, digits = 2) =>
@@ -88,6 +117,39 @@ export function renderText(results: BenchResults): string {
       s.speedupVsFixed === undefined
         ? `Fixed concurrency finished ${s.fixedConcurrency.succeeded} of ${s.fixedConcurrency.images} images: the rest failed once the SDK's retries ran out; ${s.fixedConcurrency.wastedCalls} calls were wasted.`
         : `Fixed concurrency takes ${fixed(s.speedupVsFixed, 2)}x our time to done and ${fixed(s.costVsFixed, 2)}x our unit-seconds.`,
+    );
+  }
+  if (results.misplan?.length) {
+    parts.push(
+      "Wrong plans (the plan assumes the bench's TPS per unit; the emulator serves the true figure)",
+      textTable(
+        [
+          "run",
+          "images",
+          "TPS/unit plan/true",
+          "workers x batch",
+          "done",
+          "utilization",
+          "throttled",
+          "tail",
+          "cost ratio",
+          "learned TPS/unit",
+        ],
+        results.misplan.map((m) => [
+          m.scenario,
+          String(m.images),
+          `${fixed(m.plannedTpsPerUnit, 1)} / ${fixed(m.trueTpsPerUnit, 1)}`,
+          `${m.workers} x ${m.batchSize}`,
+          String(m.succeeded),
+          percent(m.figures.utilization),
+          percent(m.figures.throttled),
+          percent(m.figures.tail),
+          fixed(m.figures.costRatio),
+          m.figures.learnedTpsError === undefined
+            ? "-"
+            : `error ${percent(m.figures.learnedTpsError)}${m.figures.learnedMeasured ? "" : " (lower bound)"}`,
+        ]),
+      ),
     );
   }
   for (const c of results.capacity ?? []) {
@@ -216,6 +278,8 @@ export function renderHtml(results: BenchResults, tpsPerUnit: number): string {
   const charts: SafeHtml[] = [];
   if (results.saturation)
     charts.push(timelineChart(results.saturation.timeline, tpsPerUnit, "Saturation: this project"));
+  for (const m of results.misplan ?? [])
+    charts.push(timelineChart(m.timeline, m.trueTpsPerUnit, `${m.scenario}, ${m.images} images`));
   for (const c of results.capacity ?? [])
     charts.push(timelineChart(c.timeline, tpsPerUnit, `Capacity change: ${c.name}`));
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Benchmark ${results.generatedAt}</title><style>body{font-family:system-ui,sans-serif;margin:2em}pre{font-size:12px;background:#f4f4f4;padding:1em;overflow:auto}${CHART_STYLE}</style></head><body><h1>Benchmark</h1>${charts}<pre>${renderText(results)}</pre></body></html>`.toString();

@@ -50,6 +50,7 @@ export const AWS_SETTINGS = {
     /** The per-model unit quota samples assume (UNCONFIRMED). */
     maxUnits: 5,
     startupMinutes: 15,
+    stopMinutes: 1,
     expectedLatencyMs: 100,
     lambdaTimeoutSeconds: 900,
     maxWorkers: 50,

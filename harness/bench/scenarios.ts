@@ -1,4 +1,5 @@
 import { loadavg } from "node:os";
+import { learnedTpsFromSummary } from "../../src/report/summary.ts";
 import type { TimelineSecond } from "../local/emulator/index.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { type BaselineRun, runBaseline } from "./baselines.ts";
@@ -7,7 +8,9 @@ import {
   callCounts,
   idleTailSeconds,
   minimumUnitSeconds,
+  type RunFigures,
   ratio,
+  runFigures,
   settleSeconds,
   utilization,
 } from "./figures.ts";
@@ -43,6 +46,8 @@ export interface RunnerFigures {
   minimumUnitSeconds: number;
   costRatio?: number;
   costUsd: number;
+  /** The RESULT line's figures (what a baseline cannot yield is left out). */
+  result: RunFigures;
 }
 
 export interface BenchSettings {
@@ -90,8 +95,8 @@ export const QUICK_SETTINGS: Omit<BenchSettings, "dataDirectory"> = {
   ceilingImages: 1200,
 };
 
-const imagesPrefix = (count: number) => `bench-${count}/`;
-const resultsPrefix = (scenario: string) => `bench-results/${scenario}-${Date.now()}/`;
+export const imagesPrefix = (count: number) => `bench-${count}/`;
+export const resultsPrefix = (scenario: string) => `bench-results/${scenario}-${Date.now()}/`;
 
 export async function withStack<T>(
   settings: BenchSettings,
@@ -141,6 +146,8 @@ export function pipelineFigures(
       : undefined;
   const used = span ? utilization(timeline, span, provisionedTps) : undefined;
   const minimum = minimumFor(settings, run.images, run.units, run.tpsPerUnit);
+  const plan = run.job.plan;
+  const learned = run.job.summary ? learnedTpsFromSummary(run.job.summary) : undefined;
   return {
     runner,
     images: run.images,
@@ -161,6 +168,17 @@ export function pipelineFigures(
     minimumUnitSeconds: minimum,
     costRatio: ratio(run.unitSeconds, minimum),
     costUsd: run.cost,
+    result: runFigures({
+      timeline,
+      map: span ?? { from: 0, to: 0 },
+      capacityTps: provisionedTps,
+      tailShare: run.job.summary?.throughput.tail?.share,
+      billedUnitSeconds: run.unitSeconds,
+      estimatedUnitSeconds: plan ? plan.cost.chosen.durationSeconds * plan.sizing.units : undefined,
+      learnedTpsPerUnit: learned?.tpsPerUnit,
+      learnedMeasured: learned ? learned.measured !== false : undefined,
+      trueTpsPerUnit: run.tpsPerUnit,
+    }),
   };
 }
 
@@ -206,6 +224,8 @@ function baselineFigures(
     minimumUnitSeconds: minimum,
     costRatio: ratio(billing.unitSeconds, minimum),
     costUsd: billing.cost,
+    // No plan, no batches, nothing learned: utilization and throttling only.
+    result: { utilization: used.ratio, throttled: counts.throttleRatio },
   };
 }
 

@@ -164,6 +164,7 @@ export function localDeploymentEnvironment(stack: LocalStack): Record<string, st
     // The deployment parameter a user would set after measuring: what a unit serves.
     TPS_PER_UNIT: String(settings.tpsPerUnit),
     STARTUP_MINUTES: String(Math.max(settings.startDelayMs, 1000) / 60_000),
+    STOP_MINUTES: String(settings.stopDelayMs / 60_000),
     EXPECTED_LATENCY_MS: String(Math.max(settings.latencyMs, 1)),
     // EMF lines are for CloudWatch; locally the report shows the same figures.
     POWERTOOLS_METRICS_DISABLED: "true",

@@ -16,6 +16,7 @@ import { reconcile, type Totals } from "./reconcile.ts";
 import { type EndedSession, rescaleSummary } from "./rescale.ts";
 import type { Billing, CompareRow, Phase, RunSummary, RunSummaryInput } from "./run-summary.ts";
 import { startToDone, strategyRows } from "./strategy.ts";
+import { tailOf } from "./tail.ts";
 import {
   mergeTimelines,
   observeThroughput,
@@ -71,6 +72,7 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
   const capacity = measureCapacity(merged, unitsAtSecond, limitAt);
   const calls = sum(batches, (b) => b.calls);
   const throttled = sum(batches, (b) => b.throttled);
+  const tail = tailOf(batches);
 
   return {
     schemaVersion: 1,
@@ -103,6 +105,7 @@ export function buildRunSummary(input: RunSummaryInput): RunSummary {
       retried: sum(batches, (b) => b.retried),
       throttledRatio: calls > 0 ? throttled / calls : 0,
       observed,
+      ...(tail ? { tail } : {}),
       timeline: merged.map((p) => ({ ...p, limit: limitAt(p.t) })),
     },
     units: unitsOf(input, units, unitsTimeline),

@@ -201,6 +201,7 @@ ${tile(formatPercent(o.shareOfLimit), "of the limit achieved")}
 ${tile(formatNumber(o.tpsPerUnit, 3), "TPS per unit observed", "achieved mean rate / mean units in service")}
 ${tile(formatInt(t.throttled), `throttled calls (${formatPercent(t.throttledRatio, 2)})`)}
 ${tile(formatInt(t.retried), "retried calls")}
+${t.tail ? tile(formatPercent(t.tail.share), "tail", `${formatNumber(t.tail.seconds, 1)} s from the first worker without work to the last batch's end`) : html``}
 </div>
 <div class="legend"><span class="l-accepted">accepted / s</span><span class="l-throttled">throttled / s</span><span class="l-limit">provisioned limit</span></div>
 ${throughputChart(t.timeline)}

@@ -23,6 +23,7 @@ import type { CapacityMeasurement } from "./capacity.ts";
 import type { LedgerCounts } from "./ledger-counts.ts";
 import type { FailedBatch } from "./map-results.ts";
 import type { RescaleSummary } from "./rescale.ts";
+import type { RunTail } from "./tail.ts";
 import type { ThroughputObservation, UnitsPoint } from "./throughput.ts";
 import type { MeasuredUsage, UnitMetricsOutcome } from "./unit-metrics.ts";
 
@@ -224,6 +225,8 @@ export interface RunSummary {
     /** Throttled calls / all calls (0..1). */
     throttledRatio: number;
     observed: ThroughputObservation;
+    /** From the first worker without work to the last batch's end (see `tail.ts`). */
+    tail?: RunTail;
     timeline: ChartPoint[];
   };
   units: {

@@ -162,8 +162,9 @@ describe("scale on paper", () => {
     const [hundredThousand] = runs;
     // 100,000 / 25 TPS = 4,000 s, plus 15 min start-up.
     expect(hundredThousand?.durationSeconds).toBe(4900);
-    // 5 units x 4,900 s = 6.806 inference hours x USD 4.
-    expect(hundredThousand?.cost.rekognition).toBeCloseTo(27.22, 2);
+    // Billed: 5 units x (900 s start-up + 1 s ramp-up + 4,000 s + the tail's idle
+    // shares, 4,000 x 5 % x 2/3 workers, + 60 s stop) = 7.076 inference hours x USD 4.
+    expect(hundredThousand?.cost.rekognition).toBeCloseTo(28.3, 2);
   });
 
   it("counts one Lambda per batch plus the fixed ones, and S3 requests per image", () => {

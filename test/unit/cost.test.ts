@@ -45,8 +45,9 @@ describe("estimateCost", () => {
     });
     const [one, , , , five] = cost.options;
     expect(cost.options.map((o) => o.units)).toEqual([1, 2, 3, 4, 5]);
-    expect(one).toEqual({ units: 1, durationSeconds: 7_800, inferenceHours: 2.167, cost: 8.67 });
-    expect(five).toEqual({ units: 5, durationSeconds: 2_040, inferenceHours: 2.833, cost: 11.33 });
+    // Start-up, 1 s of ramp-up, processing (no workers given: no tail; no stop given).
+    expect(one).toEqual({ units: 1, durationSeconds: 7_801, inferenceHours: 2.167, cost: 8.67 });
+    expect(five).toEqual({ units: 5, durationSeconds: 2_041, inferenceHours: 2.835, cost: 11.34 });
     for (let i = 1; i < cost.options.length; i++) {
       const [before, after] = [cost.options[i - 1], cost.options[i]];
       expect(after?.durationSeconds).toBeLessThan(before?.durationSeconds ?? 0);
@@ -75,8 +76,8 @@ describe("renderCostTable", () => {
       [
         "  units  duration    inference hours  cost (USD)",
         "      1  2 h 10 min            2.167        8.67",
-        ">     2  1 h 10 min            2.333        9.33",
-        "      3  50 min                2.500       10.00",
+        ">     2  1 h 10 min            2.334        9.34",
+        "      3  50 min                2.501       10.00",
         "  at 4.00 USD per inference-unit hour; > = planned",
       ].join("\n"),
     );

@@ -119,10 +119,13 @@ describe("AdaptiveRateController", () => {
       rates.push(rate.stats().rateTps);
     }
     expect(rates.map((r) => r.toFixed(3))).toEqual(["8.750", "9.250", "9.500", "9.525", "9.550"]);
-    await clock.advance(18_000); // through the band below the throttled rate
-    expect(rate.stats().rateTps).toBeCloseTo(10, 6);
-    await clock.advance(2000);
-    expect(rate.stats().rateTps).toBeCloseTo(11, 6);
+    // The band below the throttled rate holds for 15 s without a throttle
+    // (staleAfterMs), then that rate is old news: steps double again.
+    await clock.advance(13_000);
+    expect(rate.stats().rateTps).toBeLessThan(10);
+    expect(rate.stats().throttledAtTps).toBe(10);
+    await clock.advance(5000);
+    expect(rate.stats().throttledAtTps).toBeUndefined();
     await clock.advance(60_000);
     expect(rate.stats().rateTps).toBe(20);
     const { probes } = rate.stats();
@@ -130,12 +133,63 @@ describe("AdaptiveRateController", () => {
     expect(rate.stats()).toMatchObject({ rateTps: 20, probes });
   });
 
-  it("probes in full steps when it has never been throttled", async () => {
+  it("doubles its step with every probe in a row when it has never been throttled, up to a quarter of the rate", async () => {
     const clock = new FakeClock();
     const rate = new AdaptiveRateController({ plannedTps: 10, clock });
     queueAcquirers(rate, 10_000);
-    await clock.advance(3500);
-    expect(rate.stats()).toMatchObject({ rateTps: 11.5, probes: 3 });
+    const rates: string[] = [];
+    for (let second = 0; second < 6; second += 1) {
+      await clock.advance(second === 0 ? 1500 : 1000);
+      rates.push(rate.stats().rateTps.toFixed(3));
+    }
+    // +0.5, +1, +2, then 25 % of the rate (13.5 -> 16.875), then the ceiling (2x).
+    expect(rates).toEqual(["10.500", "11.500", "13.500", "16.875", "20.000", "20.000"]);
+  });
+
+  it("after a throttle, starts its doubling over from one step", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, staleAfterMs: 0 });
+    queueAcquirers(rate, 10_000);
+    await clock.advance(3500); // 13.5 after three probes in a row
+    rate.onThrottle();
+    expect(rate.stats().rateTps).toBeCloseTo(10.8, 6);
+    // Back towards 95 % of 13.5 (12.825) halfway per step, then (band stale at once) one step.
+    await clock.advance(1500);
+    await clock.advance(1000);
+    await clock.advance(1000);
+    const before = rate.stats().rateTps;
+    await clock.advance(1000);
+    expect(rate.stats().rateTps - before).toBeLessThanOrEqual(1.000001);
+  });
+
+  it("cuts deeper than its cut factor when most calls since the last cut were throttled", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({ plannedTps: 20, clock, burst: 1 });
+    const { grants } = queueAcquirers(rate, 10_000);
+    await clock.advance(100);
+    rate.onThrottle(grants.at(-1)); // the first throttle: 20 -> 16, nothing measured yet
+    expect(rate.stats().rateTps).toBeCloseTo(16, 6);
+    const cutAt = clock.now();
+    // Within the cut window, 2 of every 5 calls granted since the cut come back throttled.
+    let granted = 0;
+    for (let step = 0; step < 9; step += 1) {
+      await clock.advance(100);
+      const sinceCut = grants.filter((t) => t >= cutAt);
+      for (const t of sinceCut.slice(granted)) {
+        granted += 1;
+        if (granted % 5 === 1 || granted % 5 === 3) {
+          rate.onThrottle(t);
+        }
+      }
+    }
+    expect(rate.stats().cuts).toBe(1); // one cut per window
+    expect(granted).toBeGreaterThanOrEqual(10);
+    await clock.advance(100);
+    rate.onThrottle(grants.at(-1));
+    // The rate becomes what got through, about 60 % of 16 (a fixed cut would leave 12.8).
+    expect(rate.stats().rateTps).toBeGreaterThan(16 * 0.5);
+    expect(rate.stats().rateTps).toBeLessThan(16 * 0.6);
+    expect(rate.stats().cuts).toBe(2);
   });
 
   it("does not probe while nobody waits for a token", async () => {

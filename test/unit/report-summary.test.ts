@@ -376,6 +376,24 @@ describe("observed throughput", () => {
     expect(summary.throughput.observed.tpsPerUnit).toBe(4.5);
     expect(percentile([5, 1, 3, 2, 4], 0.5)).toBe(3);
   });
+
+  it("reports the tail: from the first worker without work to the last batch's end", () => {
+    const summary = buildRunSummary(
+      input({
+        batches: [
+          makeBatch({ items: 4, startedAt: iso(T0 + 300), endedAt: iso(T0 + 390) }),
+          makeBatch({ items: 2, startedAt: iso(T0 + 300), endedAt: iso(T0 + 400) }),
+        ],
+      }),
+    );
+    expect(summary.throughput.tail).toMatchObject({
+      startedAt: iso(T0 + 390),
+      endedAt: iso(T0 + 400),
+      seconds: 10,
+      processingSeconds: 100,
+      share: 0.1,
+    });
+  });
 });
 
 describe("billed inference hours", () => {

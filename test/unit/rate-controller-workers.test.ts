@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { AdaptiveRateController } from "../../src/rate-controller.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { simulateWorkers } from "../support/rate-simulation.ts";
+
+/** Seconds from `from` (ms) until the accepted rate holds `share` of `capacity` for 3 s in a row. */
+function secondsToReach(perSecond: number[], fromMs: number, capacity: number, share = 0.9) {
+  const start = Math.ceil(fromMs / 1000);
+  for (let t = start; t + 2 < perSecond.length; t++) {
+    if ([0, 1, 2].every((d) => (perSecond[t + d] ?? 0) >= share * capacity))
+      return t - fromMs / 1000;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+const twoWorkers = (clock: FakeClock, plannedTotal: number) =>
+  [0, 1].map(() => new AdaptiveRateController({ plannedTps: plannedTotal / 2, clock }));
+
+describe("AdaptiveRateController, workers sharing one model", () => {
+  it("a worker takes over the share of one that ran out of work once the band below its last throttle goes stale", async () => {
+    const clock = new FakeClock();
+    const result = await simulateWorkers({
+      clock,
+      capacityTps: 20,
+      controllers: twoWorkers(clock, 20),
+      items: [200, 800],
+      slots: 6,
+      latencyMs: 100,
+    });
+    const idleAt = result.finishedAt[0] ?? 0;
+    expect(idleAt).toBeGreaterThan(9000);
+    // Crawling through the band below its last throttle took 36 s; now the
+    // band goes stale after 15 s and the climb doubles from there.
+    expect(secondsToReach(result.perSecond, idleAt, 20)).toBeLessThanOrEqual(20);
+  });
+
+  it("finds a model 40 % faster than the plan within seconds, with few throttles", async () => {
+    const clock = new FakeClock();
+    const result = await simulateWorkers({
+      clock,
+      capacityTps: 28,
+      controllers: twoWorkers(clock, 20),
+      items: [600, 600],
+      slots: 6,
+      latencyMs: 100,
+    });
+    expect(secondsToReach(result.perSecond, 0, 28)).toBeLessThanOrEqual(6);
+    const end = Math.max(...result.finishedAt) / 1000;
+    expect(1200 / end / 28).toBeGreaterThan(0.95);
+    expect(result.throttled / (result.accepted + result.throttled)).toBeLessThan(0.02);
+  });
+
+  it("comes down to a model 40 % slower than the plan in a few cuts", async () => {
+    const clock = new FakeClock();
+    const controllers = twoWorkers(clock, 20);
+    const result = await simulateWorkers({
+      clock,
+      capacityTps: 12,
+      controllers,
+      items: [600, 600],
+      slots: 6,
+      latencyMs: 100,
+    });
+    // The first 5 s hold the storm of a plan 67 % above the model.
+    const early = result.throttledPerSecond.slice(0, 5).reduce((a, b) => a + b, 0);
+    expect(early).toBeLessThanOrEqual(12);
+    const end = Math.max(...result.finishedAt) / 1000;
+    expect(1200 / end / 12).toBeGreaterThan(0.95);
+  });
+});
