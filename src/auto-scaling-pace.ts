@@ -1,4 +1,4 @@
-import type { RateControllerOptions } from "./rate-controller.ts";
+import type { RateControllerOptions } from "./adaptive-rate-controller.ts";
 
 /**
  * How a worker paces its calls when the model auto-scales.

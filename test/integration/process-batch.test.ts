@@ -22,9 +22,9 @@ import {
   localS3ClientConfig,
   startS3Server,
 } from "../../harness/local/s3-server.ts";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { BatchIncompleteError, ModelNotReadyError } from "../../src/errors.ts";
 import { processBatch } from "../../src/process-batch.ts";
-import { AdaptiveRateController } from "../../src/rate-controller.ts";
 import { resultsFolder } from "../../src/result-keys.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
 import type { BatchContext, ImageRef } from "../../src/shapes.ts";

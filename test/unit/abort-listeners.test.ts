@@ -1,7 +1,7 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { onAbort } from "../../src/abort-subscriptions.ts";
-import { AdaptiveRateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { systemClock } from "../../src/runtime.ts";
 
 /**

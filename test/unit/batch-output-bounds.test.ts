@@ -6,6 +6,7 @@ import {
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import {
   boundBatchOutput,
   coarsenTimeline,
@@ -14,7 +15,6 @@ import {
   type RawBatchOutput,
 } from "../../src/batch-output.ts";
 import { processBatch } from "../../src/process-batch.ts";
-import { AdaptiveRateController } from "../../src/rate-controller.ts";
 import { silentLogger } from "../../src/runtime.ts";
 import type { BatchContext, BatchOutput, ImageRef } from "../../src/shapes.ts";
 import { jsonBytes, STATE_PAYLOAD_LIMIT_BYTES } from "../../src/state-limits.ts";

@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { UNREADABLE_MAX_ATTEMPTS } from "../../src/aws-errors.ts";
 import { MAX_IMAGE_BYTES } from "../../src/detect-image.ts";
 import {
@@ -21,7 +22,7 @@ import {
   RetriesExhaustedError,
 } from "../../src/errors.ts";
 import { type ProcessBatchOptions, processBatch } from "../../src/process-batch.ts";
-import { AdaptiveRateController, type RateController } from "../../src/rate-controller.ts";
+import type { RateController } from "../../src/rate-controller.ts";
 import { resultKeyFor } from "../../src/result-keys.ts";
 import { type PartLine, partKeyFor, partLineSchema } from "../../src/result-parts.ts";
 import { RESULT_METADATA } from "../../src/results.ts";

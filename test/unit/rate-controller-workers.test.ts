@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AdaptiveRateController } from "../../src/rate-controller.ts";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { simulateWorkers } from "../support/rate-simulation.ts";
 

@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { autoScalingPace } from "../../src/auto-scaling-pace.ts";
-import {
-  AdaptiveRateController,
-  checkOutRateController,
-  type RateController,
-} from "../../src/rate-controller.ts";
+import { checkOutRateController, type RateController } from "../../src/rate-controller.ts";
 import { FakeClock, settle } from "../support/fake-clock.ts";
 
 /** Runs `action` once the fake clock has advanced `ms`. */

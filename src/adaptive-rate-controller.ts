@@ -1,0 +1,390 @@
+import { onAbort } from "./abort-subscriptions.ts";
+import type { RateController, RateControllerStats } from "./rate-controller.ts";
+import type { Clock } from "./runtime.ts";
+
+/**
+ * An adaptive token bucket, the default `RateController`.
+ *
+ * The rate starts at the planned per-worker TPS. A throttle
+ * (ProvisionedThroughputExceededException) cuts it multiplicatively, at most
+ * once per cut window, so a burst of throttles from one congestion event cuts
+ * once. After a quiet period without throttles, and only while callers are
+ * actually waiting for tokens, it probes upward: quickly back to just below the
+ * rate that was throttled (the capacity is about there), then additively, up
+ * to a ceiling, so it follows auto-scaling up and recovers when lost units
+ * come back.
+ *
+ * Everything is computed from the injected clock, so with a fake clock the
+ * number of tokens granted in a span of time is exact.
+ */
+
+export interface RateControllerOptions {
+  /** The planned calls per second (the start rate). */
+  plannedTps: number;
+  clock: Clock;
+  /** Tokens the bucket holds at most. Default: a tenth of a second's worth, at least 1. */
+  burst?: number;
+  /** Factor applied to the rate on a throttle. Default 0.8. */
+  cutFactor?: number;
+  /** At most one cut per this many ms. Default 1000. */
+  cutWindowMs?: number;
+  /** No probing until this long after the last throttle. Default 1000 ms. */
+  quietMs?: number;
+  /** One probe step per this many ms. Default 1000. */
+  probeIntervalMs?: number;
+  /** Each probe adds this fraction of the planned rate. Default 0.05. */
+  probeStepFraction?: number;
+  /** The rate never goes above plannedTps x this. Default 2. */
+  ceilingFactor?: number;
+  /**
+   * The rate never goes above this (calls per second); overrides
+   * `ceilingFactor`. Set when the model auto-scales: the worker's share of
+   * MaxInferenceUnits x TPS per unit.
+   */
+  ceilingTps?: number;
+  /**
+   * Throttles up to this share of the calls of the last `throttleShareWindowMs`
+   * cut nothing: they only hold the rate where it is. An auto-scaling model
+   * adds units only while demand exceeds what is in service, so a little
+   * standing excess is the signal it needs. Default 0 (every throttle cuts).
+   */
+  toleratedThrottleShare?: number;
+  /** The span the throttle share is measured over. Default 3000 ms. */
+  throttleShareWindowMs?: number;
+  /** The rate never goes below plannedTps x this. Default 0.05. */
+  floorFactor?: number;
+  /**
+   * After a cut, probes climb fast (halfway per step) back to this fraction of
+   * the rate that was throttled. Default 0.95.
+   */
+  recoverFraction?: number;
+  /** From there up to the throttled rate, probe steps are this fraction of a full step. Default 0.05. */
+  nearLimitFactor?: number;
+  /**
+   * A probe needs the tokens granted since the last one to reach this share
+   * of the rate: a limit that is not being used (something else, such as the
+   * CPU or the in-flight slots, holds the pace) is not raised, or it would
+   * climb unchecked and overshoot once that bottleneck clears. Default 0.9.
+   */
+  probeUseShare?: number;
+  /**
+   * Each probe in a row without a throttle doubles the step, up to this share
+   * of the current rate, so a rate far below the capacity (a plan that
+   * underestimates the model, or peers that finished their work) is found in
+   * a few seconds instead of at a fixed +5 % of the plan per second. A cut
+   * starts over at one step. Default 0.25.
+   */
+  maxGrowthShare?: number;
+  /**
+   * The slow band just below the rate that was last throttled holds only this
+   * long without a throttle: past it, that rate is old news (a peer finished
+   * its work, the model scaled up) and probes grow again. Default 15000 ms.
+   */
+  staleAfterMs?: number;
+  /**
+   * A cut goes deeper than `cutFactor` when the calls granted since the last
+   * cut were throttled in a larger share: the rate becomes what got through
+   * (rate x (1 - throttled share)), never below rate x this. Default 0.5.
+   */
+  deepestCutFactor?: number;
+}
+
+export interface AdaptiveRateStats extends RateControllerStats {
+  ceilingTps: number;
+  floorTps: number;
+  /** Times the rate was cut. */
+  cuts: number;
+  /** Times the rate was raised. */
+  probes: number;
+  /** The rate at the last cut, if any. */
+  throttledAtTps?: number;
+}
+
+/** Fewer calls since the last cut than this say too little about the share throttled. */
+const MIN_CALLS_FOR_SHARE = 5;
+
+interface Waiter {
+  resolve: (grantedAt: number) => void;
+  reject: (reason: unknown) => void;
+  detach: () => void;
+}
+
+export class AdaptiveRateController implements RateController {
+  readonly plannedTps: number;
+  private readonly clock: Clock;
+  private readonly burst: number;
+  private readonly cutFactor: number;
+  private readonly cutWindowMs: number;
+  private readonly quietMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly probeStep: number;
+  private readonly ceilingTps: number;
+  private readonly floorTps: number;
+  private readonly recoverFraction: number;
+  private readonly nearLimitFactor: number;
+  private readonly probeUseShare: number;
+  private readonly toleratedThrottleShare: number;
+  private readonly throttleShareWindowMs: number;
+  private readonly maxGrowthShare: number;
+  private readonly staleAfterMs: number;
+  private readonly deepestCutFactor: number;
+  /** Calls granted since the last cut, and how many of those were throttled. */
+  private sinceCut = { granted: 0, throttled: 0 };
+  /** Probes in a row on new ground (no throttled rate known above): each doubles the step. */
+  private probesInARow = 0;
+  /** When the rate entered the slow band below `throttledAtTps`, if it is there. */
+  private inBandSince: number | undefined;
+
+  private rate: number;
+  /** Grant and throttle times within the throttle-share window (kept only when throttles are tolerated). */
+  private recentGrants: number[] = [];
+  private recentThrottles: number[] = [];
+  /** Tokens granted since `countingSince` (the last probe, skipped probe or cut). */
+  private grantedSinceProbe = 0;
+  private countingSince: number;
+  private tokens: number;
+  private refilledAt: number;
+  private lastThrottleAt: number;
+  private lastCutAt = Number.NEGATIVE_INFINITY;
+  private lastProbeAt: number;
+  /** The rate of the last cut: the model's capacity is just below it. */
+  private throttledAtTps: number | undefined;
+  private counters = { granted: 0, throttles: 0, cuts: 0, probes: 0 };
+
+  private readonly queue: Waiter[] = [];
+  private pumping = false;
+  /** Interrupts the pump's sleep when the head of the queue leaves or the rate rises. */
+  private wake: AbortController | undefined;
+
+  constructor(options: RateControllerOptions) {
+    const { plannedTps, clock } = options;
+    if (!(Number.isFinite(plannedTps) && plannedTps > 0)) {
+      throw new RangeError(`plannedTps must be a positive number, got ${plannedTps}`);
+    }
+    this.plannedTps = plannedTps;
+    this.clock = clock;
+    this.burst = options.burst ?? Math.max(1, Math.floor(plannedTps / 10));
+    if (!(this.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${this.burst}`);
+    this.cutFactor = options.cutFactor ?? 0.8;
+    this.cutWindowMs = options.cutWindowMs ?? 1000;
+    this.quietMs = options.quietMs ?? 1000;
+    this.probeIntervalMs = options.probeIntervalMs ?? 1000;
+    this.probeStep = plannedTps * (options.probeStepFraction ?? 0.05);
+    this.ceilingTps = Math.max(
+      plannedTps,
+      options.ceilingTps ?? plannedTps * (options.ceilingFactor ?? 2),
+    );
+    this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
+    this.recoverFraction = options.recoverFraction ?? 0.95;
+    this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
+    this.probeUseShare = options.probeUseShare ?? 0.9;
+    this.toleratedThrottleShare = options.toleratedThrottleShare ?? 0;
+    this.throttleShareWindowMs = options.throttleShareWindowMs ?? 3000;
+    this.maxGrowthShare = options.maxGrowthShare ?? 0.25;
+    this.staleAfterMs = options.staleAfterMs ?? 15000;
+    this.deepestCutFactor = options.deepestCutFactor ?? 0.5;
+    this.rate = plannedTps;
+    this.tokens = this.burst;
+    this.refilledAt = clock.now();
+    // The start counts as the last congestion: probing begins one quiet period in.
+    this.lastThrottleAt = this.refilledAt;
+    this.lastProbeAt = this.refilledAt;
+    this.countingSince = this.refilledAt;
+  }
+
+  /**
+   * Waits for a token. Resolves with the clock time it was granted (pass it to
+   * `onThrottle` so that throttles of calls sent before the last cut do not cut
+   * again). Waiters are served first come, first served. Rejects with the
+   * signal's reason when aborted, without taking a token.
+   */
+  acquire(signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<number>((resolve, reject) => {
+      const abandon = () => {
+        const index = this.queue.indexOf(waiter);
+        if (index >= 0) this.queue.splice(index, 1);
+        reject(signal?.reason);
+        if (index === 0) this.wake?.abort();
+      };
+      // Every in-flight item waits on the batch's one signal: see abort-subscriptions.ts.
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        detach: signal ? onAbort(signal, abandon) : () => {},
+      };
+      this.queue.push(waiter);
+      void this.pump();
+    });
+  }
+
+  /**
+   * Reports a throttled call. Cuts the rate unless it was cut less than a cut
+   * window ago, or the call was granted before the last cut (it belongs to the
+   * congestion that cut already answered).
+   */
+  onThrottle(grantedAt?: number): void {
+    const now = this.clock.now();
+    this.counters.throttles += 1;
+    if (this.toleratedThrottleShare > 0) this.recentThrottles.push(now);
+    if (grantedAt !== undefined && grantedAt < this.lastCutAt) return;
+    this.sinceCut.throttled += 1;
+    this.lastThrottleAt = now;
+    if (now - this.lastCutAt < this.cutWindowMs) return;
+    if (this.throttleShare(now) <= this.toleratedThrottleShare) return;
+    this.refill(now);
+    this.throttledAtTps = this.rate;
+    this.rate = Math.max(this.floorTps, this.rate * this.cutFactorNow());
+    this.sinceCut = { granted: 0, throttled: 0 };
+    // Whatever burst was saved up belongs to the rate that was just too high.
+    this.tokens = 0;
+    this.lastCutAt = now;
+    this.lastProbeAt = now;
+    this.grantedSinceProbe = 0;
+    this.countingSince = now;
+    this.probesInARow = 0;
+    this.inBandSince = undefined;
+    this.counters.cuts += 1;
+  }
+
+  /**
+   * `cutFactor`, or deeper when most of what was sent since the last cut was
+   * refused: with a plan far above the model, cutting by a fixed factor
+   * would take several rounds of throttles to get down to the capacity.
+   * Only calls granted after the last cut count, so the share is of the
+   * current rate.
+   */
+  private cutFactorNow(): number {
+    const { granted, throttled } = this.sinceCut;
+    if (granted < MIN_CALLS_FOR_SHARE) return this.cutFactor;
+    const through = 1 - Math.min(1, throttled / granted);
+    return Math.max(this.deepestCutFactor, Math.min(this.cutFactor, through));
+  }
+
+  /** The current rate and what the controller has done so far. */
+  stats(): AdaptiveRateStats {
+    return {
+      plannedTps: this.plannedTps,
+      rateTps: this.rate,
+      ceilingTps: this.ceilingTps,
+      floorTps: this.floorTps,
+      throttledAtTps: this.throttledAtTps,
+      ...this.counters,
+    };
+  }
+
+  /** Throttles per granted call over the share window; 1 when nothing is tolerated. */
+  private throttleShare(now: number): number {
+    if (this.toleratedThrottleShare <= 0) return 1;
+    const from = now - this.throttleShareWindowMs;
+    const recent = (times: number[]) => {
+      let first = 0;
+      while (first < times.length && (times[first] as number) < from) first++;
+      return times.slice(first);
+    };
+    this.recentGrants = recent(this.recentGrants);
+    this.recentThrottles = recent(this.recentThrottles);
+    return this.recentThrottles.length / Math.max(1, this.recentGrants.length);
+  }
+
+  private refill(now: number): void {
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + (this.rate * elapsed) / 1000);
+      this.refilledAt = now;
+    }
+  }
+
+  /** Raises the rate by one step when it has been quiet long enough; called only when a caller must wait. */
+  private maybeProbe(now: number): void {
+    if (this.rate >= this.ceilingTps) return;
+    const due = Math.max(
+      this.lastThrottleAt + this.quietMs,
+      this.lastProbeAt + this.probeIntervalMs,
+    );
+    if (now < due) return;
+    const offered = (this.rate * (now - this.countingSince)) / 1000;
+    const used = offered > 0 ? this.grantedSinceProbe / offered : 1;
+    this.grantedSinceProbe = 0;
+    this.countingSince = now;
+    if (used < this.probeUseShare) {
+      // Not limited by this rate: measure again over the next interval.
+      this.lastProbeAt = now;
+      return;
+    }
+    this.refill(now);
+    this.rate = Math.min(this.ceilingTps, this.rate + this.probeIncrement(now));
+    this.probesInARow += 1;
+    // Keep to the schedule (no drift from waiting for a check), but never
+    // bank probes for a spell without demand.
+    this.lastProbeAt = now - due < this.probeIntervalMs ? due : now;
+    this.counters.probes += 1;
+  }
+
+  /**
+   * How far one probe goes, CUBIC-like: fast back to just below the rate that
+   * was throttled (the capacity is known to be about there), slowly through
+   * the band where the last congestion happened, and beyond it (new ground:
+   * the plan was low, the model scaled up, or peers finished) in steps that
+   * double with every probe in a row, up to `maxGrowthShare` of the rate. The
+   * band is left behind once it has been quiet for `staleAfterMs`.
+   */
+  private probeIncrement(now: number): number {
+    const grown = Math.min(
+      this.probeStep * 2 ** this.probesInARow,
+      Math.max(this.probeStep, this.rate * this.maxGrowthShare),
+    );
+    if (this.throttledAtTps === undefined) return grown;
+    const recovered = this.throttledAtTps * this.recoverFraction;
+    if (this.rate < recovered) {
+      this.probesInARow = -1;
+      return Math.min(recovered - this.rate, Math.max(this.probeStep, (recovered - this.rate) / 2));
+    }
+    if (this.rate < this.throttledAtTps) {
+      this.probesInARow = -1;
+      this.inBandSince ??= now;
+      if (now - this.inBandSince < this.staleAfterMs) {
+        return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
+      }
+      // Quiet for long in the band: the capacity has moved up.
+      this.throttledAtTps = undefined;
+      this.inBandSince = undefined;
+      return this.probeStep;
+    }
+    return grown;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const now = this.clock.now();
+        this.refill(now);
+        // Probe only when the rate is what holds callers back.
+        if (this.tokens < 1) this.maybeProbe(now);
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          this.counters.granted += 1;
+          this.grantedSinceProbe += 1;
+          if (this.toleratedThrottleShare > 0) {
+            this.recentGrants.push(now);
+            // Bounded: older entries are dropped as the window moves.
+            if (this.recentGrants.length > 1000) this.throttleShare(now);
+          }
+          this.sinceCut.granted += 1;
+          const waiter = this.queue.shift() as Waiter;
+          waiter.detach();
+          waiter.resolve(now);
+          continue;
+        }
+        const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+        this.wake = new AbortController();
+        await this.clock.sleep(waitMs, this.wake.signal).catch(() => {});
+        this.wake = undefined;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
