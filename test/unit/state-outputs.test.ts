@@ -86,8 +86,9 @@ async function worstPlan(): Promise<{ plan: Plan; execution: { StartTime?: strin
   aws.s3Mock.on(ListObjectsV2Command).callsFake((input) => ({
     Contents:
       input.Prefix === imagesPrefix
-        ? Array.from({ length: 50 }, (_, i) => ({
-            Key: `${imagesPrefix}${i}-${"ß".repeat(250)}.jpg`,
+        ? // As S3 lists: in key order ("10-" before "9-"), zero-padded here to keep it simple.
+          Array.from({ length: 50 }, (_, i) => ({
+            Key: `${imagesPrefix}${String(i).padStart(2, "0")}-${"ß".repeat(250)}.jpg`,
             Size: 1000,
             ETag: `"${"0".repeat(32)}"`,
             LastModified: new Date("2025-01-01T00:00:00Z"),
