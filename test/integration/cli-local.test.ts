@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -6,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorHarness } from "../../harness/local/operator-harness.ts";
 import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
 import { runCli } from "../../src/cli/main.ts";
+import { runProcess } from "../support/run-process.ts";
 
 /** The installed command (the package's bin) and `--local`, each as a user runs them. */
 
 const BIN = resolve(PROJECT_ROOT, "bin/rekognition-weekly-batch.js");
+const runBin = (args: string[]) => runProcess(process.execPath, [BIN, ...args]);
 let dataDirectory: string;
 
 beforeAll(async () => {
@@ -19,25 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dataDirectory, { recursive: true, force: true });
 });
-
-function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, LOG_LEVEL: "silent" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe("the rekognition-weekly-batch command", () => {
   it("runs from its bin entry: help exits 0, a bad flag exits 2", async () => {

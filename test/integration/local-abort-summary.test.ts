@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
+import { runLocalCli } from "../support/run-process.ts";
 
 /** After --abort, npm run local's summary says how many images were done and how many are left. */
 
@@ -17,29 +16,9 @@ afterAll(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-function runLocal(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
-      [resolve(PROJECT_ROOT, "harness/local/cli.ts"), ...args],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, LOG_LEVEL: "silent" },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let stdout = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, stdout }));
-  });
-}
-
 describe("npm run local --abort", () => {
   it("prints the images analysed before the stop and those still pending", async () => {
-    const { code, stdout } = await runLocal([
+    const { code, stdout } = await runLocalCli([
       "--data",
       directory,
       "--images",

@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,7 +8,7 @@ import {
   type LocalStack,
   startLocalStack,
 } from "../../harness/local/local-stack.ts";
-import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
+import { runLocalCli } from "../support/run-process.ts";
 
 /**
  * A second `npm run local` on a data folder in use is refused before it
@@ -30,35 +29,13 @@ afterAll(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-function runLocal(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
-      [resolve(PROJECT_ROOT, "harness/local/cli.ts"), ...args],
-      { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "silent" } },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, stdout, stderr }));
-  });
-}
-
 describe("npm run local on a data folder in use", () => {
   it("is refused with exit code 1, naming the holder, and seeds nothing", async () => {
     const marker = `${LOCAL_DEFAULTS.imagesPrefix}already-here.txt`;
     await stack.s3.send(
       new PutObjectCommand({ Bucket: stack.imagesBucket, Key: marker, Body: "x" }),
     );
-    const second = await runLocal(["--data", directory, "--images", "5", "--fresh"]);
+    const second = await runLocalCli(["--data", directory, "--images", "5", "--fresh"]);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`in use by process ${process.pid} (the test's stack`);
     expect(second.stdout).not.toContain("Seeding");

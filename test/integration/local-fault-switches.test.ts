@@ -1,12 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_DEFAULTS, startLocalStack } from "../../harness/local/local-stack.ts";
-import { PROJECT_ROOT } from "../../harness/local/s3-server.ts";
+import { runLocalCli } from "../support/run-process.ts";
 
 /**
  * A fault switch of `npm run local` on a data folder with nothing pending (as
@@ -39,28 +38,6 @@ afterAll(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-function runLocal(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      resolve(PROJECT_ROOT, "node_modules/.bin/tsx"),
-      [resolve(PROJECT_ROOT, "harness/local/cli.ts"), ...args],
-      { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "silent" } },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, stdout, stderr }));
-  });
-}
-
 describe("npm run local's fault switches with nothing pending", () => {
   it("are refused before the run, naming them and --fresh / --add-images", async () => {
     const cases = [
@@ -70,7 +47,7 @@ describe("npm run local's fault switches with nothing pending", () => {
     ];
     const results = await pMap(
       cases,
-      (args) => runLocal(["--data", directory, "--start-delay", "200", ...args]),
+      (args) => runLocalCli(["--data", directory, "--start-delay", "200", ...args]),
       { concurrency: 1 },
     );
     results.forEach(({ code, stdout, stderr }, index) => {
@@ -90,7 +67,7 @@ describe("npm run local's fault switches with nothing pending", () => {
 
   it("a timed fault that processing outran is named in the summary", async () => {
     const fresh = join(directory, "late-fault");
-    const { code, stdout } = await runLocal([
+    const { code, stdout } = await runLocalCli([
       "--data",
       fresh,
       "--images",
