@@ -49,6 +49,34 @@ export function usageFailure(error: unknown): number | undefined {
   return EXIT.usage;
 }
 
+/**
+ * Runs a harness command's `main` on the process's arguments and turns how it
+ * ended into the exit code: a usage error exits 2 naming the flag; an error
+ * the command `expects` prints its message alone; anything else prints its
+ * stack after the command's name. `exit`: end the process at once (for
+ * commands whose servers would otherwise keep it alive).
+ */
+export function runCommandLine(
+  main: (argv: string[]) => Promise<number>,
+  opts: { name: string; exit?: boolean; expects?: (error: unknown) => boolean },
+): void {
+  const end = (code: number) => {
+    if (opts.exit) process.exit(code);
+    process.exitCode = code;
+  };
+  main(process.argv.slice(2)).then(end, (error: unknown) => {
+    const usage = usageFailure(error);
+    if (usage !== undefined) return end(usage);
+    if (opts.expects?.(error)) {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    } else {
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.stderr.write(`${opts.name} failed: ${detail}\n`);
+    }
+    end(1);
+  });
+}
+
 /** What a numeric flag accepts. */
 export interface NumberRule {
   /** What the message says the flag takes. */

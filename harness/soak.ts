@@ -11,7 +11,7 @@ import {
   harnessCommand,
   numberArgument,
   parseCommand,
-  usageFailure,
+  runCommandLine,
   wholeNumber,
 } from "./command.ts";
 import { crashPartWay } from "./local/crash-injection.ts";
@@ -444,12 +444,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const usage = usageFailure(error);
-    if (usage !== undefined) process.exit(usage);
-    console.error(error);
-    process.exit(1);
-  },
-);
+runCommandLine(main, { name: "npm run soak", exit: true });

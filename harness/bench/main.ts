@@ -9,7 +9,7 @@ import {
   numberArgument,
   parseCommand,
   positiveNumber,
-  usageFailure,
+  runCommandLine,
 } from "../command.ts";
 import { PROJECT_ROOT } from "../local/s3-server.ts";
 import { resultLine } from "./figures.ts";
@@ -130,19 +130,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const usage = usageFailure(error);
-    if (usage !== undefined) {
-      process.exitCode = usage;
-      return;
-    }
-    process.stderr.write(
-      `npm run bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runCommandLine(main, { name: "npm run bench" });

@@ -13,7 +13,7 @@ import { parseRunInput } from "../../src/run-input.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
 import { listObjects } from "../../src/s3-listing.ts";
 import type { BatchContext } from "../../src/shapes.ts";
-import { harnessCommand, numberArgument, parseCommand, usageFailure } from "../command.ts";
+import { harnessCommand, numberArgument, parseCommand, runCommandLine } from "../command.ts";
 import {
   LOCAL_REGION,
   localS3ClientConfig,
@@ -277,19 +277,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const usage = usageFailure(error);
-    if (usage !== undefined) {
-      process.exitCode = usage;
-      return;
-    }
-    process.stderr.write(
-      `npm run bench:plan failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runCommandLine(main, { name: "npm run bench:plan" });

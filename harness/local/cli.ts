@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { endOfRunLines } from "../../src/report/end-of-run.ts";
-import { parseCommand, usageFailure } from "../command.ts";
+import { parseCommand, runCommandLine } from "../command.ts";
 import {
   FAULT_FLAGS,
   type LocalOptions,
@@ -250,24 +250,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof DataFolderBusyError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    const usage = usageFailure(error);
-    if (usage !== undefined) {
-      process.exitCode = usage;
-      return;
-    }
-    process.stderr.write(
-      `npm run local failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runCommandLine(main, {
+  name: "npm run local",
+  expects: (error) => error instanceof DataFolderBusyError,
+});

@@ -7,7 +7,7 @@ import * as planFunction from "../../functions/plan.ts";
 import { createAwsClients } from "../../src/clients.ts";
 import { readJsonLines } from "../../src/json-lines.ts";
 import type { ImageRef, Plan } from "../../src/shapes.ts";
-import { harnessCommand, parseCommand, usageFailure } from "../command.ts";
+import { harnessCommand, parseCommand, runCommandLine } from "../command.ts";
 import { LOCAL_DATA_DIRECTORY } from "./local-stack.ts";
 import { PROJECT_ROOT } from "./s3-server.ts";
 import { followOnEvents, planEvent } from "./sample-events.ts";
@@ -60,12 +60,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const usage = usageFailure(error);
-    if (usage !== undefined) process.exit(usage);
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommandLine(main, { name: "npm run local:events", exit: true, expects: () => true });

@@ -8,7 +8,7 @@ import {
   numberArgument,
   parseCommand,
   positiveNumber,
-  usageFailure,
+  runCommandLine,
   wholeNumber,
 } from "../command.ts";
 import { localDeploymentEnvironment } from "./local-job.ts";
@@ -144,12 +144,4 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>(() => {});
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const usage = usageFailure(error);
-    if (usage !== undefined) process.exit(usage);
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommandLine(main, { name: "npm run local:stack", exit: true, expects: () => true });
