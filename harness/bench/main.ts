@@ -33,7 +33,7 @@ function benchCommand() {
     .addOption(
       new Option(
         "--scenario <name>",
-        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; misplan = the emulator serving the plan's TPS per unit, 40 % less and 40 % more (runs misplan-right, -slow, -fast); strategies = one fixed unit, then auto-scaling 1..4, same images",
+        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; misplan = the emulator serving the plan's TPS per unit, 40 % less and 40 % more (runs misplan-right, -slow, -fast); strategies = one fixed unit, then auto-scaling from 1 to the bench's units, same images",
       ).choices(SCENARIOS),
     )
     .option(
