@@ -12,6 +12,7 @@ import {
   runCommandLine,
 } from "../command.ts";
 import { PROJECT_ROOT } from "../local/s3-server.ts";
+import { SCENARIOS, type Scenario, settingsBanner } from "./bench-plan.ts";
 import { resultLine } from "./figures.ts";
 import { misplan } from "./misplan.ts";
 import { type BenchResults, renderHtml, renderText, resultRows } from "./render.ts";
@@ -27,24 +28,21 @@ import {
 } from "./scenarios.ts";
 import { strategies } from "./strategies.ts";
 
-const SCENARIOS = ["saturation", "misplan", "capacity", "strategies", "ceiling", "paper"] as const;
-type Scenario = (typeof SCENARIOS)[number];
-
 function benchCommand() {
   return harnessCommand("bench", "Benchmark the local pipeline against the Custom Labels emulator.")
     .addOption(
       new Option(
         "--scenario <name>",
-        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; misplan = the emulator serving the plan's TPS per unit, 40 % less and 40 % more (runs misplan-right, -slow, -fast); strategies = one fixed unit, then auto-scaling 1..4, same images",
+        "run only one (default: all); saturation = ours at full rate, then the naive loop and the fixed-concurrency baseline on the same settings and images; misplan = the emulator serving the plan's TPS per unit, 40 % less and 40 % more (runs misplan-right, -slow, -fast); strategies = one fixed unit, then auto-scaling from 1 to the bench's units, same images",
       ).choices(SCENARIOS),
     )
     .option(
       "--quick",
-      "smaller counts (1,200 images instead of 6,000; misplan runs at 1,200 only instead of 1,200 and 6,000)",
+      `a smoke run of every scenario within 5 minutes on 2 cores: ${QUICK_SETTINGS.images} images instead of ${FULL_SETTINGS.images} (misplan: ${QUICK_SETTINGS.misplanImages.join(", ")} instead of ${FULL_SETTINGS.misplanImages.join(" and ")}), ${QUICK_SETTINGS.units} units x ${QUICK_SETTINGS.tpsPerUnit} TPS, start-up ${QUICK_SETTINGS.startDelayMs / 1000} s; its figures are not the full ones`,
     )
     .option(
       "--tps-per-unit <n>",
-      `what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit})`,
+      `what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit}; with --quick ${QUICK_SETTINGS.tpsPerUnit})`,
       numberArgument("tps-per-unit", positiveNumber),
     )
     .option("--data <dir>", "where the seeded images live (default bench-results/data; reused)")
@@ -73,9 +71,13 @@ async function main(argv: string[]): Promise<number> {
     dataDirectory: resolve(values.data ?? resolve(outputDirectory, "data")),
   };
   const runs = (scenario: Scenario) => chosen === undefined || chosen === scenario;
+  // First, so that nobody takes quick figures for the full ones.
+  const banner = settingsBanner(settings, chosen);
+  process.stdout.write(`${banner}\n\n`);
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
     command: `npm run bench -- ${argv.join(" ")}`.trim(),
+    banner,
     machine: {
       cpus: cpus().length,
       loadAverageBefore: loadavg(),
@@ -91,9 +93,7 @@ async function main(argv: string[]): Promise<number> {
     results.saturation = await saturation(settings);
   }
   if (runs("misplan")) {
-    const counts = values.quick
-      ? [QUICK_SETTINGS.images]
-      : [QUICK_SETTINGS.images, settings.images];
+    const counts = settings.misplanImages;
     step(`misplan (plan right, model 40 % slower, 40 % faster; ${counts.join(" and ")} images)`);
     results.misplan = await misplan(settings, counts, (run) =>
       process.stderr.write(`bench: ${resultLine(run.scenario, run.images, "ours", run.figures)}\n`),

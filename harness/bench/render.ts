@@ -16,6 +16,8 @@ import { renderStrategies, type StrategiesResult } from "./strategies.ts";
 export interface BenchResults {
   generatedAt: string;
   command: string;
+  /** The settings in one line (quick or full). */
+  banner?: string;
   machine: { cpus: number; loadAverageBefore: number[]; loadAverageAfter: number[]; node: string };
   settings: Record<string, unknown>;
   saturation?: SaturationResult;
@@ -106,7 +108,7 @@ export function renderText(results: BenchResults): string {
   const parts: string[] = [];
   const { machine } = results;
   parts.push(
-    `${results.generatedAt}  ${results.command}\n${machine.cpus} CPUs, load average ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(" ")} before, ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(" ")} after, Node ${machine.node}`,
+    `${results.generatedAt}  ${results.command}\n${results.banner ? `${results.banner}\n` : ""}${machine.cpus} CPUs, load average ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(" ")} before, ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(" ")} after, Node ${machine.node}`,
   );
   const s = results.saturation;
   if (s) {

@@ -51,6 +51,8 @@ export interface RunnerFigures {
 }
 
 export interface BenchSettings {
+  /** Quick is a smoke run of every scenario; its figures are not the full bench's. */
+  mode: "full" | "quick";
   /** Images in the pipeline scenarios. */
   images: number;
   /** What one unit serves in the emulator (and the plan assumes). */
@@ -66,6 +68,8 @@ export interface BenchSettings {
   fixedConcurrency: number;
   /** Images in the orchestration-ceiling scenario. */
   ceilingImages: number;
+  /** The image counts the misplan scenario runs its three cases at. */
+  misplanImages: readonly number[];
   dataDirectory: string;
 }
 
@@ -75,6 +79,7 @@ export interface BenchSettings {
  * machine (scenario 4), so the figures measure rate control, not the CPU.
  */
 export const FULL_SETTINGS: Omit<BenchSettings, "dataDirectory"> = {
+  mode: "full",
   images: 6000,
   tpsPerUnit: 5,
   units: 4,
@@ -86,13 +91,27 @@ export const FULL_SETTINGS: Omit<BenchSettings, "dataDirectory"> = {
   fixedConcurrency: 64,
   // The same images as the other scenarios: nothing more to seed.
   ceilingImages: 6000,
+  misplanImages: [1200, 6000],
 };
 
+/**
+ * A smoke run of every scenario within 5 minutes on 2 cores (bench-plan.ts
+ * sizes it): fewer images, and 2 units of 10 TPS so that the runs on one unit
+ * (auto-scaling, strategies) serve half the capacity rather than a quarter,
+ * with a 1 s start-up. The pipeline's peak stays 20 TPS (28 for misplan-fast),
+ * as in the full bench, so a loaded CPU distorts it no more.
+ */
 export const QUICK_SETTINGS: Omit<BenchSettings, "dataDirectory"> = {
   ...FULL_SETTINGS,
-  images: 1200,
-  naiveLimit: 100,
-  ceilingImages: 1200,
+  mode: "quick",
+  images: 180,
+  tpsPerUnit: 10,
+  units: 2,
+  startDelayMs: 1000,
+  stopDelayMs: 500,
+  naiveLimit: 50,
+  ceilingImages: 180,
+  misplanImages: [180],
 };
 
 export const imagesPrefix = (count: number) => `bench-${count}/`;
