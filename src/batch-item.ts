@@ -46,6 +46,12 @@ export interface ItemWork {
   retryPolicy?: Partial<RetryPolicy>;
   /** Epoch ms: no retry backoff sleeps past it. */
   deadline?: number;
+  /**
+   * An earlier attempt of this batch may have written results (see
+   * batch-attempt.ts): look each image up in the ledger first. False on a
+   * first attempt, which has nothing to resume.
+   */
+  mayResume: boolean;
 }
 
 /** "Name: message" of an error, as classified for detection. */
@@ -56,12 +62,14 @@ export function describeDetectionError(error: unknown): string {
 
 /** The function that takes one item to its outcome; never throws. */
 export function itemProcessor(work: ItemWork): (image: ImageRef) => Promise<ItemOutcome> {
-  const { context, s3, logger, stop } = work;
+  const { context, s3, logger, stop, mayResume } = work;
   const analyse = imageAnalyser(work);
   return async (image) => {
     if (stop.signal.aborted) return { kind: "undone" };
     try {
-      const existing = await s3Call(work, () => readCurrentResult(s3, context, image), stop.signal);
+      const existing = mayResume
+        ? await s3Call(work, () => readCurrentResult(s3, context, image), stop.signal)
+        : undefined;
       if (existing) return { kind: "done", record: existing, resumed: true };
       const record = await analyse(image);
       // Not abortable: a finished analysis is always written.

@@ -2,6 +2,7 @@ import type { RekognitionClient } from "@aws-sdk/client-rekognition";
 import type { S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
 import { fatalRunnerError } from "./aws-errors.ts";
+import { markBatchStarted } from "./batch-attempt.ts";
 import { BatchStop, describeDetectionError, itemProcessor } from "./batch-item.ts";
 import { boundBatchOutput } from "./batch-output.ts";
 import { writeBatchPart } from "./batch-part.ts";
@@ -99,10 +100,11 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   const stop = new BatchStop();
   if (options.signal?.aborted) stop.now();
   options.signal?.addEventListener("abort", stop.now, { once: true });
-  const processItem = itemProcessor({ ...options, context, rate, tally, stop });
 
   let outcomes: (ItemOutcome | undefined)[];
   try {
+    const mayResume = await batchMayResume(options, context, items);
+    const processItem = itemProcessor({ ...options, context, rate, tally, stop, mayResume });
     outcomes = await runItems(items, context.concurrency, stop.signal, processItem);
   } finally {
     options.signal?.removeEventListener("abort", stop.now);
@@ -151,6 +153,28 @@ export async function processBatch(options: ProcessBatchOptions): Promise<BatchO
   }
   if (partError) throw partError;
   return output;
+}
+
+/**
+ * Whether an earlier attempt of this batch may have written results (see
+ * batch-attempt.ts). When the mark cannot be read or written, every image is
+ * looked up in the ledger, as a retry's are: never a result missed.
+ */
+async function batchMayResume(
+  options: ProcessBatchOptions,
+  context: BatchContext,
+  items: readonly ImageRef[],
+): Promise<boolean> {
+  const first = items[0];
+  if (!first) return false;
+  try {
+    return await markBatchStarted(options.s3, context, first.key);
+  } catch (error) {
+    options.logger.warn("could not mark the batch as started; every image is checked", {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return true;
+  }
 }
 
 /**

@@ -45,6 +45,16 @@ function benchCommand() {
       `what one emulated unit serves (default ${FULL_SETTINGS.tpsPerUnit}; with --quick ${QUICK_SETTINGS.tpsPerUnit})`,
       numberArgument("tps-per-unit", positiveNumber),
     )
+    .option(
+      "--ceiling-images <n>",
+      `images in the ceiling scenario (default ${FULL_SETTINGS.ceilingImages}; with --quick ${QUICK_SETTINGS.ceilingImages}); 1200 shows how much of a short run the map's start takes`,
+      numberArgument("ceiling-images", {
+        describe: "a whole number from 1 to 100000",
+        integer: true,
+        min: 1,
+        max: 100_000,
+      }),
+    )
     .option("--data <dir>", "where the seeded images live (default bench-results/data; reused)")
     .addHelpText(
       "after",
@@ -56,6 +66,7 @@ interface BenchFlags {
   scenario?: Scenario;
   quick?: boolean;
   tpsPerUnit?: number;
+  ceilingImages?: number;
   data?: string;
 }
 
@@ -68,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
   const settings: BenchSettings = {
     ...(values.quick ? QUICK_SETTINGS : FULL_SETTINGS),
     ...(tpsPerUnit ? { tpsPerUnit } : {}),
+    ...(values.ceilingImages ? { ceilingImages: values.ceilingImages } : {}),
     dataDirectory: resolve(values.data ?? resolve(outputDirectory, "data")),
   };
   const runs = (scenario: Scenario) => chosen === undefined || chosen === scenario;

@@ -119,8 +119,9 @@ export interface PaperRun {
  * Works out one backlog size. Counting rules (so the figures can be checked):
  * - Lambda: plan, start, one check per MODEL_WAIT_SECONDS of start-up, one
  *   per batch, stop, report.
- * - S3: per image a HEAD of its result (the ledger), the GET Rekognition makes
- *   of the image (S3Object mode) and one PUT of the result; LIST pages of
+ * - S3: per image the GET Rekognition makes of the image (S3Object mode) and
+ *   one PUT of the result; per batch a HEAD and a PUT of its started mark (a
+ *   first attempt looks no image up in the ledger); LIST pages of
  *   1,000 over the images and the results prefix; a handful of run files.
  * - Plan: one Lambda lists the images and the ledger's results
  *   (`ledgerResultsPerImage` per image) at `planSecondsPerThousand`; its
@@ -158,9 +159,9 @@ export function paperRun(images: number, settings = AWS_SETTINGS): PaperRun {
     planSeconds +
     (invocations - batches - 1) * settings.otherLambdaSeconds;
   const lists = Math.ceil(images / 1000) + Math.ceil(ledgerResults / 1000);
-  const reads = 2 * images + batches;
+  const reads = images + 2 * batches;
   const runFiles = 10;
-  const writes = images + runFiles;
+  const writes = images + batches + runFiles;
   const parentStates = 12 + 3 * checks;
   const transitions = parentStates + 3 * batches;
   const parentHistoryEvents = 5 * parentStates;

@@ -1,6 +1,16 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, type Dirent } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -117,6 +127,25 @@ export class SafeKeyStore extends FilesystemStore {
   private readonly buckets = new Map<string, Promise<StoredBucket | null>>();
   /** "<bucket>/<type>" -> the bucket-level configuration's XML, or null when there is none. */
   private readonly bucketConfigs = new Map<string, Promise<string | null>>();
+  /**
+   * Folders this store made or found, so that a write to a key whose folder
+   * exists makes no `mkdir` (two per PUT otherwise). A folder this store
+   * removes is dropped; one removed behind its back makes a write fail once
+   * with ENOENT, which drops it too, and S3 clients retry the 500.
+   */
+  private readonly folders = new Set<string>();
+
+  private async ensureFolder(folder: string): Promise<void> {
+    if (this.folders.has(folder)) return;
+    await mkdir(folder, { recursive: true });
+    this.folders.add(folder);
+  }
+
+  private forgetFolders(under: string): void {
+    for (const folder of this.folders) {
+      if (folder === under || folder.startsWith(`${under}/`)) this.folders.delete(folder);
+    }
+  }
 
   override getResourcePath(bucket: string, key = "", resource: string): string {
     if (isPathSafeKey(key)) return super.getResourcePath(bucket, key, resource);
@@ -160,6 +189,7 @@ export class SafeKeyStore extends FilesystemStore {
 
   private forgetBucket(bucket: string): void {
     this.buckets.delete(bucket);
+    this.forgetFolders(this.getBucketPath(bucket));
     for (const name of [...this.bucketConfigs.keys()]) {
       if (name.startsWith(`${bucket}/`)) this.bucketConfigs.delete(name);
     }
@@ -223,9 +253,28 @@ export class SafeKeyStore extends FilesystemStore {
     const digest = digestOf(key);
     if (this.hashedKeys.get(digest) === key) return;
     const path = this.getResourcePath(bucket, key, "key");
-    await mkdir(dirname(path), { recursive: true });
+    await this.ensureFolder(dirname(path));
     await writeFileAtomic(path, key);
     this.hashedKeys.set(digest, key);
+  }
+
+  /**
+   * An object's size, and its bytes on demand; null when there is none. For
+   * reads that need only the bytes (the emulator's Image.S3Object): one stat
+   * and one read, without the metadata and checksum files a GetObject reads.
+   */
+  async readObjectContent(
+    bucket: string,
+    key: string,
+  ): Promise<{ size: number; read: () => Promise<Buffer> } | null> {
+    const objectPath = this.getResourcePath(bucket, key, "object");
+    try {
+      const { size } = await stat(objectPath);
+      return { size, read: () => readFile(objectPath) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
   }
 
   override async getMetadata(bucket: string, key: string): Promise<Record<string, unknown>> {
@@ -272,7 +321,7 @@ export class SafeKeyStore extends FilesystemStore {
     md5?: string,
   ): Promise<void> {
     const metadataPath = this.getResourcePath(bucket, key, "metadata.json");
-    await mkdir(dirname(metadataPath), { recursive: true });
+    await this.ensureFolder(dirname(metadataPath));
     await this.rememberKey(bucket, key);
     const kept = Object.fromEntries(
       Object.entries(metadata).filter(
@@ -286,7 +335,7 @@ export class SafeKeyStore extends FilesystemStore {
   override async putObject(object: S3rverObject): Promise<{ size: number; md5: string }> {
     const { bucket, key } = object as { bucket: string; key: string };
     const objectPath = this.getResourcePath(bucket, key, "object");
-    await mkdir(dirname(objectPath), { recursive: true });
+    await this.ensureFolder(dirname(objectPath));
     await this.rememberKey(bucket, key);
     const temporary = join(dirname(objectPath), `${MARKER}tmp-${randomUUID()}`);
     const hash = createHash("md5");
@@ -312,11 +361,14 @@ export class SafeKeyStore extends FilesystemStore {
       await this.putMetadata(bucket, key, object.metadata ?? {});
       // The old checksum goes first: if we stop between the renames, the
       // checksum is recomputed from whichever object is in place.
-      await rm(`${objectPath}.md5`, { force: true });
+      await unlink(`${objectPath}.md5`).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
       await rename(temporary, objectPath);
       await writeFileAtomic(`${objectPath}.md5`, md5);
       return { size, md5 };
     } catch (error) {
+      if (isNotFound(error)) this.forgetFolders(dirname(objectPath));
       await rm(temporary, { force: true });
       throw error;
     }
@@ -346,7 +398,9 @@ export class SafeKeyStore extends FilesystemStore {
     const folders = key.split("/").slice(0, -1);
     while (folders.length > 0) {
       try {
-        await rmdir(join(bucketPath, ...folders));
+        const folder = join(bucketPath, ...folders);
+        this.forgetFolders(folder);
+        await rmdir(folder);
       } catch {
         return; // not empty, or already gone
       }

@@ -83,4 +83,25 @@ describe("bad flag values", () => {
       });
     });
   });
+
+  it("npm run bench refuses them with exit code 2, running nothing", async () => {
+    const cases: [string[], string][] = [
+      [["--ceiling-images", "0"], "--ceiling-images must be a whole number from 1 to 100000"],
+      [["--ceiling-images", "12.5"], "--ceiling-images must be a whole number"],
+    ];
+    const data = join(scratch, "bench-never-created");
+    const results = await pMap(
+      cases,
+      ([args]) => run("harness/bench/main.ts", [...args, "--scenario", "ceiling", "--data", data]),
+      { concurrency: 2 },
+    );
+    results.forEach(({ code, stderr }, index) => {
+      const [args, message] = cases[index] as [string[], string];
+      expect({ args, code, stderr }).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining(message),
+      });
+    });
+    expect(existsSync(data)).toBe(false);
+  });
 });

@@ -118,4 +118,22 @@ describe("the embedded S3 store's bucket caches", () => {
       s3.send(new GetObjectCommand({ Bucket: "cache-d", Key: "k" })),
     ).resolves.toBeDefined();
   });
+
+  const text = async (bucket: string, key: string) =>
+    (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
+
+  it("writes into a folder again after its last object was deleted (the folder went with it)", async () => {
+    await s3.send(new PutObjectCommand({ Bucket: "cache-a", Key: "deep/er/one", Body: "1" }));
+    await s3.send(new DeleteObjectCommand({ Bucket: "cache-a", Key: "deep/er/one" }));
+    await s3.send(new PutObjectCommand({ Bucket: "cache-a", Key: "deep/er/two", Body: "2" }));
+    expect(await text("cache-a", "deep/er/two")).toBe("2");
+  });
+
+  it("writes into a folder removed behind its back, at the latest on the client's retry", async () => {
+    await s3.send(new PutObjectCommand({ Bucket: "cache-a", Key: "gone/first", Body: "1" }));
+    await rm(join(dataDir, "cache-a", "gone"), { recursive: true, force: true });
+    // The default client retries a 500 (the first write may fail with ENOENT).
+    await s3.send(new PutObjectCommand({ Bucket: "cache-a", Key: "gone/second", Body: "2" }));
+    expect(await text("cache-a", "gone/second")).toBe("2");
+  });
 });

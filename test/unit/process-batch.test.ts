@@ -15,6 +15,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { UNREADABLE_MAX_ATTEMPTS } from "../../src/aws-errors.ts";
+import { batchMarkKey } from "../../src/batch-attempt.ts";
 import { MAX_IMAGE_BYTES } from "../../src/detect-image.ts";
 import {
   BatchIncompleteError,
@@ -23,7 +24,7 @@ import {
 } from "../../src/errors.ts";
 import { type ProcessBatchOptions, processBatch } from "../../src/process-batch.ts";
 import type { RateController } from "../../src/rate-controller.ts";
-import { resultKeyFor } from "../../src/result-keys.ts";
+import { resultKeyFor, resultsFolder } from "../../src/result-keys.ts";
 import { type PartLine, partKeyFor, partLineSchema } from "../../src/result-parts.ts";
 import { RESULT_METADATA } from "../../src/results.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
@@ -86,7 +87,22 @@ function ledgerPuts(): PutObjectCommandInput[] {
   return s3Mock
     .commandCalls(PutObjectCommand)
     .map((call) => call.args[0].input as PutObjectCommandInput)
-    .filter((input) => !isPartKey(input.Key as string));
+    .filter((input) => (input.Key as string).startsWith(resultsFolder("out/")));
+}
+
+/** The ledger look-ups (HeadObject of an image's result key). */
+function ledgerHeads(): string[] {
+  return s3Mock
+    .commandCalls(HeadObjectCommand)
+    .map((call) => call.args[0].input.Key as string)
+    .filter((key) => key.startsWith(resultsFolder("out/")));
+}
+
+/** As after an earlier attempt of the batch whose first image is `firstImageKey`: its mark is there. */
+function markStarted(firstImageKey: string) {
+  s3Mock
+    .on(HeadObjectCommand, { Key: batchMarkKey("out/", "run-1", firstImageKey) })
+    .resolves({ ContentLength: firstImageKey.length });
 }
 
 function isPartKey(key: string): boolean {
@@ -168,6 +184,42 @@ afterEach(() => {
 });
 
 describe("processBatch", () => {
+  it("a first attempt marks the batch and looks none of its images up in the ledger", async () => {
+    const items = [image("red-1.jpg"), image("red-2.jpg"), image("blue-1.png")];
+    const output = await run(clock, { event: { BatchInput: context(), Items: items } });
+
+    expect(output).toMatchObject({ succeeded: 3, resumed: 0 });
+    expect(ledgerHeads()).toEqual([]);
+    const mark = batchMarkKey("out/", "run-1", "red-1.jpg");
+    const marks = s3Mock
+      .commandCalls(PutObjectCommand)
+      .filter((call) => call.args[0].input.Key === mark);
+    expect(marks).toHaveLength(1);
+    expect(marks[0]?.args[0].input.Bucket).toBe("results");
+  });
+
+  it("a later attempt (the mark is there) looks every image up in the ledger", async () => {
+    const items = [image("red-1.jpg"), image("red-2.jpg"), image("blue-1.png")];
+    markStarted("red-1.jpg");
+    const output = await run(clock, { event: { BatchInput: context(), Items: items } });
+
+    expect(output).toMatchObject({ succeeded: 3, resumed: 0 });
+    expect(ledgerHeads().sort()).toEqual(
+      items.map((item) => resultKeyFor("out/", item.key)).sort(),
+    );
+  });
+
+  it("when the mark cannot be read, every image is looked up in the ledger", async () => {
+    const items = [image("red-1.jpg"), image("blue-1.png")];
+    s3Mock
+      .on(HeadObjectCommand, { Key: batchMarkKey("out/", "run-1", "red-1.jpg") })
+      .rejects(awsError("InternalError", 500));
+    const output = await run(clock, { event: { BatchInput: context(), Items: items } });
+
+    expect(output).toMatchObject({ succeeded: 2 });
+    expect(ledgerHeads()).toHaveLength(2);
+  });
+
   it("analyses every image by S3 reference and writes one record per image", async () => {
     const items = [image("red-1.jpg"), image("red-2.jpg"), image("blue-1.png")];
     const output = await run(clock, { event: { BatchInput: context(), Items: items } });
@@ -201,7 +253,7 @@ describe("processBatch", () => {
       runId: "run-1",
       attempts: 1,
     });
-    const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
+    const put = ledgerPuts()[0] as PutObjectCommandInput;
     expect(put.Bucket).toBe("results");
     expect(put.Metadata?.[RESULT_METADATA.imageLastModified]).toBe("2026-01-01T00:00:00.000Z");
   });
@@ -328,6 +380,8 @@ describe("processBatch", () => {
         [RESULT_METADATA.status]: status,
       },
     });
+    // An earlier attempt of this batch ran: it marked the batch and wrote some results.
+    markStarted(done.key);
     s3Mock
       .on(HeadObjectCommand, { Key: resultKeyFor("out/", done.key) })
       .resolves(current(done, "succeeded"))
@@ -399,7 +453,7 @@ describe("processBatch", () => {
       size: 5,
     });
     expect(record?.schemaVersion).toBe(2);
-    const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
+    const put = ledgerPuts()[0] as PutObjectCommandInput;
     expect(put.Metadata?.[RESULT_METADATA.imageEtag]).toBe("replaced-since-listing");
   });
 

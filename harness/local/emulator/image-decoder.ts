@@ -31,10 +31,12 @@ export async function decodeImage(bytes: Buffer): Promise<RawImage> {
   if (!format) {
     throw new ApiError("InvalidImageFormatException", "Request has unsupported image format.");
   }
+  // One instance reads the header, then decodes: the input is taken in once.
+  const image = sharp(bytes, { failOn: "truncated" });
   let width: number | undefined;
   let height: number | undefined;
   try {
-    ({ width, height } = await sharp(bytes).metadata());
+    ({ width, height } = await image.metadata());
   } catch {
     throw new ApiError("InvalidImageFormatException", "Request has invalid image format.");
   }
@@ -51,7 +53,7 @@ export async function decodeImage(bytes: Buffer): Promise<RawImage> {
     );
   }
   try {
-    const { data, info } = await sharp(bytes, { failOn: "truncated" })
+    const { data, info } = await image
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .resize(ANALYSIS_SIDE, ANALYSIS_SIDE, {
         fit: "inside",
