@@ -55,7 +55,11 @@ export interface RateControllerOptions {
   floorFactor?: number;
   /**
    * After a cut, probes climb fast (halfway per step) back to this fraction of
-   * the rate that was throttled. Default 0.95.
+   * the rate that was throttled. Default 0.9: workers sharing a model are
+   * throttled when their sum is over the capacity, by then ~5-8 % over it
+   * (the model's burst hides the excess for a while), so each one's throttled
+   * rate overstates its share; climbing fast to 0.95 of it met the next
+   * throttle within seconds.
    */
   recoverFraction?: number;
   /** From there up to the throttled rate, probe steps are this fraction of a full step. Default 0.05. */
@@ -87,6 +91,23 @@ export interface RateControllerOptions {
    * (rate x (1 - throttled share)), never below rate x this. Default 0.5.
    */
   deepestCutFactor?: number;
+  /**
+   * Once the band below the last throttled rate has gone stale, probes above
+   * that rate grow by one step at a time (no doubling) until the rate is this
+   * factor above it: the capacity has usually not moved, and the model's
+   * burst hides an overshoot for seconds, so doubling there overshoots by far
+   * and takes several cuts to undo. Past it, the capacity has moved (a peer
+   * finished, the model scaled up) and steps double again. Default 1.1.
+   */
+  staleClimbFactor?: number;
+  /**
+   * Each time a climb out of a stale band is throttled within `staleAfterMs`
+   * (the capacity had not moved: the band was right), the band holds twice as
+   * long next time, up to this; a throttle later than that (the climb found
+   * new ground first) resets the hold to `staleAfterMs`. Default 60000 ms;
+   * `staleAfterMs` or less turns the backoff off.
+   */
+  maxStaleAfterMs?: number;
 }
 
 export interface AdaptiveRateStats extends RateControllerStats {
@@ -128,6 +149,14 @@ export class AdaptiveRateController implements RateController {
   private readonly maxGrowthShare: number;
   private readonly staleAfterMs: number;
   private readonly deepestCutFactor: number;
+  private readonly staleClimbFactor: number;
+  private readonly maxStaleAfterMs: number;
+  /** How long the band holds now (`staleAfterMs`, doubled by climbs that found the old limit). */
+  private bandHoldMs: number;
+  /** The throttled rate the band went stale below: probes above it climb one step at a time. */
+  private staleFromTps: number | undefined;
+  /** When the band last went stale (until the next cut). */
+  private staleAt: number | undefined;
   /** Calls granted since the last cut, and how many of those were throttled. */
   private sinceCut = { granted: 0, throttled: 0 };
   /** Probes in a row on new ground (no throttled rate known above): each doubles the step. */
@@ -175,7 +204,7 @@ export class AdaptiveRateController implements RateController {
       options.ceilingTps ?? plannedTps * (options.ceilingFactor ?? 2),
     );
     this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
-    this.recoverFraction = options.recoverFraction ?? 0.95;
+    this.recoverFraction = options.recoverFraction ?? 0.9;
     this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
     this.probeUseShare = options.probeUseShare ?? 0.9;
     this.toleratedThrottleShare = options.toleratedThrottleShare ?? 0;
@@ -183,6 +212,9 @@ export class AdaptiveRateController implements RateController {
     this.maxGrowthShare = options.maxGrowthShare ?? 0.25;
     this.staleAfterMs = options.staleAfterMs ?? 15000;
     this.deepestCutFactor = options.deepestCutFactor ?? 0.5;
+    this.staleClimbFactor = options.staleClimbFactor ?? 1.1;
+    this.maxStaleAfterMs = Math.max(this.staleAfterMs, options.maxStaleAfterMs ?? 60000);
+    this.bandHoldMs = this.staleAfterMs;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
@@ -233,6 +265,14 @@ export class AdaptiveRateController implements RateController {
     if (now - this.lastCutAt < this.cutWindowMs) return;
     if (this.throttleShare(now) <= this.toleratedThrottleShare) return;
     this.refill(now);
+    if (this.staleAt !== undefined) {
+      // Soon after a climb out of a stale band: the band was right, hold it longer next time.
+      this.bandHoldMs =
+        now - this.staleAt < this.staleAfterMs
+          ? Math.min(this.maxStaleAfterMs, this.bandHoldMs * 2)
+          : this.staleAfterMs;
+      this.staleAt = undefined;
+    }
     this.throttledAtTps = this.rate;
     this.rate = Math.max(this.floorTps, this.rate * this.cutFactorNow());
     this.sinceCut = { granted: 0, throttled: 0 };
@@ -244,6 +284,7 @@ export class AdaptiveRateController implements RateController {
     this.countingSince = now;
     this.probesInARow = 0;
     this.inBandSince = undefined;
+    this.staleFromTps = undefined;
     this.counters.cuts += 1;
   }
 
@@ -334,7 +375,17 @@ export class AdaptiveRateController implements RateController {
       this.probeStep * 2 ** this.probesInARow,
       Math.max(this.probeStep, this.rate * this.maxGrowthShare),
     );
-    if (this.throttledAtTps === undefined) return grown;
+    if (this.throttledAtTps === undefined) {
+      if (this.staleFromTps !== undefined) {
+        if (this.rate < this.staleFromTps * this.staleClimbFactor) {
+          this.probesInARow = -1;
+          return this.probeStep;
+        }
+        // Past the old limit without a throttle: the capacity has moved.
+        this.staleFromTps = undefined;
+      }
+      return grown;
+    }
     const recovered = this.throttledAtTps * this.recoverFraction;
     if (this.rate < recovered) {
       this.probesInARow = -1;
@@ -343,10 +394,12 @@ export class AdaptiveRateController implements RateController {
     if (this.rate < this.throttledAtTps) {
       this.probesInARow = -1;
       this.inBandSince ??= now;
-      if (now - this.inBandSince < this.staleAfterMs) {
+      if (now - this.inBandSince < this.bandHoldMs) {
         return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
       }
-      // Quiet for long in the band: the capacity has moved up.
+      // Quiet for long in the band: the capacity may have moved up.
+      this.staleFromTps = this.throttledAtTps;
+      this.staleAt = now;
       this.throttledAtTps = undefined;
       this.inBandSince = undefined;
       return this.probeStep;
