@@ -3,6 +3,7 @@ import { AdaptiveRateController } from "../../src/adaptive-rate-controller.ts";
 import { measureCapacity } from "../../src/report/capacity.ts";
 import type { TimelinePoint } from "../../src/shapes.ts";
 import { FakeClock } from "../support/fake-clock.ts";
+import recorded from "../support/misplan-slow-6000.timeline.json" with { type: "json" };
 import { simulateWorkers } from "../support/rate-simulation.ts";
 
 /**
@@ -42,6 +43,8 @@ describe("learned TPS per unit against the model's true figure", () => {
   it.each([
     [12, 1200],
     [12, 6000],
+    [20, 1200],
+    [20, 6000],
     [28, 1200],
     [28, 6000],
   ])("a model serving %i TPS, %i images: within 5 per cent", async (capacityTps, images) => {
@@ -65,5 +68,21 @@ describe("learned TPS per unit against the model's true figure", () => {
       () => 10,
     );
     expect(capacity).toMatchObject({ kind: "measured", tpsPerUnit: 5, sampleSeconds: 20 });
+  });
+});
+
+describe("learned TPS per unit on a recorded run", () => {
+  it("a model 40 % slower than planned, 6,000 images: within 1 per cent", () => {
+    const { accepted, throttled, units, trueTpsPerUnit } = recorded;
+    const timeline = accepted.map((a, t) => ({ t, accepted: a, throttled: throttled[t] ?? 0 }));
+    const capacity = measureCapacity(
+      timeline,
+      () => units,
+      () => units * 5,
+    );
+    expect(capacity?.kind).toBe("measured");
+    expect(Math.abs((capacity?.tpsPerUnit ?? 0) - trueTpsPerUnit) / trueTpsPerUnit).toBeLessThan(
+      0.01,
+    );
   });
 });
