@@ -1,5 +1,6 @@
 import { onAbort } from "./abort-subscriptions.ts";
-import type { RateController, RateControllerStats } from "./rate-controller.ts";
+import type { AdaptiveRateStats, RateControllerOptions } from "./adaptive-rate-options.ts";
+import type { RateController } from "./rate-controller.ts";
 import type { Clock } from "./runtime.ts";
 
 /**
@@ -18,87 +19,7 @@ import type { Clock } from "./runtime.ts";
  * number of tokens granted in a span of time is exact.
  */
 
-export interface RateControllerOptions {
-  /** The planned calls per second (the start rate). */
-  plannedTps: number;
-  clock: Clock;
-  /** Tokens the bucket holds at most. Default: a tenth of a second's worth, at least 1. */
-  burst?: number;
-  /** Factor applied to the rate on a throttle. Default 0.8. */
-  cutFactor?: number;
-  /** At most one cut per this many ms. Default 1000. */
-  cutWindowMs?: number;
-  /** No probing until this long after the last throttle. Default 1000 ms. */
-  quietMs?: number;
-  /** One probe step per this many ms. Default 1000. */
-  probeIntervalMs?: number;
-  /** Each probe adds this fraction of the planned rate. Default 0.05. */
-  probeStepFraction?: number;
-  /** The rate never goes above plannedTps x this. Default 2. */
-  ceilingFactor?: number;
-  /**
-   * The rate never goes above this (calls per second); overrides
-   * `ceilingFactor`. Set when the model auto-scales: the worker's share of
-   * MaxInferenceUnits x TPS per unit.
-   */
-  ceilingTps?: number;
-  /**
-   * Throttles up to this share of the calls of the last `throttleShareWindowMs`
-   * cut nothing: they only hold the rate where it is. An auto-scaling model
-   * adds units only while demand exceeds what is in service, so a little
-   * standing excess is the signal it needs. Default 0 (every throttle cuts).
-   */
-  toleratedThrottleShare?: number;
-  /** The span the throttle share is measured over. Default 3000 ms. */
-  throttleShareWindowMs?: number;
-  /** The rate never goes below plannedTps x this. Default 0.05. */
-  floorFactor?: number;
-  /**
-   * After a cut, probes climb fast (halfway per step) back to this fraction of
-   * the rate that was throttled. Default 0.95.
-   */
-  recoverFraction?: number;
-  /** From there up to the throttled rate, probe steps are this fraction of a full step. Default 0.05. */
-  nearLimitFactor?: number;
-  /**
-   * A probe needs the tokens granted since the last one to reach this share
-   * of the rate: a limit that is not being used (something else, such as the
-   * CPU or the in-flight slots, holds the pace) is not raised, or it would
-   * climb unchecked and overshoot once that bottleneck clears. Default 0.9.
-   */
-  probeUseShare?: number;
-  /**
-   * Each probe in a row without a throttle doubles the step, up to this share
-   * of the current rate, so a rate far below the capacity (a plan that
-   * underestimates the model, or peers that finished their work) is found in
-   * a few seconds instead of at a fixed +5 % of the plan per second. A cut
-   * starts over at one step. Default 0.25.
-   */
-  maxGrowthShare?: number;
-  /**
-   * The slow band just below the rate that was last throttled holds only this
-   * long without a throttle: past it, that rate is old news (a peer finished
-   * its work, the model scaled up) and probes grow again. Default 15000 ms.
-   */
-  staleAfterMs?: number;
-  /**
-   * A cut goes deeper than `cutFactor` when the calls granted since the last
-   * cut were throttled in a larger share: the rate becomes what got through
-   * (rate x (1 - throttled share)), never below rate x this. Default 0.5.
-   */
-  deepestCutFactor?: number;
-}
-
-export interface AdaptiveRateStats extends RateControllerStats {
-  ceilingTps: number;
-  floorTps: number;
-  /** Times the rate was cut. */
-  cuts: number;
-  /** Times the rate was raised. */
-  probes: number;
-  /** The rate at the last cut, if any. */
-  throttledAtTps?: number;
-}
+export type { AdaptiveRateStats, RateControllerOptions } from "./adaptive-rate-options.ts";
 
 /** Fewer calls since the last cut than this say too little about the share throttled. */
 const MIN_CALLS_FOR_SHARE = 5;
@@ -128,6 +49,14 @@ export class AdaptiveRateController implements RateController {
   private readonly maxGrowthShare: number;
   private readonly staleAfterMs: number;
   private readonly deepestCutFactor: number;
+  private readonly staleClimbFactor: number;
+  private readonly maxStaleAfterMs: number;
+  /** How long the band holds now (`staleAfterMs`, doubled by climbs that found the old limit). */
+  private bandHoldMs: number;
+  /** The throttled rate the band went stale below: probes above it climb one step at a time. */
+  private staleFromTps: number | undefined;
+  /** When the band last went stale (until the next cut). */
+  private staleAt: number | undefined;
   /** Calls granted since the last cut, and how many of those were throttled. */
   private sinceCut = { granted: 0, throttled: 0 };
   /** Probes in a row on new ground (no throttled rate known above): each doubles the step. */
@@ -175,7 +104,7 @@ export class AdaptiveRateController implements RateController {
       options.ceilingTps ?? plannedTps * (options.ceilingFactor ?? 2),
     );
     this.floorTps = plannedTps * (options.floorFactor ?? 0.05);
-    this.recoverFraction = options.recoverFraction ?? 0.95;
+    this.recoverFraction = options.recoverFraction ?? 0.9;
     this.nearLimitFactor = options.nearLimitFactor ?? 0.05;
     this.probeUseShare = options.probeUseShare ?? 0.9;
     this.toleratedThrottleShare = options.toleratedThrottleShare ?? 0;
@@ -183,6 +112,9 @@ export class AdaptiveRateController implements RateController {
     this.maxGrowthShare = options.maxGrowthShare ?? 0.25;
     this.staleAfterMs = options.staleAfterMs ?? 15000;
     this.deepestCutFactor = options.deepestCutFactor ?? 0.5;
+    this.staleClimbFactor = options.staleClimbFactor ?? 1.1;
+    this.maxStaleAfterMs = Math.max(this.staleAfterMs, options.maxStaleAfterMs ?? 60000);
+    this.bandHoldMs = this.staleAfterMs;
     this.rate = plannedTps;
     this.tokens = this.burst;
     this.refilledAt = clock.now();
@@ -233,6 +165,14 @@ export class AdaptiveRateController implements RateController {
     if (now - this.lastCutAt < this.cutWindowMs) return;
     if (this.throttleShare(now) <= this.toleratedThrottleShare) return;
     this.refill(now);
+    if (this.staleAt !== undefined) {
+      // Soon after a climb out of a stale band: the band was right, hold it longer next time.
+      this.bandHoldMs =
+        now - this.staleAt < this.staleAfterMs
+          ? Math.min(this.maxStaleAfterMs, this.bandHoldMs * 2)
+          : this.staleAfterMs;
+      this.staleAt = undefined;
+    }
     this.throttledAtTps = this.rate;
     this.rate = Math.max(this.floorTps, this.rate * this.cutFactorNow());
     this.sinceCut = { granted: 0, throttled: 0 };
@@ -244,6 +184,7 @@ export class AdaptiveRateController implements RateController {
     this.countingSince = now;
     this.probesInARow = 0;
     this.inBandSince = undefined;
+    this.staleFromTps = undefined;
     this.counters.cuts += 1;
   }
 
@@ -334,7 +275,17 @@ export class AdaptiveRateController implements RateController {
       this.probeStep * 2 ** this.probesInARow,
       Math.max(this.probeStep, this.rate * this.maxGrowthShare),
     );
-    if (this.throttledAtTps === undefined) return grown;
+    if (this.throttledAtTps === undefined) {
+      if (this.staleFromTps !== undefined) {
+        if (this.rate < this.staleFromTps * this.staleClimbFactor) {
+          this.probesInARow = -1;
+          return this.probeStep;
+        }
+        // Past the old limit without a throttle: the capacity has moved.
+        this.staleFromTps = undefined;
+      }
+      return grown;
+    }
     const recovered = this.throttledAtTps * this.recoverFraction;
     if (this.rate < recovered) {
       this.probesInARow = -1;
@@ -343,10 +294,12 @@ export class AdaptiveRateController implements RateController {
     if (this.rate < this.throttledAtTps) {
       this.probesInARow = -1;
       this.inBandSince ??= now;
-      if (now - this.inBandSince < this.staleAfterMs) {
+      if (now - this.inBandSince < this.bandHoldMs) {
         return Math.min(this.throttledAtTps - this.rate, this.probeStep * this.nearLimitFactor);
       }
-      // Quiet for long in the band: the capacity has moved up.
+      // Quiet for long in the band: the capacity may have moved up.
+      this.staleFromTps = this.throttledAtTps;
+      this.staleAt = now;
       this.throttledAtTps = undefined;
       this.inBandSince = undefined;
       return this.probeStep;

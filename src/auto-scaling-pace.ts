@@ -38,5 +38,11 @@ export function autoScalingPace(
     probeStepFraction: (AUTO_SCALING_PACE.probeStepOfCeiling * ceilingTps) / plannedTps,
     toleratedThrottleShare: AUTO_SCALING_PACE.toleratedThrottleShare,
     nearLimitFactor: 1,
+    // The capacity in service grows here: climb back to just below the last
+    // throttled rate and out of a quiet band at once, and hold it no longer
+    // (the fixed-units settings would slow the climb the service scales on).
+    recoverFraction: 0.95,
+    staleClimbFactor: 1,
+    maxStaleAfterMs: 0,
   };
 }

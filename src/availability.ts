@@ -6,7 +6,7 @@
  * production models should start with at least 2 units. With one unit a
  * failure leaves no capacity at all until the replacement serves.
  */
-import { costOption } from "./cost.ts";
+import { costBasisOf, costOption } from "./cost.ts";
 import { formatDuration } from "./report/format.ts";
 import type { CostOption, Sizing } from "./shapes.ts";
 
@@ -26,20 +26,16 @@ export interface SingleUnitRisk {
 }
 
 export function singleUnitRisk(opts: {
-  sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds" | "maxInferenceUnits">;
+  sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds" | "maxInferenceUnits"> &
+    Partial<Pick<Sizing, "stopSeconds" | "perWorkerTps">>;
   pending: number;
   pricePerUnitHour: number;
 }): SingleUnitRisk | undefined {
   const { sizing, pending, pricePerUnitHour } = opts;
   if (sizing.units !== 1 || pending === 0) return undefined;
-  const option = (units: number) =>
-    costOption({
-      units,
-      pending,
-      tpsPerUnit: sizing.tpsPerUnit,
-      startupSeconds: sizing.startupSeconds,
-      pricePerUnitHour,
-    });
+  // The plan's cost table's own figures for one and two units.
+  const basis = costBasisOf(sizing, pricePerUnitHour);
+  const option = (units: number) => costOption(units, pending, basis);
   const oneUnit = option(1);
   const twoUnits = option(2);
   const replacement = sizing.startupSeconds;

@@ -1,5 +1,6 @@
 import { formatDuration } from "./report/format.ts";
 import type { RunInput } from "./run-input.ts";
+import type { StrategyOption } from "./scaling-strategy.ts";
 import type { CostEstimate, CostOption, Sizing } from "./shapes.ts";
 
 /** How many unit counts either side of the chosen one the trade-off table shows. */
@@ -24,53 +25,112 @@ export const COST_RULES = {
 } as const;
 
 /**
- * What one unit count costs for `pending` images: every unit is billed for
- * start-up, the ramp-up, processing, the idle shares of the tail and the
- * stop. Nothing pending costs nothing (the model is not started).
+ * What every price of a run rests on, taken from its sizing: the plan's cost
+ * table, the strategy comparison and the single-unit note all price with it,
+ * so they quote one figure for one option.
  */
-export function costOption(opts: {
-  units: number;
-  pending: number;
+export interface CostBasis {
   tpsPerUnit: number;
   startupSeconds: number;
-  /** From StopProjectVersion until STOPPED. Default 0. */
+  /** From StopProjectVersion until STOPPED, billed. Absent in older sizings: 0. */
   stopSeconds?: number;
-  /** Workers sharing the rate: with one, there is no tail. Default 1. */
-  workers?: number;
-  /** Default 0; the plan's estimate passes `COST_RULES.rampUpSeconds`. */
-  rampUpSeconds?: number;
+  /**
+   * The planned calls per second of one worker: at a given unit count there
+   * are as many workers as it takes, and with more than one there is a tail.
+   * Absent: one worker, no tail.
+   */
+  perWorkerTps?: number;
   pricePerUnitHour: number;
-}): CostOption {
-  if (opts.pending === 0)
-    return { units: opts.units, durationSeconds: 0, inferenceHours: 0, cost: 0 };
-  const processingSeconds = opts.pending / (opts.units * opts.tpsPerUnit);
-  const workers = Math.max(1, opts.workers ?? 1);
-  const tailSeconds = (processingSeconds * COST_RULES.tailShare * (workers - 1)) / workers;
-  const durationSeconds =
-    opts.startupSeconds +
-    (opts.rampUpSeconds ?? 0) +
-    processingSeconds +
-    tailSeconds +
-    (opts.stopSeconds ?? 0);
-  const inferenceHours = (opts.units * durationSeconds) / 3600;
+}
+
+/** The basis of a sized run at a price. */
+export function costBasisOf(
+  sizing: Pick<Sizing, "tpsPerUnit" | "startupSeconds"> &
+    Partial<Pick<Sizing, "stopSeconds" | "perWorkerTps">>,
+  pricePerUnitHour: number,
+): CostBasis {
   return {
-    units: opts.units,
-    durationSeconds: Math.round(durationSeconds),
+    tpsPerUnit: sizing.tpsPerUnit,
+    startupSeconds: sizing.startupSeconds,
+    ...(sizing.stopSeconds === undefined ? {} : { stopSeconds: sizing.stopSeconds }),
+    ...(sizing.perWorkerTps === undefined ? {} : { perWorkerTps: sizing.perWorkerTps }),
+    pricePerUnitHour,
+  };
+}
+
+/** Workers at `units`: as many as the planned per-worker rate makes (one without it). */
+export function workersAt(units: number, basis: Pick<CostBasis, "tpsPerUnit" | "perWorkerTps">) {
+  if (basis.perWorkerTps === undefined || basis.perWorkerTps <= 0) return 1;
+  return Math.max(1, Math.ceil((units * basis.tpsPerUnit) / basis.perWorkerTps - 1e-9));
+}
+
+/**
+ * The billed seconds the tail adds to `processingSeconds` with `workers`: it
+ * lasts up to `COST_RULES.tailShare` of the processing, and while it does the
+ * idle workers' shares, (workers - 1) / workers of the capacity, go unused.
+ * One worker has no tail.
+ */
+export function tailSeconds(processingSeconds: number, workers: number): number {
+  return (
+    (processingSeconds * COST_RULES.tailShare * (Math.max(1, workers) - 1)) / Math.max(1, workers)
+  );
+}
+
+/**
+ * The seconds and unit-seconds `units` fixed units are billed for `pending`
+ * images: start-up, the ramp-up, processing at the provisioned rate, the
+ * idle shares of the tail and the stop, all at `units`.
+ */
+export function fixedUnitsBill(units: number, pending: number, basis: CostBasis) {
+  const processingSeconds = pending / (units * basis.tpsPerUnit);
+  const durationSeconds =
+    basis.startupSeconds +
+    COST_RULES.rampUpSeconds +
+    processingSeconds +
+    tailSeconds(processingSeconds, workersAt(units, basis)) +
+    (basis.stopSeconds ?? 0);
+  return { processingSeconds, durationSeconds, unitSeconds: units * durationSeconds };
+}
+
+/** Rounds a bill the way every table shows it: whole seconds, 0.001 h, cents. */
+export function roundedBill(opts: {
+  durationSeconds: number;
+  unitSeconds: number;
+  pricePerUnitHour: number;
+}): Omit<CostOption, "units"> {
+  const inferenceHours = opts.unitSeconds / 3600;
+  return {
+    durationSeconds: Math.round(opts.durationSeconds),
     inferenceHours: Math.round(inferenceHours * 1000) / 1000,
     cost: Math.round(inferenceHours * opts.pricePerUnitHour * 100) / 100,
   };
 }
 
 /**
+ * What one fixed unit count costs for `pending` images (`fixedUnitsBill`,
+ * rounded). Nothing pending costs nothing (the model is not started).
+ */
+export function costOption(units: number, pending: number, basis: CostBasis): CostOption {
+  if (pending === 0) return { units, durationSeconds: 0, inferenceHours: 0, cost: 0 };
+  const bill = fixedUnitsBill(units, pending, basis);
+  return { units, ...roundedBill({ ...bill, pricePerUnitHour: basis.pricePerUnitHour }) };
+}
+
+/**
  * The cost of the planned unit count and of its neighbours (a few below and
  * above, plus the smallest and largest allowed), ascending by units, so a
  * user sees the trade-off: more units finish sooner, but each pays start-up.
+ * `chosen` is the planned fixed units, or, when the strategy comparison chose
+ * auto-scaling, its figure (the same cost model), so the plan, its strategy
+ * line and the report quote one estimate.
  */
 export function estimateCost(opts: {
   sizing: Pick<Sizing, "units" | "tpsPerUnit" | "startupSeconds"> &
     Partial<Pick<Sizing, "stopSeconds" | "perWorkerTps">>;
   pending: number;
   input: Pick<RunInput, "minUnits" | "maxUnits" | "maxInferenceUnits" | "pricePerUnitHour">;
+  /** The strategy comparison's choice, when there was one. */
+  strategy?: { chosen: StrategyOption };
 }): CostEstimate {
   const { sizing, input } = opts;
   const lowest = input.minUnits;
@@ -80,23 +140,21 @@ export function estimateCost(opts: {
     if (u >= lowest && u <= highest) unitCounts.add(u);
   }
   unitCounts.add(sizing.units);
-  const option = (units: number) =>
-    costOption({
-      units,
-      pending: opts.pending,
-      tpsPerUnit: sizing.tpsPerUnit,
-      startupSeconds: sizing.startupSeconds,
-      rampUpSeconds: COST_RULES.rampUpSeconds,
-      ...(sizing.stopSeconds === undefined ? {} : { stopSeconds: sizing.stopSeconds }),
-      // As many workers as the planned per-worker rate makes at this unit count.
-      ...(sizing.perWorkerTps === undefined
-        ? {}
-        : { workers: Math.ceil((units * sizing.tpsPerUnit) / sizing.perWorkerTps - 1e-9) }),
-      pricePerUnitHour: input.pricePerUnitHour,
-    });
+  const basis = costBasisOf(sizing, input.pricePerUnitHour);
+  const option = (units: number) => costOption(units, opts.pending, basis);
+  const auto = opts.strategy?.chosen;
   return {
     pricePerUnitHour: input.pricePerUnitHour,
-    chosen: option(sizing.units),
+    chosen:
+      auto?.strategy === "auto-scaling" && auto.maxInferenceUnits !== undefined
+        ? {
+            units: auto.units,
+            maxInferenceUnits: auto.maxInferenceUnits,
+            durationSeconds: auto.durationSeconds,
+            inferenceHours: auto.inferenceHours,
+            cost: auto.cost,
+          }
+        : option(sizing.units),
     options: [...unitCounts].sort((a, b) => a - b).map(option),
   };
 }
@@ -121,9 +179,16 @@ export function renderCostTable(cost: CostEstimate, currency = "USD"): string {
     `${mark} ${cells
       .map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join("  ")}`.trimEnd();
+  const autoScaling = cost.chosen.maxInferenceUnits !== undefined;
   const body = cost.options.map((o, i) =>
-    line(rows[i] ?? [], o.units === cost.chosen.units ? ">" : " "),
+    line(rows[i] ?? [], !autoScaling && o.units === cost.chosen.units ? ">" : " "),
   );
+  if (autoScaling) {
+    const c = cost.chosen;
+    body.push(
+      `> auto-scaling ${c.units}..${c.maxInferenceUnits}: ${formatDuration(c.durationSeconds, { coarse: true })}, ${c.inferenceHours.toFixed(3)} inference hours, ${c.cost.toFixed(2)}`,
+    );
+  }
   return [
     line(header, " "),
     ...body,

@@ -325,7 +325,7 @@ function sizeAndPrice(opts: {
     tpsPerUnit,
     size: (scaling) => sizeRun({ ...opts, input: { ...input, ...scaling } }),
   });
-  const cost = estimateCost({ sizing, pending: pending.count, input });
+  const cost = estimateCost({ sizing, pending: pending.count, input, strategy });
   assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
   return { sizing, cost, strategy };
 }

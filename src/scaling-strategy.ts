@@ -1,4 +1,12 @@
-import { costOption } from "./cost.ts";
+import {
+  COST_RULES,
+  type CostBasis,
+  costBasisOf,
+  fixedUnitsBill,
+  roundedBill,
+  tailSeconds,
+  workersAt,
+} from "./cost.ts";
 import { formatDuration } from "./report/format.ts";
 
 /**
@@ -17,7 +25,7 @@ export interface StrategyOption {
   units: number;
   /** Auto-scaling only: the most units the service may add up to. */
   maxInferenceUnits?: number;
-  /** From the start request to the last image, start-up included. */
+  /** From the start request until STOPPED, as the cost table counts it. */
   durationSeconds: number;
   inferenceHours: number;
   cost: number;
@@ -40,47 +48,40 @@ export interface StrategyComparison {
 /** Options whose cost is within this share of the cheapest count as the same price. */
 export const SAME_PRICE_SHARE = 0.01;
 
-interface Backlog {
+/** What the options are priced on: the backlog, the window and the cost model's basis. */
+export interface Backlog extends CostBasis {
   pending: number;
-  tpsPerUnit: number;
-  startupSeconds: number;
   /** How long auto-scaling takes to bring the added units into service. */
   scaleUpSeconds: number;
-  pricePerUnitHour: number;
   windowSeconds: number;
 }
 
-const rounded = (hours: number, price: number) => ({
-  inferenceHours: Math.round(hours * 1000) / 1000,
-  cost: Math.round(hours * price * 100) / 100,
-});
-
-/** A fixed unit count, as the cost table prices it. */
+/** A fixed unit count, priced by the cost table's own model (`fixedUnitsBill`). */
 export function fixedOption(units: number, backlog: Backlog): StrategyOption {
-  const option = costOption({ units, ...backlog });
+  const bill = fixedUnitsBill(units, backlog.pending, backlog);
   return {
     strategy: "fixed",
     units,
-    durationSeconds: option.durationSeconds,
-    inferenceHours: option.inferenceHours,
-    cost: option.cost,
-    meetsWindow: option.durationSeconds - backlog.startupSeconds <= backlog.windowSeconds + 0.5,
+    ...roundedBill({ ...bill, pricePerUnitHour: backlog.pricePerUnitHour }),
+    meetsWindow: bill.processingSeconds <= backlog.windowSeconds + 0.5,
   };
 }
 
 /**
- * Auto-scaling from `min` to `max` units: start-up at `min`, then one unit
- * more every `scaleUpSeconds` (the controllers keep demand above what is in
- * service) until `max`, which does the rest. Each unit is billed once it
- * serves. A backlog done before a unit is added never grows the model, and
- * costs what `min` fixed units cost.
+ * Auto-scaling from `min` to `max` units: start-up and ramp-up at `min`,
+ * then one unit more every `scaleUpSeconds` (the controllers keep demand
+ * above what is in service) until `max`, which does the rest; the tail and
+ * the stop at the units reached, as the cost table counts them for fixed
+ * units. Each unit is billed once it serves. A backlog done before a unit is
+ * added never grows the model, and costs what `min` fixed units cost.
  */
 export function autoScalingOption(min: number, max: number, backlog: Backlog): StrategyOption {
   const { tpsPerUnit, startupSeconds, scaleUpSeconds, pricePerUnitHour } = backlog;
   let left = backlog.pending;
   let processingSeconds = 0;
-  let unitSeconds = min * startupSeconds;
-  for (let units = min; left > 0; units += 1) {
+  let unitSeconds = min * (startupSeconds + COST_RULES.rampUpSeconds);
+  let units = min;
+  for (;;) {
     const rate = units * tpsPerUnit;
     // The last step (at max, or the backlog ends first) runs to the end.
     const seconds = units >= max ? left / rate : Math.min(scaleUpSeconds, left / rate);
@@ -88,15 +89,33 @@ export function autoScalingOption(min: number, max: number, backlog: Backlog): S
     if (left < 1e-9) left = 0;
     processingSeconds += seconds;
     unitSeconds += units * seconds;
+    if (left === 0) break;
+    units += 1;
   }
+  const end =
+    tailSeconds(processingSeconds, workersAt(units, backlog)) + (backlog.stopSeconds ?? 0);
+  unitSeconds += units * end;
   return {
     strategy: "auto-scaling",
     units: min,
     maxInferenceUnits: max,
-    durationSeconds: Math.round(startupSeconds + processingSeconds),
-    ...rounded(unitSeconds / 3600, pricePerUnitHour),
+    ...roundedBill({
+      durationSeconds: startupSeconds + COST_RULES.rampUpSeconds + processingSeconds + end,
+      unitSeconds,
+      pricePerUnitHour,
+    }),
     meetsWindow: processingSeconds <= backlog.windowSeconds + 0.5,
   };
+}
+
+/** The planned units, and when more are allowed, the most fixed units and auto-scaling between. */
+function strategyOptions(backlog: Backlog, units: number, maxUnits: number): StrategyOption[] {
+  const options: StrategyOption[] = [fixedOption(units, backlog)];
+  if (maxUnits > units) {
+    options.push(fixedOption(maxUnits, backlog));
+    options.push(autoScalingOption(units, maxUnits, backlog));
+  }
+  return options;
 }
 
 /**
@@ -115,13 +134,11 @@ export function compareStrategies(opts: {
   /** MaxInferenceUnits when asked for, else the unit quota. */
   maxUnits: number;
   autoScalingAsked: boolean;
+  /** A choice already made (on an earlier sizing) that these figures only reprice. */
+  keep?: ScalingStrategy;
 }): StrategyComparison {
   const { backlog, units, maxUnits } = opts;
-  const options: StrategyOption[] = [fixedOption(units, backlog)];
-  if (maxUnits > units) {
-    options.push(fixedOption(maxUnits, backlog));
-    options.push(autoScalingOption(units, maxUnits, backlog));
-  }
+  const options = strategyOptions(backlog, units, maxUnits);
   const assumptions = `auto-scaling estimate: units are added one at a time, each about ${formatDuration(backlog.scaleUpSeconds, { coarse: true })} (one model start-up) after the last, and are billed once they serve`;
   const fixed = options[0] as StrategyOption;
   const auto = options.find((o) => o.strategy === "auto-scaling");
@@ -138,9 +155,9 @@ export function compareStrategies(opts: {
   const cheapest = Math.min(...candidates.map((o) => o.cost));
   const samePrice = candidates.filter((o) => o.cost <= cheapest * (1 + SAME_PRICE_SHARE) + 0.005);
   // Stable: on equal time fixed (the first) stays.
-  const chosen = samePrice.reduce((best, o) =>
-    o.durationSeconds < best.durationSeconds ? o : best,
-  );
+  const chosen =
+    (opts.keep && pair.find((o) => o.strategy === opts.keep)) ??
+    samePrice.reduce((best, o) => (o.durationSeconds < best.durationSeconds ? o : best));
   return { options, chosen, reason: reasonFor(chosen, fixed, auto), assumptions };
 }
 
@@ -194,7 +211,14 @@ export function renderStrategies(comparison: StrategyComparison, currency = "USD
  * input; with auto-scaling asked for but fixed units chosen, the run is sized
  * again as fixed units (the model is then started without MaxInferenceUnits).
  */
-export function planScaling<S extends { units: number; startupSeconds: number }>(opts: {
+export function planScaling<
+  S extends {
+    units: number;
+    startupSeconds: number;
+    stopSeconds?: number;
+    perWorkerTps?: number;
+  },
+>(opts: {
   input: {
     maxInferenceUnits?: number;
     maxUnits: number;
@@ -207,25 +231,27 @@ export function planScaling<S extends { units: number; startupSeconds: number }>
   size: (input: { maxInferenceUnits?: number; minUnits: number }) => S;
 }): { sizing: S; strategy: StrategyComparison } {
   const { input } = opts;
+  // Priced on the sizing's own basis (its stop, its workers), as the cost table prices it.
+  const compare = (sized: S, keep?: ScalingStrategy) =>
+    compareStrategies({
+      backlog: {
+        ...costBasisOf({ ...sized, tpsPerUnit: opts.tpsPerUnit }, input.pricePerUnitHour),
+        pending: opts.pending,
+        scaleUpSeconds: sized.startupSeconds,
+        windowSeconds: input.targetWindowMinutes * 60,
+      },
+      units: sized.units,
+      maxUnits: input.maxInferenceUnits ?? input.maxUnits,
+      autoScalingAsked: input.maxInferenceUnits !== undefined,
+      ...(keep ? { keep } : {}),
+    });
   const sized = opts.size({ maxInferenceUnits: input.maxInferenceUnits, minUnits: input.minUnits });
-  const strategy = compareStrategies({
-    backlog: {
-      pending: opts.pending,
-      tpsPerUnit: opts.tpsPerUnit,
-      startupSeconds: sized.startupSeconds,
-      scaleUpSeconds: sized.startupSeconds,
-      pricePerUnitHour: input.pricePerUnitHour,
-      windowSeconds: input.targetWindowMinutes * 60,
-    },
-    units: sized.units,
-    maxUnits: input.maxInferenceUnits ?? input.maxUnits,
-    autoScalingAsked: input.maxInferenceUnits !== undefined,
-  });
+  const strategy = compare(sized);
   if (input.maxInferenceUnits === undefined || strategy.chosen.strategy === "auto-scaling") {
     return { sizing: sized, strategy };
   }
-  return {
-    sizing: opts.size({ maxInferenceUnits: undefined, minUnits: strategy.chosen.units }),
-    strategy,
-  };
+  // Sized again as fixed units (other workers, so another tail): the figures
+  // are those of this sizing, the choice stays.
+  const fixed = opts.size({ maxInferenceUnits: undefined, minUnits: strategy.chosen.units });
+  return { sizing: fixed, strategy: compare(fixed, "fixed") };
 }

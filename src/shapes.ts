@@ -152,7 +152,9 @@ export interface PendingByReason {
 /** One row of the cost trade-off table. */
 export interface CostOption {
   units: number;
-  /** Start-up plus processing, seconds. */
+  /** Auto-scaling: the most units (`units` is the minimum); absent for fixed units. */
+  maxInferenceUnits?: number;
+  /** From the start request until STOPPED: start-up, ramp-up, processing, tail, stop. */
   durationSeconds: number;
   inferenceHours: number;
   cost: number;

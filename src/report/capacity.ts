@@ -6,8 +6,14 @@ import { percentile, SATURATION_SHARE } from "./throughput.ts";
  * What one run tells about the TPS one inference unit can serve.
  *
  * - `measured`: the model refused calls (ProvisionedThroughputExceeded) in at
- *   least `minSampleSeconds` seconds, so the rate it accepted in those seconds
- *   is its capacity. Planning may use it.
+ *   least `minSampleSeconds` seconds. A throttle means the model's token
+ *   bucket was empty at that instant; between two such instants it accepted
+ *   exactly its capacity x the time between them, whatever the callers did,
+ *   as long as it never sat idle long enough to fill its burst (see
+ *   `contendedSpans`). So the capacity is the calls accepted over the spans
+ *   from throttle to throttle, divided by their length. Planning may use it.
+ *   (The seconds that hold a throttle are no sample of the capacity: the
+ *   callers cut their rate within them, so they run below it.)
  * - `lower-bound`: no (or too little) throttling, but the run held its own
  *   limit for at least `minSampleSeconds` seconds: the model served this rate
  *   and may serve more. Recorded for people, never used for planning, since
@@ -18,7 +24,7 @@ import { percentile, SATURATION_SHARE } from "./throughput.ts";
  */
 export interface CapacityMeasurement {
   kind: "measured" | "lower-bound";
-  /** Median over the evidence seconds of accepted calls / units in service. */
+  /** Accepted calls per second per unit in service over the evidence seconds. */
   tpsPerUnit: number;
   /** How many seconds the figure rests on. */
   sampleSeconds: number;
@@ -28,8 +34,47 @@ export interface CapacityMeasurement {
   basis: string;
 }
 
-/** Fewer evidence seconds than this is noise (one burst), not a measurement. */
+/** Fewer throttled seconds than this is noise (one burst), not a measurement. */
 export const MIN_CAPACITY_SAMPLE_SECONDS = 5;
+
+/**
+ * Throttled seconds further apart than this do not bound one span: in the
+ * gap the callers may have run below the capacity long enough for the model
+ * to fill its burst (about a second of capacity) and lose the rest, so the
+ * calls accepted would understate it.
+ */
+export const MAX_THROTTLE_GAP_SECONDS = 10;
+
+/**
+ * The spans from throttle to throttle: runs of throttled seconds (some calls
+ * accepted) no more than `MAX_THROTTLE_GAP_SECONDS` apart, each from its
+ * first throttled second to its last. A lone throttled second bounds no span.
+ */
+export function contendedSpans(
+  merged: readonly TimelinePoint[],
+): { from: number; to: number; seconds: TimelinePoint[] }[] {
+  const throttled = merged.filter((p) => p.throttled > 0 && p.accepted > 0).map((p) => p.t);
+  const spans: { from: number; to: number; seconds: TimelinePoint[] }[] = [];
+  let from: number | undefined;
+  let to: number | undefined;
+  const close = () => {
+    if (from !== undefined && to !== undefined && to > from) {
+      const [a, b] = [from, to];
+      spans.push({ from: a, to: b, seconds: merged.filter((p) => p.t >= a && p.t <= b) });
+    }
+  };
+  for (const t of throttled) {
+    if (to !== undefined && t - to <= MAX_THROTTLE_GAP_SECONDS) {
+      to = t;
+      continue;
+    }
+    close();
+    from = t;
+    to = t;
+  }
+  close();
+  return spans;
+}
 
 /**
  * Applies the rule above to a merged per-second timeline. `limitAt` is the
@@ -47,13 +92,29 @@ export function measureCapacity(
     points.reduce((sum, p) => sum + unitsAtSecond(p.t), 0) / points.length;
 
   const throttled = merged.filter((p) => p.throttled > 0 && p.accepted > 0);
-  if (throttled.length >= minSampleSeconds) {
+  const spans = contendedSpans(merged);
+  if (throttled.length >= minSampleSeconds && spans.length > 0) {
+    // Each span's throttles fall anywhere within its first and last seconds:
+    // half of each edge second belongs to it on average (the edges of
+    // consecutive spans would add up to whole seconds).
+    let accepted = 0;
+    let unitSeconds = 0;
+    let seconds = 0;
+    for (const span of spans) {
+      for (const p of span.seconds) {
+        const weight = p.t === span.from || p.t === span.to ? 0.5 : 1;
+        accepted += weight * p.accepted;
+        unitSeconds += weight * Math.max(1, unitsAtSecond(p.t));
+      }
+      seconds += span.to - span.from + 1;
+    }
+    const evidence = spans.flatMap((span) => span.seconds);
     return {
       kind: "measured",
-      tpsPerUnit: round3(percentile(perUnit(throttled), 0.5)),
-      sampleSeconds: throttled.length,
-      units: round3(meanUnits(throttled)),
-      basis: `median accepted calls per unit in the ${throttled.length} seconds in which the model throttled calls`,
+      tpsPerUnit: round3(accepted / unitSeconds),
+      sampleSeconds: seconds,
+      units: round3(meanUnits(evidence)),
+      basis: `calls accepted per unit in service over the ${seconds} seconds from throttle to throttle (${throttled.length} seconds with throttled calls)`,
     };
   }
   const atLimit = merged.filter(

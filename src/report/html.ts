@@ -266,10 +266,10 @@ ${item("Expected latency", `${formatInt(s.expectedLatencyMs)} ms`)}
 <table><thead><tr><th class="num">Units</th><th class="num">Duration</th><th class="num">Inference hours</th><th class="num">Cost</th></tr></thead><tbody>
 ${cost.options.map(
   (o) =>
-    html`<tr class="${o.units === cost.chosen.units ? "chosen" : ""}"><td class="num">${o.units}</td><td class="num">${formatDuration(o.durationSeconds)}</td><td class="num">${formatNumber(o.inferenceHours, 3)}</td><td class="num">${formatUsd(o.cost)}</td></tr>`,
+    html`<tr class="${o.units === cost.chosen.units && cost.chosen.maxInferenceUnits === undefined ? "chosen" : ""}"><td class="num">${o.units}</td><td class="num">${formatDuration(o.durationSeconds)}</td><td class="num">${formatNumber(o.inferenceHours, 3)}</td><td class="num">${formatUsd(o.cost)}</td></tr>`,
 )}
 </tbody></table>
-<p class="muted">At ${formatUsd(cost.pricePerUnitHour)} per unit-hour; the highlighted row is the plan.</p>
+<p class="muted">At ${formatUsd(cost.pricePerUnitHour)} per unit-hour; ${cost.chosen.maxInferenceUnits === undefined ? "the highlighted row is the plan" : `the plan is auto-scaling ${cost.chosen.units}..${cost.chosen.maxInferenceUnits} units, estimated ${formatUsd(cost.chosen.cost)} (see the strategies)`}.</p>
 ${summary.plan.strategy ? strategyTable(summary.plan.strategy) : ""}
 </div></div>
 ${s.windowNote ? html`<div class="callout warn">${s.windowNote}</div>` : ""}

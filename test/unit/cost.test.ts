@@ -5,23 +5,33 @@ import { formatDuration } from "../../src/report/format.ts";
 const limits = { minUnits: 1, maxUnits: 5, pricePerUnitHour: 4 };
 
 describe("costOption", () => {
-  it("bills every unit for start-up plus processing", () => {
-    // 36,000 images at 2 units x 5 TPS = 3,600 s, plus 600 s start-up = 4,200 s per unit.
+  it("bills every unit for start-up, ramp-up and processing", () => {
+    // 36,000 images at 2 units x 5 TPS = 3,600 s, plus 600 s start-up and 1 s ramp-up.
     expect(
-      costOption({
-        units: 2,
-        pending: 36_000,
+      costOption(2, 36_000, { tpsPerUnit: 5, startupSeconds: 600, pricePerUnitHour: 4 }),
+    ).toEqual({ units: 2, durationSeconds: 4_201, inferenceHours: 2.334, cost: 9.34 });
+  });
+
+  it("adds the tail's idle shares and the stop", () => {
+    // 4 workers at 2.5 TPS: the tail adds 5 % x 3/4 of the 3,600 s; the stop 60 s.
+    expect(
+      costOption(2, 36_000, {
         tpsPerUnit: 5,
         startupSeconds: 600,
+        stopSeconds: 60,
+        perWorkerTps: 2.5,
         pricePerUnitHour: 4,
       }),
-    ).toEqual({ units: 2, durationSeconds: 4_200, inferenceHours: 2.333, cost: 9.33 });
+    ).toEqual({ units: 2, durationSeconds: 4_201 + 135 + 60, inferenceHours: 2.442, cost: 9.77 });
   });
 
   it("costs nothing when there is nothing to do (the model is not started)", () => {
-    expect(
-      costOption({ units: 3, pending: 0, tpsPerUnit: 5, startupSeconds: 600, pricePerUnitHour: 4 }),
-    ).toEqual({ units: 3, durationSeconds: 0, inferenceHours: 0, cost: 0 });
+    expect(costOption(3, 0, { tpsPerUnit: 5, startupSeconds: 600, pricePerUnitHour: 4 })).toEqual({
+      units: 3,
+      durationSeconds: 0,
+      inferenceHours: 0,
+      cost: 0,
+    });
   });
 });
 

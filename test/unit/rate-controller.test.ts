@@ -107,7 +107,7 @@ describe("AdaptiveRateController", () => {
     await clock.advance(900);
     expect(rate.stats()).toMatchObject({ rateTps: 8, probes: 0 });
     // From 1 s after the throttle, one probe per second: halfway (but at least
-    // 5 % of planned) back to 95 % of the throttled rate, then 5 % of a step
+    // 5 % of planned) back to 90 % of the throttled rate, then 5 % of a step
     // at a time up to the throttled rate, then full steps.
     const rates: number[] = [];
     for (let second = 0; second < 5; second += 1) {
@@ -115,7 +115,7 @@ describe("AdaptiveRateController", () => {
       await clock.advance(second === 0 ? 600 : 1000);
       rates.push(rate.stats().rateTps);
     }
-    expect(rates.map((r) => r.toFixed(3))).toEqual(["8.750", "9.250", "9.500", "9.525", "9.550"]);
+    expect(rates.map((r) => r.toFixed(3))).toEqual(["8.500", "9.000", "9.025", "9.050", "9.075"]);
     // The band below the throttled rate holds for 15 s without a throttle
     // (staleAfterMs), then that rate is old news: steps double again.
     await clock.advance(13_000);
