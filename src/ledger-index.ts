@@ -1,15 +1,27 @@
 import type { Readable } from "node:stream";
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { pMapIterable, pMapSkip } from "p-map";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
 import { readJsonLines } from "./json-lines.ts";
+import { KeySampler } from "./key-sampler.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
 import type { Logger } from "./runtime.ts";
 import { getObjectTextIfExists } from "./s3-json.ts";
-import { compareKeys, inKeyOrder, type ListedObject, listObjects } from "./s3-listing.ts";
+import {
+  compareKeys,
+  inKeyOrder,
+  type KeyRange,
+  type ListedObject,
+  listObjects,
+} from "./s3-listing.ts";
 import type { ResultStatus } from "./shapes.ts";
 
 /**
@@ -71,14 +83,18 @@ type SnapshotLine = z.infer<typeof snapshotLineSchema>;
  * The snapshot's entries, one at a time, in ascending key order. A line out
  * of order (snapshots of earlier versions were not sorted) is dropped, and
  * the first line that cannot be read ends the snapshot: either way those
- * results are only read again.
+ * results are only read again. With `range`, only the entries in it (the
+ * snapshot is read from its start; it stops after the range).
  */
 export async function* readLedgerSnapshot(opts: {
   s3: S3Client;
   bucket: string;
   resultsPrefix: string;
   logger: Logger;
+  range?: KeyRange;
 }): AsyncGenerator<LedgerEntry> {
+  const after = opts.range?.after;
+  const upTo = opts.range?.upTo;
   const key = stateFiles.ledgerIndex(opts.resultsPrefix);
   let previous: string | undefined;
   try {
@@ -89,6 +105,8 @@ export async function* readLedgerSnapshot(opts: {
     for await (const line of lines) {
       if (previous !== undefined && compareKeys(line.k, previous) <= 0) continue;
       previous = line.k;
+      if (after !== undefined && compareKeys(line.k, after) <= 0) continue;
+      if (upTo !== undefined && compareKeys(line.k, upTo) > 0) return;
       yield fromLine(line);
     }
   } catch (error) {
@@ -215,10 +233,16 @@ export async function* ledgerEntries(opts: {
   stats?: LedgerStats;
   concurrency?: number;
   onEntry?: (entry: LedgerEntry) => Promise<void>;
+  /** Only the results (and snapshot entries) whose key is in this range: one Plan shard's. */
+  range?: KeyRange;
 }): AsyncGenerator<LedgerEntry> {
   const { s3, bucket } = opts;
   const stats = opts.stats ?? { read: 0, reused: 0 };
-  const listed = listObjects(s3, { bucket, prefix: resultsFolder(opts.resultsPrefix) });
+  const listed = listObjects(s3, {
+    bucket,
+    prefix: resultsFolder(opts.resultsPrefix),
+    ...(opts.range ? { range: opts.range } : {}),
+  });
   const known = withSnapshotEntry(listed, readLedgerSnapshot(opts));
   const entries = pMapIterable(
     known,
@@ -266,20 +290,97 @@ async function* withSnapshotEntry(
 }
 
 /**
+ * What the Plan records beside the snapshot: how many entries it holds and
+ * evenly spaced keys of them (`KeySampler`). The next Plan decides from it,
+ * without reading the snapshot, whether to shard the listing and where to
+ * cut it (`plan-shards.ts`).
+ */
+export interface LedgerSnapshotStats {
+  entries: number;
+  /** Result keys in ascending order, evenly spaced by position. */
+  samples: string[];
+}
+
+const snapshotStatsSchema = z.object({
+  entries: z.number().int().nonnegative(),
+  samples: z.array(z.string()),
+});
+
+/** The last snapshot's stats; undefined when there are none or they cannot be read. */
+export async function readLedgerSnapshotStats(opts: {
+  s3: S3Client;
+  bucket: string;
+  resultsPrefix: string;
+  logger: Logger;
+}): Promise<LedgerSnapshotStats | undefined> {
+  const key = stateFiles.ledgerIndexStats(opts.resultsPrefix);
+  try {
+    const text = await getObjectTextIfExists({ s3: opts.s3, bucket: opts.bucket, key });
+    if (text === undefined) return undefined;
+    return snapshotStatsSchema.parse(JSON.parse(text));
+  } catch (error) {
+    opts.logger.warn("ledger snapshot stats unreadable: the Plan shards by folders instead", {
+      key,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+/** Writes the stats beside the snapshot; a failure only costs the next Plan its cut points. */
+export async function writeLedgerSnapshotStats(opts: {
+  s3: S3Client;
+  bucket: string;
+  resultsPrefix: string;
+  logger: Logger;
+  stats: LedgerSnapshotStats;
+}): Promise<void> {
+  const key = stateFiles.ledgerIndexStats(opts.resultsPrefix);
+  try {
+    await opts.s3.send(
+      new PutObjectCommand({
+        Bucket: opts.bucket,
+        Key: key,
+        Body: `${JSON.stringify(opts.stats)}\n`,
+        ContentType: "application/json",
+      }),
+    );
+  } catch (error) {
+    opts.logger.warn("could not write the ledger snapshot stats", {
+      key,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/**
  * Streams the next snapshot (gzip JSON lines) while the ledger is read. It
  * must receive the entries in ascending key order, as `ledgerEntries` yields
  * them. A failure is logged, not thrown: without a snapshot the next Plan
- * reads every result.
+ * reads every result. By default it replaces the snapshot under `state/` and
+ * its stats; a Plan shard gives `key`, its own part of the next snapshot,
+ * which the merge step joins (and then writes the stats).
  */
 export class LedgerSnapshotWriter {
   private readonly writer: JsonlObjectWriter<SnapshotLine>;
   private readonly key: string;
+  private readonly ownsState: boolean;
   private failed = false;
+  private closed = false;
+  /** Counts the entries and keeps evenly spaced keys of them. */
+  readonly sampler = new KeySampler();
 
   constructor(
-    private readonly opts: { s3: S3Client; bucket: string; resultsPrefix: string; logger: Logger },
+    private readonly opts: {
+      s3: S3Client;
+      bucket: string;
+      resultsPrefix: string;
+      logger: Logger;
+      key?: string;
+    },
   ) {
-    this.key = stateFiles.ledgerIndex(opts.resultsPrefix);
+    this.ownsState = opts.key === undefined;
+    this.key = opts.key ?? stateFiles.ledgerIndex(opts.resultsPrefix);
     this.writer = new JsonlObjectWriter<SnapshotLine>({
       s3: opts.s3,
       bucket: opts.bucket,
@@ -289,6 +390,7 @@ export class LedgerSnapshotWriter {
   }
 
   readonly write = async (entry: LedgerEntry): Promise<void> => {
+    this.sampler.add(entry.resultKey);
     if (this.failed) return;
     try {
       await this.writer.write(toLine(entry));
@@ -298,14 +400,27 @@ export class LedgerSnapshotWriter {
     }
   };
 
-  /** Replaces the previous snapshot. */
+  /** True once `close()` has stored the whole snapshot. */
+  get written(): boolean {
+    return this.closed && !this.failed;
+  }
+
+  /** The entries written and samples of their keys. */
+  get stats(): LedgerSnapshotStats {
+    return { entries: this.sampler.count, samples: this.sampler.samples };
+  }
+
+  /** Replaces the previous snapshot (and, when it owns the state's, its stats). */
   async close(): Promise<void> {
     if (this.failed) return;
     try {
       await this.writer.close();
+      this.closed = true;
     } catch (error) {
       this.warn(error);
+      return;
     }
+    if (this.ownsState) await writeLedgerSnapshotStats({ ...this.opts, stats: this.stats });
   }
 
   /** Leaves the previous snapshot in place. */

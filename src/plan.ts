@@ -14,6 +14,7 @@ import { runFiles } from "./result-keys.ts";
 import { writeRoundManifests } from "./rounds.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
+import type { KeyRange } from "./s3-listing.ts";
 import { planScaling, type StrategyComparison } from "./scaling-strategy.ts";
 import type {
   BatchContext,
@@ -104,24 +105,10 @@ function asRunnerError(error: unknown, input: RunInput): unknown {
 async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const { s3, input, clock, logger } = opts;
   const runId = opts.runId ?? newRunId(clock.now());
-  if (!RUN_ID.test(runId)) {
-    throw new InvalidRunInputError(
-      `runId must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(runId)}`,
-    );
-  }
+  assertRunId(runId);
   const plannedAt = new Date(clock.now()).toISOString();
   await checkRegions({ s3, input, region: await s3.config.region() });
-  const tps = await resolveTpsPerUnit({ s3, input, logger });
-  const contextWithoutRates = batchContextWithoutRates(input, runId);
-
-  const manifest = {
-    bucket: input.resultsBucket,
-    key: runFiles.manifest(input.resultsPrefix, runId),
-  };
-  const skippedList = {
-    bucket: input.resultsBucket,
-    key: runFiles.skipped(input.resultsPrefix, runId),
-  };
+  const { manifest, skippedList } = planLists(input, runId);
   const ledger: LedgerStats = { read: 0, reused: 0 };
   const listingStarted = clock.now();
   const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
@@ -130,8 +117,51 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
     listedObjects: backlog.tally.counts.listed + ledger.read + ledger.reused,
   });
   if (listingNote) logger.warn(listingNote, { runId });
+  return finishPlan({ ...opts, runId, plannedAt, backlog, ledger });
+}
 
-  const { tally, stats } = backlog;
+/** Refuses a run id that is not a clean key segment. */
+export function assertRunId(runId: string): void {
+  if (!RUN_ID.test(runId)) {
+    throw new InvalidRunInputError(
+      `runId must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(runId)}`,
+    );
+  }
+}
+
+/** Where the run's manifest and skipped list go. */
+export function planLists(
+  input: RunInput,
+  runId: string,
+): { manifest: { bucket: string; key: string }; skippedList: { bucket: string; key: string } } {
+  return {
+    manifest: { bucket: input.resultsBucket, key: runFiles.manifest(input.resultsPrefix, runId) },
+    skippedList: { bucket: input.resultsBucket, key: runFiles.skipped(input.resultsPrefix, runId) },
+  };
+}
+
+/**
+ * The Plan's second half, once the backlog is listed and its lists written
+ * (by one Plan, or by the shards and the merge step): sizes the run, prices
+ * it, refuses it outside `PLAN_LIMITS`, writes `plan.json`. One pipeline,
+ * whichever way the backlog was listed.
+ */
+export async function finishPlan(opts: {
+  s3: S3Client;
+  input: RunInput;
+  executionId: string;
+  runId: string;
+  plannedAt: string;
+  logger: Logger;
+  backlog: Backlog;
+  ledger: LedgerStats;
+  shards?: number;
+}): Promise<Plan> {
+  const { s3, input, logger, runId, plannedAt, ledger } = opts;
+  const tps = await resolveTpsPerUnit({ s3, input, logger });
+  const contextWithoutRates = batchContextWithoutRates(input, runId);
+  const { manifest, skippedList } = planLists(input, runId);
+  const { tally, stats } = opts.backlog;
   // Refused here, before plan.json is written and before anything is started.
   const contextBytes = contextBytesOf(contextWithoutRates);
   const { sizing, cost, strategy } = sizeAndPrice({ input, pending: stats, ...tps, contextBytes });
@@ -193,6 +223,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
   logger.info("planned the run", {
     runId,
+    ...(opts.shards !== undefined ? { shards: opts.shards } : {}),
     ...tally.counts,
     pendingByReason: tally.pendingByReason,
     ledgerRead: ledger.read,
@@ -279,18 +310,20 @@ function contextBytesOf(
   });
 }
 
-interface Backlog {
+/** A listed backlog: its counts and what sizing needs of the pending images. */
+export interface Backlog {
   tally: BacklogTally;
   stats: PendingStats;
 }
 
 /** Scans the backlog, counting it and handing each pending and skipped object on as it is found. */
-async function tallyBacklog(opts: {
+export async function tallyBacklog(opts: {
   s3: S3Client;
   input: RunInput;
   logger: Logger;
   snapshot?: (entry: LedgerEntry) => Promise<void>;
   ledgerStats?: LedgerStats;
+  range?: KeyRange;
   onPending?: (image: ImageRef) => Promise<void>;
   onSkipped?: (skipped: SkippedObject) => Promise<void>;
 }): Promise<Backlog> {

@@ -47,6 +47,11 @@ export interface RunInput {
    * again with more units (within maxUnits). "never" (the default): never.
    */
   rescale: RescaleMode;
+  /**
+   * Listed objects (images plus results) one Plan shard takes: a larger
+   * backlog is listed by several Plan shards in parallel (`plan-shards.ts`).
+   */
+  planShardObjects: number;
 }
 
 /** Whether a run may stop and restart its model with more units mid-run (see `rescale.ts`). */
@@ -159,6 +164,17 @@ export const RUN_INPUT_RANGES = {
   expectedLatencyMs: { positive: true, max: 60_000, why: "one DetectCustomLabels call" },
   /** Lambda's longest timeout is 900 seconds. */
   lambdaTimeoutSeconds: { integer: true, min: 1, max: 900, why: "Lambda's longest timeout" },
+  /**
+   * At the paper figure (0.39 s per 1,000 listed objects) 5,000,000 take
+   * about 1,950 s, beyond a Lambda's 900 s; 10 is small enough to shard a
+   * test's few hundred images.
+   */
+  planShardObjects: {
+    integer: true,
+    min: 10,
+    max: 2_000_000,
+    why: "listed objects per Plan shard; a shard must finish within a Lambda's 900 s",
+  },
   /** Distributed Map's MaxConcurrency is at most 10,000. */
   maxWorkers: {
     integer: true,
@@ -212,6 +228,7 @@ export const runInputSchema = z.strictObject({
   lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
   maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
   rescale: rescale.default("never"),
+  planShardObjects: numberField(RUN_INPUT_RANGES.planShardObjects).default(500_000),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
@@ -239,6 +256,7 @@ export const RUN_INPUT_ENV: Record<FieldName, string> = {
   lambdaTimeoutSeconds: "LAMBDA_TIMEOUT_SECONDS",
   maxWorkers: "MAX_WORKERS",
   rescale: "RESCALE",
+  planShardObjects: "PLAN_SHARD_OBJECTS",
 };
 
 const FIELD_NAMES = Object.keys(RUN_INPUT_ENV) as FieldName[];
