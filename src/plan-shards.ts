@@ -219,7 +219,7 @@ async function countUpTo(s3: S3Client, input: ShardSource, limit: number): Promi
   return counted;
 }
 
-/** The first level of folders holding more than one, as boundaries (`Delimiter: "/"`). */
+/** The first level of folders holding more than one folder, as boundaries (`Delimiter: "/"`). */
 async function folderBoundaries(s3: S3Client, input: ShardSource): Promise<string[]> {
   let prefix = input.imagesPrefix;
   for (let depth = 0; depth < MAX_FOLDER_DEPTH; depth += 1) {
@@ -228,7 +228,11 @@ async function folderBoundaries(s3: S3Client, input: ShardSource): Promise<strin
       prefix = folders[0] as string;
       continue;
     }
-    const candidates = folders.flatMap((folder) => boundaryAt(folder, input.imagesPrefix) ?? []);
+    // A folder's own prefix ends the shard before it: the first folder ends only the loose
+    // objects sorting before it, so the cuts start at the second.
+    const candidates = folders
+      .slice(1)
+      .flatMap((folder) => boundaryAt(folder, input.imagesPrefix) ?? []);
     return pickBoundaries(candidates, MAX_PLAN_SHARDS);
   }
   return [];

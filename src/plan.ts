@@ -77,6 +77,15 @@ export async function planRun(opts: PlanRunOptions): Promise<Plan> {
   }
 }
 
+/** Runs a step of the Plan (or of a sharded Plan), mapping S3's access errors as `planRun` does. */
+export async function mapPlanErrors<T>(input: RunInput, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw asRunnerError(error, input);
+  }
+}
+
 export interface PlanRunOptions {
   s3: S3Client;
   input: RunInput;
@@ -91,6 +100,7 @@ export interface PlanRunOptions {
  * the state machine can tell a configuration problem from a glitch.
  */
 function asRunnerError(error: unknown, input: RunInput): unknown {
+  if (!input) return error;
   if (error instanceof RunnerError) return error;
   const where = `images s3://${input.imagesBucket}/${input.imagesPrefix}, results s3://${input.resultsBucket}/${input.resultsPrefix}`;
   const detail = error instanceof Error ? error.message : String(error);

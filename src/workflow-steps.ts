@@ -13,9 +13,16 @@ import { checkModel, type ModelCheck } from "./model/describe.ts";
 import { type EnsureModelRunningResult, ensureModelRunning } from "./model/start.ts";
 import { type StopModelResult, stopModelIfOwned } from "./model/stop.ts";
 import { metricsPeriodFromEnv } from "./model-metrics.ts";
-import { planRun } from "./plan.ts";
+import { mapPlanErrors, planRun } from "./plan.ts";
+import {
+  mergePlanStep as mergeShardedPlan,
+  type ShardedPlanJob,
+  startShardedPlan,
+} from "./plan-shard-steps.ts";
+import { decidePlanShards } from "./plan-shards.ts";
 import { processBatch } from "./process-batch.ts";
 import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
+import { checkRegions } from "./region-check.ts";
 import {
   type ReportState,
   type RunReportResult,
@@ -25,7 +32,7 @@ import {
 import { normalizePrefix } from "./result-keys.ts";
 import { type EvaluateRoundState, evaluateRound, firstRounds, type RoundsState } from "./rounds.ts";
 import { type RunEvent, runEvent } from "./run-event.ts";
-import { parseRunInput } from "./run-input.ts";
+import { parseRunInput, type RunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan, Round } from "./shapes.ts";
 import { truncateText } from "./state-limits.ts";
 
@@ -102,10 +109,24 @@ export interface PlanEvent {
   executionStartTime?: string;
 }
 
+/** The Plan step's output when one Plan listed the backlog: the plan, and the rounds to run. */
+export interface PlannedState {
+  plan: Plan;
+  execution: { StartTime?: string };
+  rounds: RoundsState;
+}
+
+/**
+ * The Plan step: validates the input, refuses a concurrent run, and either
+ * plans the run (one Plan lists everything, the usual case) or, when the
+ * backlog is larger than one Plan shard takes, writes the shards' ranges and
+ * returns `shardPlan`: the workflow then runs the PlanShards Map and
+ * MergePlan, which returns what this step returns otherwise.
+ */
 export async function planStep(
   event: PlanEvent,
   { clients, clock, logger }: HandlerTools,
-): Promise<{ plan: Plan; execution: { StartTime?: string }; rounds: RoundsState }> {
+): Promise<PlannedState | { shardPlan: ShardedPlanJob; execution: { StartTime?: string } }> {
   const input = parseRunInput(event.input);
   if (typeof event.executionId !== "string" || event.executionId === "") {
     throw new InvalidRunInputError("executionId must be the execution's id, got nothing");
@@ -120,6 +141,27 @@ export async function planStep(
   } else {
     logger.warn("STATE_MACHINE_ARN is not set: the concurrent-execution check is off");
   }
+  const execution = event.executionStartTime ? { StartTime: event.executionStartTime } : {};
+  const sharded = await mapPlanErrors(input, async () => {
+    await checkRegions({ s3: clients.s3, input, region: await clients.s3.config.region() });
+    const decision = await decidePlanShards({ s3: clients.s3, input, logger });
+    if (decision.boundaries.length === 0) return undefined;
+    return startShardedPlan({
+      s3: clients.s3,
+      input,
+      executionId: event.executionId,
+      clock,
+      decision,
+    });
+  });
+  if (sharded) {
+    logger.info("the backlog is listed by plan shards", {
+      runId: sharded.runId,
+      shards: sharded.shards,
+      reason: sharded.reason,
+    });
+    return { shardPlan: sharded, execution };
+  }
   const plan = await planRun({
     s3: clients.s3,
     input,
@@ -127,6 +169,15 @@ export async function planStep(
     clock,
     logger,
   });
+  return plannedState(plan, execution, logger);
+}
+
+/** The planned run as the rest of the workflow reads it (after one Plan, or after MergePlan). */
+export function plannedState(
+  plan: Plan,
+  execution: { StartTime?: string },
+  logger: HandlerTools["logger"],
+): PlannedState {
   logger.info("plan", {
     runId: plan.runId,
     counts: plan.counts,
@@ -136,11 +187,17 @@ export async function planStep(
     estimatedCost: plan.cost.chosen.cost,
   });
   publishPlanMetrics(plan, logger);
-  return {
-    plan,
-    execution: event.executionStartTime ? { StartTime: event.executionStartTime } : {},
-    rounds: firstRounds(plan),
-  };
+  return { plan, execution, rounds: firstRounds(plan) };
+}
+
+/** MergePlan: after the PlanShards Map, the one plan, exactly as a single Plan returns it. */
+export async function mergePlanStep(
+  event: { shardPlan: ShardedPlanJob; execution?: { StartTime?: string } },
+  tools: HandlerTools,
+): Promise<PlannedState> {
+  const input = event.shardPlan?.input as RunInput;
+  const plan = await mapPlanErrors(input, () => mergeShardedPlan(event, tools));
+  return plannedState(plan, event.execution ?? {}, tools.logger);
 }
 
 export async function ensureModelRunningStep(
