@@ -252,7 +252,9 @@ describe("the packaged CloudFormation template", () => {
         "CheckModelLambdaFunction",
         "EnsureModelRunningLambdaFunction",
         "EvaluateRoundLambdaFunction",
+        "MergePlanLambdaFunction",
         "PlanLambdaFunction",
+        "PlanShardLambdaFunction",
         "ProcessBatchLambdaFunction",
         "ReaperLambdaFunction",
         "ReportLambdaFunction",
@@ -378,10 +380,12 @@ describe("the packaged CloudFormation template", () => {
       expect(deployed.find(MACHINE_ROLE, action).flatMap(resources)).toEqual([
         `${execution}:*`,
         `${execution}/ProcessImages:*`,
+        `${execution}/PlanShards:*`,
       ]);
     }
     expect(deployed.find(MACHINE_ROLE, "states:RedriveExecution").flatMap(resources)).toEqual([
       `${execution}/ProcessImages:*`,
+      `${execution}/PlanShards:*`,
     ]);
   });
 
