@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
-import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
-import { readLedgerSnapshotStats } from "../../src/ledger-index.ts";
+import { readLedgerSnapshot, readLedgerSnapshotStats } from "../../src/ledger-index.ts";
 import { planRun } from "../../src/plan.ts";
 import { mergePlanShards, runPlanShard } from "../../src/plan-shard.ts";
 import { startShardedPlan } from "../../src/plan-shard-steps.ts";
@@ -15,7 +15,7 @@ import { resultKeyFor, stateFiles } from "../../src/result-keys.ts";
 import { successRecord } from "../../src/results.ts";
 import { parseRunInput } from "../../src/run-input.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
-import { listObjects } from "../../src/s3-listing.ts";
+import { greatestKeyWithPrefix, listObjects } from "../../src/s3-listing.ts";
 import type { BatchContext } from "../../src/shapes.ts";
 import { harnessCommand, numberArgument, parseCommand, runCommandLine } from "../command.ts";
 import {
@@ -291,6 +291,40 @@ async function measureShardedPlan(
   };
 }
 
+/**
+ * What a Plan shard pays for the snapshot before its range: the whole
+ * snapshot read and parsed with nothing kept (the last shard's case), in
+ * seconds per 1,000 entries, and the snapshot's bytes per entry.
+ */
+async function measureSnapshotRead(
+  s3: S3Client,
+): Promise<{ entries: number; seconds: number; cpuSeconds: number; bytesPerEntry: number }> {
+  const key = stateFiles.ledgerIndex("out/");
+  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  let entries = 0;
+  const counting = {
+    s3,
+    bucket: BUCKET,
+    resultsPrefix: "out/",
+    logger: silentLogger,
+    range: { after: greatestKeyWithPrefix("out/results/") },
+  };
+  for await (const _ of readLedgerSnapshot(counting)) entries += 1;
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const stats = await readLedgerSnapshotStats({ ...counting });
+  const total = stats?.entries ?? 0;
+  if (entries !== 0 || total === 0) throw new Error("the snapshot read kept entries or found none");
+  return {
+    entries: total,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    bytesPerEntry: (head.ContentLength ?? 0) / total,
+  };
+}
+
 async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<PlanMeasure> {
   const input = benchInput();
   let peakRss = 0;
@@ -399,6 +433,15 @@ async function main(argv: string[]): Promise<number> {
           `peakRssMb=${Math.round(m.peakRssMb)} peakHeapMb=${Math.round(m.peakHeapMb)}${sharded}\n`,
       );
     }
+    const snapshotRead = values.shards ? await measureSnapshotRead(s3) : undefined;
+    if (snapshotRead) {
+      process.stdout.write(
+        `RESULT scenario=plan-listing plan=snapshot-read entries=${snapshotRead.entries} ` +
+          `seconds=${snapshotRead.seconds.toFixed(2)} cpuSeconds=${snapshotRead.cpuSeconds.toFixed(2)} ` +
+          `cpuSecondsPerThousandEntries=${((snapshotRead.cpuSeconds / snapshotRead.entries) * 1000).toFixed(4)} ` +
+          `bytesPerEntry=${snapshotRead.bytesPerEntry.toFixed(1)}\n`,
+      );
+    }
     await mkdir(outputDirectory, { recursive: true });
     await writeFile(
       resolve(outputDirectory, "plan-listing.json"),
@@ -407,6 +450,7 @@ async function main(argv: string[]): Promise<number> {
           generatedAt: new Date().toISOString(),
           machine: { cpus: cpus().length, loadAverageBefore: load, loadAverageAfter: loadavg() },
           measures,
+          ...(snapshotRead ? { snapshotRead } : {}),
         },
         null,
         2,
