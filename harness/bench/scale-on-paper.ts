@@ -95,11 +95,15 @@ export const AWS_SETTINGS = {
   /**
    * Seconds per 1,000 snapshot entries a shard reads before its range (the
    * snapshot is one object read from its start: the last shard reads it all).
-   * Measured with `npm run bench:plan` (see docs/planning.md), scaled to a
-   * 1 GB Lambda's vCPU share like `planSecondsPerThousand`.
+   * `npm run bench:plan -- --shards 8` at 100,000 images: 0.20 to 0.31
+   * CPU-s for the 50,000-entry snapshot, so at most 0.006 CPU-s per 1,000,
+   * scaled to a 1 GB Lambda's vCPU share like `planSecondsPerThousand`.
    */
-  snapshotSkipSecondsPerThousand: 0.004 / (1024 / 1769),
-  /** Bytes per entry of the gzip snapshot (measured: `npm run bench:plan`). */
+  snapshotSkipSecondsPerThousand: 0.006 / (1024 / 1769),
+  /**
+   * Bytes per entry of the gzip snapshot: 26.8 measured with the bench's
+   * 40-character keys; longer keys compress less, hence 40.
+   */
   snapshotBytesPerEntry: 40,
   /**
    * MergePlan's streaming copy (GET into a multipart upload) through a 1 GB
