@@ -292,6 +292,11 @@ describe("parseRunInput problems name the field and the value", () => {
       "maxWorkers must be an integer from 1 to 10000 (Distributed Map's MaxConcurrency limit), got 10001",
     ],
     ["rescale", "always", 'rescale must be "never" or "restart", got "always"'],
+    [
+      "planShardObjects",
+      5,
+      "planShardObjects must be an integer from 10 to 2000000 (listed objects per Plan shard; a shard must finish within a Lambda's 900 s), got 5",
+    ],
   ];
 
   it.each(cases)("%s = %j", (field, value, message) => {
