@@ -182,4 +182,28 @@ describe("the sharded Plan, locally end to end", () => {
       broken.execution.events.some((e) => "state" in e && e.state === "EnsureModelRunning"),
     ).toBe(false);
   });
+
+  it("checks the shards as their own role: without its images listing grant, a shard is denied", async () => {
+    for (const [i, folder] of FOLDERS.slice(0, 2).entries()) await seed(folder, 60, i + 1);
+    const result = await runLocalJob({
+      stack,
+      waitMs: 20,
+      input: { planShardObjects: 50 },
+      adjustPolicies: (packaged) => {
+        const narrowed = structuredClone(packaged);
+        for (const entry of narrowed.planShard) {
+          entry.policy.Statement = entry.policy.Statement.filter(
+            (statement) => !JSON.stringify(statement.Resource).includes(stack.imagesBucket),
+          );
+        }
+        return narrowed;
+      },
+    });
+    expect(result.execution.status).toBe("FAILED");
+    const denied = result.execution.events.find(
+      (e) => e.type === "StateFailed" && e.state === "PlanShard",
+    );
+    expect(denied && "cause" in denied ? denied.cause : "").toMatch(/s3:ListBucket/);
+    expect(callsAccepted()).toBe(0);
+  });
 });
