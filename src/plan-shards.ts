@@ -1,9 +1,9 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { readLedgerSnapshotStats } from "./ledger-index.ts";
-import { jobFolders, resultsFolder } from "./result-keys.ts";
+import { resultsFolder } from "./result-keys.ts";
 import type { RunInput } from "./run-input.ts";
 import type { Logger } from "./runtime.ts";
-import { compareKeys, type KeyRange, listObjects } from "./s3-listing.ts";
+import { compareKeys, type KeyRange } from "./s3-listing.ts";
 
 /**
  * A sharded Plan: one Plan shard per key range `(b_i, b_i+1]` of the images,
@@ -144,22 +144,29 @@ export interface ShardDecision {
 }
 
 /**
- * Decides, cheaply, whether one Plan can list the backlog and where to cut it
- * when it cannot. `planShardObjects` is the budget of listed objects (images
- * plus results) per shard:
- * 1. the last snapshot's stats (entries, evenly spaced keys) say the ledger
- *    alone is large: cut at its samples, one shard per budget (images
- *    counted as many as results);
- * 2. otherwise list up to the budget (images, then results, no reads): when
- *    the listings end within it, one Plan suffices, as for every small run;
- * 3. otherwise (a first large run, no snapshot): cut at the first levels of
- *    folders (`Delimiter: "/"`), one shard per folder up to `MAX_PLAN_SHARDS`.
+ * Thrown by a Plan that listed more than its budget (`planShardObjects`):
+ * nothing it wrote is kept, and the backlog is listed by Plan shards.
  */
-export async function decidePlanShards(opts: {
+export class PlanShardBudgetExceeded extends Error {
+  constructor(readonly budget: number) {
+    super(`the backlog is more than planShardObjects ${budget} listed objects`);
+    this.name = "PlanShardBudgetExceeded";
+  }
+}
+
+/**
+ * The first, cheap, look at the backlog's size: the last snapshot's stats
+ * (entries, evenly spaced keys). When its entries, counted twice (about as
+ * many images as results), exceed `planShardObjects`, the shards are cut at
+ * its keys, one per `planShardObjects`. Otherwise undefined: the Plan then
+ * lists the backlog itself, stopping (`PlanShardBudgetExceeded`) if it passes
+ * `planShardObjects`, and `shardsFromFolders` cuts it.
+ */
+export async function shardsFromSnapshot(opts: {
   s3: S3Client;
   input: ShardSource;
   logger: Logger;
-}): Promise<ShardDecision> {
+}): Promise<ShardDecision | undefined> {
   const { s3, input, logger } = opts;
   const budget = input.planShardObjects;
   const stats = await readLedgerSnapshotStats({
@@ -169,23 +176,32 @@ export async function decidePlanShards(opts: {
     logger,
   });
   const expected = stats ? 2 * stats.entries : 0;
-  if (stats && expected > budget) {
-    const shards = Math.min(MAX_PLAN_SHARDS, Math.ceil(expected / budget));
-    const candidates = stats.samples.flatMap(
-      (key) => boundaryAtResult(key, input.resultsPrefix, input.imagesPrefix) ?? [],
-    );
-    const boundaries = pickBoundaries(candidates, shards);
-    if (boundaries.length > 0) {
-      return {
-        boundaries,
-        reason: `the last snapshot holds ${stats.entries} results (about ${expected} listed objects with the images, more than planShardObjects ${budget}): ${boundaries.length + 1} shards cut at its keys`,
-      };
-    }
-  }
-  const counted = await countUpTo(s3, input, budget + 1);
-  if (counted <= budget) {
-    return { boundaries: [], reason: `${counted} listed objects fit planShardObjects ${budget}` };
-  }
+  if (!stats || expected <= budget) return undefined;
+  const shards = Math.min(MAX_PLAN_SHARDS, Math.ceil(expected / budget));
+  const candidates = stats.samples.flatMap(
+    (key) => boundaryAtResult(key, input.resultsPrefix, input.imagesPrefix) ?? [],
+  );
+  const boundaries = pickBoundaries(candidates, shards);
+  if (boundaries.length === 0) return undefined;
+  return {
+    boundaries,
+    reason: `the last snapshot holds ${stats.entries} results (about ${expected} listed objects with the images, more than planShardObjects ${budget}): ${boundaries.length + 1} shards cut at its keys`,
+  };
+}
+
+/**
+ * A backlog found larger than `planShardObjects` with no snapshot to cut at
+ * (a first large run): cut at the first level of folders holding more than
+ * one (`Delimiter: "/"`), one shard per folder up to `MAX_PLAN_SHARDS`. No
+ * boundaries (one flat folder) means one Plan lists everything, with a warning.
+ */
+export async function shardsFromFolders(opts: {
+  s3: S3Client;
+  input: ShardSource;
+  logger: Logger;
+}): Promise<ShardDecision> {
+  const { s3, input, logger } = opts;
+  const budget = input.planShardObjects;
   const boundaries = await folderBoundaries(s3, input);
   if (boundaries.length === 0) {
     logger.warn(
@@ -197,26 +213,6 @@ export async function decidePlanShards(opts: {
     boundaries,
     reason: `more than planShardObjects ${budget} listed objects and no snapshot to cut at: ${boundaries.length + 1} shards cut at folders`,
   };
-}
-
-/** Images (but the job's folders) and then results listed, stopping at `limit`. */
-async function countUpTo(s3: S3Client, input: ShardSource, limit: number): Promise<number> {
-  let counted = 0;
-  const exclude =
-    input.resultsBucket === input.imagesBucket
-      ? jobFolders(input.resultsPrefix).filter((f) => f.startsWith(input.imagesPrefix))
-      : [];
-  const listings = [
-    listObjects(s3, { bucket: input.imagesBucket, prefix: input.imagesPrefix, exclude }),
-    listObjects(s3, { bucket: input.resultsBucket, prefix: resultsFolder(input.resultsPrefix) }),
-  ];
-  for (const listing of listings) {
-    for await (const _ of listing) {
-      counted += 1;
-      if (counted >= limit) return counted;
-    }
-  }
-  return counted;
 }
 
 /** The first level of folders holding more than one folder, as boundaries (`Delimiter: "/"`). */

@@ -9,6 +9,7 @@ import { readLearnedTps } from "./learned-tps.ts";
 import { type LedgerEntry, LedgerSnapshotWriter, type LedgerStats } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits, planListingNote } from "./plan-limits.ts";
+import { PlanShardBudgetExceeded } from "./plan-shards.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { writeRoundManifests } from "./rounds.ts";
@@ -93,6 +94,12 @@ export interface PlanRunOptions {
   runId?: string;
   clock: Clock;
   logger: Logger;
+  /**
+   * Stop with `PlanShardBudgetExceeded` (nothing written, the snapshot kept)
+   * once more objects than this are listed: the backlog is then listed by
+   * Plan shards instead (`plan-shards.ts`).
+   */
+  maxListedObjects?: number;
 }
 
 /**
@@ -121,7 +128,15 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const { manifest, skippedList } = planLists(input, runId);
   const ledger: LedgerStats = { read: 0, reused: 0 };
   const listingStarted = clock.now();
-  const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
+  const backlog = await writeBacklogLists({
+    s3,
+    input,
+    logger,
+    ledger,
+    manifest,
+    skippedList,
+    ...(opts.maxListedObjects !== undefined ? { maxListedObjects: opts.maxListedObjects } : {}),
+  });
   const listingNote = planListingNote({
     listingSeconds: (clock.now() - listingStarted) / 1000,
     listedObjects: backlog.tally.counts.listed + ledger.read + ledger.reused,
@@ -262,6 +277,7 @@ async function writeBacklogLists(opts: {
   ledger: LedgerStats;
   manifest: { bucket: string; key: string };
   skippedList: { bucket: string; key: string };
+  maxListedObjects?: number;
 }): Promise<Backlog> {
   const { s3, input, logger } = opts;
   const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...opts.manifest });
@@ -279,6 +295,7 @@ async function writeBacklogLists(opts: {
       logger,
       snapshot: snapshot.write,
       ledgerStats: opts.ledger,
+      ...(opts.maxListedObjects !== undefined ? { maxListedObjects: opts.maxListedObjects } : {}),
       onPending: (image) => manifestWriter.write(image),
       onSkipped: (skipped) => skippedWriter.write(skipped),
     });
@@ -334,13 +351,20 @@ export async function tallyBacklog(opts: {
   snapshot?: (entry: LedgerEntry) => Promise<void>;
   ledgerStats?: LedgerStats;
   range?: KeyRange;
+  /** Listed objects (images plus ledger entries) past which it stops: `PlanShardBudgetExceeded`. */
+  maxListedObjects?: number;
   onPending?: (image: ImageRef) => Promise<void>;
   onSkipped?: (skipped: SkippedObject) => Promise<void>;
 }): Promise<Backlog> {
   const tally = new BacklogTally();
+  const ledger = opts.ledgerStats ?? { read: 0, reused: 0 };
+  const max = opts.maxListedObjects ?? Number.POSITIVE_INFINITY;
   const stats: PendingStats = { count: 0, maxItemBytes: 0 };
-  for await (const entry of scanBacklog(opts)) {
+  for await (const entry of scanBacklog({ ...opts, ledgerStats: ledger })) {
     tally.add(entry);
+    if (tally.counts.listed + ledger.read + ledger.reused > max) {
+      throw new PlanShardBudgetExceeded(max);
+    }
     if (entry.kind === "pending") {
       addToPendingStats(stats, entry.image);
       await opts.onPending?.(entry.image);

@@ -19,7 +19,12 @@ import {
   type ShardedPlanJob,
   startShardedPlan,
 } from "./plan-shard-steps.ts";
-import { decidePlanShards } from "./plan-shards.ts";
+import {
+  PlanShardBudgetExceeded,
+  type ShardDecision,
+  shardsFromFolders,
+  shardsFromSnapshot,
+} from "./plan-shards.ts";
 import { processBatch } from "./process-batch.ts";
 import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
 import { checkRegions } from "./region-check.ts";
@@ -119,8 +124,9 @@ export interface PlannedState {
 /**
  * The Plan step: validates the input, refuses a concurrent run, and either
  * plans the run (one Plan lists everything, the usual case) or, when the
- * backlog is larger than one Plan shard takes, writes the shards' ranges and
- * returns `shardPlan`: the workflow then runs the PlanShards Map and
+ * backlog is larger than one Plan shard takes (`planShardObjects`, by the
+ * last snapshot's stats, or found while listing), writes the shards' ranges
+ * and returns `shardPlan`: the workflow then runs the PlanShards Map and
  * MergePlan, which returns what this step returns otherwise.
  */
 export async function planStep(
@@ -142,34 +148,44 @@ export async function planStep(
     logger.warn("STATE_MACHINE_ARN is not set: the concurrent-execution check is off");
   }
   const execution = event.executionStartTime ? { StartTime: event.executionStartTime } : {};
-  const sharded = await mapPlanErrors(input, async () => {
-    await checkRegions({ s3: clients.s3, input, region: await clients.s3.config.region() });
-    const decision = await decidePlanShards({ s3: clients.s3, input, logger });
-    if (decision.boundaries.length === 0) return undefined;
-    return startShardedPlan({
-      s3: clients.s3,
-      input,
-      executionId: event.executionId,
-      clock,
-      decision,
-    });
+  const s3 = clients.s3;
+  const shardedBy = async (decision: ShardDecision) => {
+    await checkRegions({ s3, input, region: await s3.config.region() });
+    return startShardedPlan({ s3, input, executionId: event.executionId, clock, decision });
+  };
+  // A large ledger says so in its snapshot's stats: shards at once, nothing listed here.
+  let sharded = await mapPlanErrors(input, async () => {
+    const decision = await shardsFromSnapshot({ s3, input, logger });
+    return decision ? shardedBy(decision) : undefined;
   });
-  if (sharded) {
-    logger.info("the backlog is listed by plan shards", {
-      runId: sharded.runId,
-      shards: sharded.shards,
-      reason: sharded.reason,
-    });
-    return { shardPlan: sharded, execution };
+  if (!sharded) {
+    try {
+      // Today's single Plan, stopped as soon as it lists more than one shard takes.
+      const plan = await planRun({
+        s3,
+        input,
+        executionId: event.executionId,
+        clock,
+        logger,
+        maxListedObjects: input.planShardObjects,
+      });
+      return plannedState(plan, execution, logger);
+    } catch (error) {
+      if (!(error instanceof PlanShardBudgetExceeded)) throw error;
+    }
+    const decision = await mapPlanErrors(input, () => shardsFromFolders({ s3, input, logger }));
+    if (decision.boundaries.length === 0) {
+      const plan = await planRun({ s3, input, executionId: event.executionId, clock, logger });
+      return plannedState(plan, execution, logger);
+    }
+    sharded = await mapPlanErrors(input, () => shardedBy(decision));
   }
-  const plan = await planRun({
-    s3: clients.s3,
-    input,
-    executionId: event.executionId,
-    clock,
-    logger,
+  logger.info("the backlog is listed by plan shards", {
+    runId: sharded.runId,
+    shards: sharded.shards,
+    reason: sharded.reason,
   });
-  return plannedState(plan, execution, logger);
+  return { shardPlan: sharded, execution };
 }
 
 /** The planned run as the rest of the workflow reads it (after one Plan, or after MergePlan). */

@@ -265,8 +265,8 @@ export function planShardCount(objects: number, settings = AWS_SETTINGS): number
 /**
  * The Plan's time, one Lambda or sharded (see `plan-shards.ts`). One shard:
  * the Plan lists everything. Several: the Plan only decides (on a first run
- * it lists up to `planShardObjects` to find the backlog too large; later runs
- * read the snapshot's stats), each shard lists its share and reads the
+ * it lists `planShardObjects` before it stops and shards; later runs read the
+ * snapshot's stats), each shard lists its share and reads the
  * snapshot up to its range's end (the last one all of it), and MergePlan
  * copies the shards' manifest and snapshot parts into one of each.
  */

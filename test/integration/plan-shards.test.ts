@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type LocalJobResult, runLocalJob } from "../../harness/local/local-job.ts";
 import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
@@ -97,6 +98,15 @@ describe("the sharded Plan, locally end to end", () => {
     expect(new Set(keys).size).toBe(300);
     expect(keys).toEqual([...keys].sort()); // the shards' parts joined in key order
     expect(callsAccepted()).toBe(300);
+    // The single Plan stopped at planShardObjects and kept nothing: one run folder, the shards'.
+    const runs = await stack.s3.send(
+      new ListObjectsV2Command({
+        Bucket: stack.resultsBucket,
+        Prefix: `${RESULTS_PREFIX}runs/`,
+        Delimiter: "/",
+      }),
+    );
+    expect(runs.CommonPrefixes?.map((p) => p.Prefix)).toEqual([`${RESULTS_PREFIX}runs/${runId}/`]);
     const snapshotStats = async () =>
       (await getObjectJson({
         s3: stack.s3,

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { decidePlanShards, shardRanges } from "../../src/plan-shards.ts";
+import { shardRanges, shardsFromFolders, shardsFromSnapshot } from "../../src/plan-shards.ts";
 import { resultKeyFor, stateFiles } from "../../src/result-keys.ts";
 import { type Logger, silentLogger } from "../../src/runtime.ts";
 import { compareKeys } from "../../src/s3-listing.ts";
@@ -70,26 +70,26 @@ function serve(opts: { images: string[]; results?: string[]; stats?: object }) {
 const images = (folder: string, n: number) =>
   Array.from({ length: n }, (_, i) => `in/${folder}/IMG_${String(i).padStart(4, "0")}.jpg`);
 
-describe("decidePlanShards", () => {
-  it("keeps one Plan when the listings end within planShardObjects, listing no further", async () => {
-    const { lists } = serve({
-      images: images("a", 40),
-      results: images("a", 40).map((k) => resultKeyFor("out/", k)),
-    });
-    const decision = await decidePlanShards({ s3, input: INPUT, logger: silentLogger });
-    expect(decision.boundaries).toEqual([]);
-    expect(decision.reason).toMatch(/80 listed objects fit planShardObjects 100/);
-    expect(lists.every((l) => l.Delimiter === undefined)).toBe(true);
+describe("where a large backlog is cut", () => {
+  it("leaves a small or missing snapshot to the Plan's own listing, reading nothing else", async () => {
+    const { lists } = serve({ images: images("a", 40) });
+    expect(await shardsFromSnapshot({ s3, input: INPUT, logger: silentLogger })).toBeUndefined();
+    s3Mock.reset();
+    const done = images("a", 50).map((k) => resultKeyFor("out/", k));
+    serve({ images: images("a", 50), stats: { entries: 50, samples: done } });
+    // 50 results and about as many images: 100 objects, within planShardObjects 100.
+    expect(await shardsFromSnapshot({ s3, input: INPUT, logger: silentLogger })).toBeUndefined();
+    expect(lists).toEqual([]);
   });
 
   it("cuts a first large run at the first level of folders holding more than one", async () => {
     serve({ images: ["in/z.jpg", ...images("a", 50), ...images("b", 50), ...images("c", 50)] });
-    const decision = await decidePlanShards({ s3, input: INPUT, logger: silentLogger });
+    const decision = await shardsFromFolders({ s3, input: INPUT, logger: silentLogger });
     expect(decision.boundaries).toEqual(["in/b/", "in/c/"]);
     // A single folder level is passed through to the one below it.
     s3Mock.reset();
     serve({ images: [...images("x/a", 60), ...images("x/b", 60)] });
-    const deeper = await decidePlanShards({ s3, input: INPUT, logger: silentLogger });
+    const deeper = await shardsFromFolders({ s3, input: INPUT, logger: silentLogger });
     expect(deeper.boundaries).toEqual(["in/x/b/"]);
   });
 
@@ -97,19 +97,19 @@ describe("decidePlanShards", () => {
     const done = images("a", 400).map((k) => resultKeyFor("out/", k));
     const samples = done.filter((_, i) => i % 4 === 0);
     const { lists } = serve({ images: images("a", 400), stats: { entries: 400, samples } });
-    const decision = await decidePlanShards({ s3, input: INPUT, logger: silentLogger });
+    const decision = await shardsFromSnapshot({ s3, input: INPUT, logger: silentLogger });
     // 400 results and about as many images: 800 objects, 8 shards.
-    expect(decision.boundaries).toHaveLength(7);
-    expect(decision.boundaries[0]).toMatch(/^in\/a\/IMG_\d{4}$/);
-    expect(shardRanges(decision.boundaries)).toHaveLength(8);
+    expect(decision?.boundaries).toHaveLength(7);
+    expect(decision?.boundaries[0]).toMatch(/^in\/a\/IMG_\d{4}$/);
+    expect(shardRanges(decision?.boundaries ?? [])).toHaveLength(8);
     expect(lists).toEqual([]);
   });
 
-  it("warns and keeps one Plan for one flat folder with no snapshot to cut at", async () => {
+  it("warns and cuts nothing for one flat folder", async () => {
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (message: string) => warnings.push(message) } as Logger;
     serve({ images: Array.from({ length: 150 }, (_, i) => `in/IMG_${i}.jpg`) });
-    const decision = await decidePlanShards({ s3, input: INPUT, logger });
+    const decision = await shardsFromFolders({ s3, input: INPUT, logger });
     expect(decision.boundaries).toEqual([]);
     expect(warnings.join("\n")).toMatch(/one flat folder/);
   });
