@@ -542,6 +542,8 @@ describe("the sharded Plan's key ranges", () => {
         async (c, pieces, shards, pageSize) => {
           s3Mock.reset();
           const objects = buildBucket(c);
+          // S3 keys have at least one byte (an empty one would end the mock's pagination).
+          fc.pre(objects.every((o) => o.key !== ""));
           serveBucket(objects, pageSize);
           const input = {
             imagesBucket: BUCKET,
