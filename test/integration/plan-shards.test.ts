@@ -7,8 +7,10 @@ import { type LocalJobResult, runLocalJob } from "../../harness/local/local-job.
 import { type LocalStack, startLocalStack } from "../../harness/local/local-stack.ts";
 import { writeSampleImages } from "../../harness/local/sample-images.ts";
 import type { LocalHandler } from "../../harness/local/workflow/index.ts";
+import { readLedgerSnapshot } from "../../src/ledger-index.ts";
 import { readManifest, readSkippedList } from "../../src/manifest.ts";
 import { stateFiles } from "../../src/result-keys.ts";
+import { silentLogger } from "../../src/runtime.ts";
 import { getObjectJson } from "../../src/s3-json.ts";
 
 /**
@@ -124,8 +126,20 @@ describe("the sharded Plan, locally end to end", () => {
     expect(second.plan?.counts).toEqual({ listed: 340, pending: 40, skipped: 0, alreadyDone: 300 });
     expect(second.summary?.reconciled).toBe(true);
     expect(callsAccepted()).toBe(340);
-    // The shards' snapshot parts, joined: every result of the first run once.
+    // The shards' snapshot parts, joined (gzip members one after the other): every result of
+    // the first run once, in key order, readable as one snapshot.
     expect((await snapshotStats()).entries).toBe(300);
+    const entries: string[] = [];
+    for await (const entry of readLedgerSnapshot({
+      s3: stack.s3,
+      bucket: stack.resultsBucket,
+      resultsPrefix: RESULTS_PREFIX,
+      logger: silentLogger,
+    })) {
+      expect(entry.record?.status).toBe("succeeded");
+      entries.push(entry.resultKey);
+    }
+    expect(entries).toHaveLength(300);
 
     // Third run: the snapshot (300 results, about 600 listed objects) cuts 6 shards at its keys,
     // and its entries are reused across the shards' ranges.
