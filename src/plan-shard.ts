@@ -6,11 +6,8 @@ import pMap from "p-map";
 import { z } from "zod";
 import { type BacklogCounts, BacklogTally } from "./backlog.ts";
 import { KeySampler } from "./key-sampler.ts";
-import {
-  LedgerSnapshotWriter,
-  type LedgerStats,
-  writeLedgerSnapshotStats,
-} from "./ledger-index.ts";
+import { LedgerSnapshotWriter, type LedgerStats } from "./ledger-index.ts";
+import { writeLedgerSnapshotStats } from "./ledger-snapshot-stats.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { type Backlog, finishPlan, planLists, tallyBacklog } from "./plan.ts";
 import type { PlanShard } from "./plan-shards.ts";

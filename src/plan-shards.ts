@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { readLedgerSnapshotStats } from "./ledger-index.ts";
+import { readLedgerSnapshotStats } from "./ledger-snapshot-stats.ts";
 import { resultsFolder } from "./result-keys.ts";
 import type { RunInput } from "./run-input.ts";
 import type { Logger } from "./runtime.ts";
@@ -33,6 +33,18 @@ export const MAX_PLAN_SHARDS = 1000;
 
 /** Default `planShardObjects`: listed objects (images plus results) one Plan shard takes. */
 export const DEFAULT_PLAN_SHARD_OBJECTS = 500_000;
+
+/**
+ * `planShardObjects`' range: 2,000,000 take about 780 s at the paper figure
+ * (0.39 s per 1,000 listed objects), near a Lambda's 900 s; 10 lets a test
+ * shard a few hundred images.
+ */
+export const PLAN_SHARD_OBJECTS_RANGE = {
+  integer: true,
+  min: 10,
+  max: 2_000_000,
+  why: "listed objects per Plan shard; a shard must finish within a Lambda's 900 s",
+} as const;
 
 /** How deep the first-run policy looks for folders when a level has just one. */
 const MAX_FOLDER_DEPTH = 4;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InvalidRunInputError } from "./errors.ts";
 import { PROJECT_VERSION_ARN } from "./model/model-ref.ts";
+import { DEFAULT_PLAN_SHARD_OBJECTS, PLAN_SHARD_OBJECTS_RANGE } from "./plan-shards.ts";
 import { jobFolders, normalizePrefix } from "./result-keys.ts";
 import { DEPLOYED_IAM_SCOPE_ENV, scopeProblems } from "./run-input-scope.ts";
 
@@ -47,10 +48,7 @@ export interface RunInput {
    * again with more units (within maxUnits). "never" (the default): never.
    */
   rescale: RescaleMode;
-  /**
-   * Listed objects (images plus results) one Plan shard takes: a larger
-   * backlog is listed by several Plan shards in parallel (`plan-shards.ts`).
-   */
+  /** Listed objects (images plus results) per Plan shard; more are listed by several. */
   planShardObjects: number;
 }
 
@@ -164,17 +162,7 @@ export const RUN_INPUT_RANGES = {
   expectedLatencyMs: { positive: true, max: 60_000, why: "one DetectCustomLabels call" },
   /** Lambda's longest timeout is 900 seconds. */
   lambdaTimeoutSeconds: { integer: true, min: 1, max: 900, why: "Lambda's longest timeout" },
-  /**
-   * At the paper figure (0.39 s per 1,000 listed objects) 5,000,000 take
-   * about 1,950 s, beyond a Lambda's 900 s; 10 is small enough to shard a
-   * test's few hundred images.
-   */
-  planShardObjects: {
-    integer: true,
-    min: 10,
-    max: 2_000_000,
-    why: "listed objects per Plan shard; a shard must finish within a Lambda's 900 s",
-  },
+  planShardObjects: PLAN_SHARD_OBJECTS_RANGE,
   /** Distributed Map's MaxConcurrency is at most 10,000. */
   maxWorkers: {
     integer: true,
@@ -228,7 +216,7 @@ export const runInputSchema = z.strictObject({
   lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
   maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
   rescale: rescale.default("never"),
-  planShardObjects: numberField(RUN_INPUT_RANGES.planShardObjects).default(500_000),
+  planShardObjects: numberField(PLAN_SHARD_OBJECTS_RANGE).default(DEFAULT_PLAN_SHARD_OBJECTS),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
