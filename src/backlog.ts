@@ -7,11 +7,12 @@ import {
   lookupLedgerEntry,
 } from "./ledger-index.ts";
 import { joinsInOrder, LedgerCursor } from "./ledger-join.ts";
+import { resultsRangeOf } from "./plan-shards.ts";
 import { jobFolders, resultKeyFor } from "./result-keys.ts";
 import { normalizeEtag } from "./results.ts";
 import type { RunInput } from "./run-input.ts";
 import { type Logger, silentLogger } from "./runtime.ts";
-import { inKeyOrder, type ListedObject, listObjects } from "./s3-listing.ts";
+import { inKeyOrder, type KeyRange, type ListedObject, listObjects } from "./s3-listing.ts";
 import type { ImageRef, PendingByReason, SkippedObject, SkipReason } from "./shapes.ts";
 
 /** DetectCustomLabels' size limits: an object at exactly the limit is accepted. */
@@ -133,6 +134,10 @@ export const LEDGER_LOOKUP_CONCURRENCY = 32;
  * sorts elsewhere are looked up by key. `snapshot` receives every ledger
  * entry in key order (the Plan writes the next snapshot from it); `ledgerStats`
  * counts the results read and reused.
+ *
+ * `range` scans one Plan shard: the images in `(after, upTo]` and the ledger
+ * entries in the matching range of result keys (`resultsRangeOf`), so that
+ * the shards together scan every image and every entry exactly once.
  */
 export async function* scanBacklog(opts: {
   s3: S3Client;
@@ -140,8 +145,9 @@ export async function* scanBacklog(opts: {
   logger?: Logger;
   snapshot?: (entry: LedgerEntry) => Promise<void>;
   ledgerStats?: LedgerStats;
+  range?: KeyRange;
 }): AsyncGenerator<BacklogEntry> {
-  const { s3, input } = opts;
+  const { s3, input, range } = opts;
   const cursor = new LedgerCursor(
     ledgerEntries({
       s3,
@@ -150,6 +156,7 @@ export async function* scanBacklog(opts: {
       logger: opts.logger ?? silentLogger,
       ...(opts.ledgerStats ? { stats: opts.ledgerStats } : {}),
       ...(opts.snapshot ? { onEntry: opts.snapshot } : {}),
+      ...(range ? { range: resultsRangeOf(input.resultsPrefix, range) } : {}),
     }),
   );
   const objects = inKeyOrder(
@@ -157,6 +164,7 @@ export async function* scanBacklog(opts: {
       bucket: input.imagesBucket,
       prefix: input.imagesPrefix,
       exclude: jobFoldersAmongImages(input),
+      ...(range ? { range } : {}),
     }),
     "the images listing",
   );
@@ -217,6 +225,20 @@ export class BacklogTally {
     unreadableResult: 0,
     unreadableImage: 0,
   };
+
+  /** Adds another tally's totals (a Plan shard's) to this one. */
+  merge(other: Pick<BacklogTally, "counts" | "skippedByReason" | "pendingByReason">): void {
+    for (const field of ["listed", "pending", "skipped", "alreadyDone"] as const) {
+      this.counts[field] += other.counts[field];
+    }
+    for (const [reason, n] of Object.entries(other.pendingByReason)) {
+      this.pendingByReason[reason as keyof PendingByReason] += n;
+    }
+    for (const [reason, n] of Object.entries(other.skippedByReason)) {
+      const key = reason as SkipReason;
+      this.skippedByReason[key] = (this.skippedByReason[key] ?? 0) + (n ?? 0);
+    }
+  }
 
   add(entry: BacklogEntry): void {
     this.counts.listed += 1;

@@ -4,12 +4,20 @@ import { pMapIterable, pMapSkip } from "p-map";
 import { z } from "zod";
 import { isNotFoundError } from "./aws-errors.ts";
 import { readJsonLines } from "./json-lines.ts";
+import { KeySampler } from "./key-sampler.ts";
+import { type LedgerSnapshotStats, writeLedgerSnapshotStats } from "./ledger-snapshot-stats.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { resultsFolder, stateFiles } from "./result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "./results.ts";
 import type { Logger } from "./runtime.ts";
 import { getObjectTextIfExists } from "./s3-json.ts";
-import { compareKeys, inKeyOrder, type ListedObject, listObjects } from "./s3-listing.ts";
+import {
+  compareKeys,
+  inKeyOrder,
+  type KeyRange,
+  type ListedObject,
+  listObjects,
+} from "./s3-listing.ts";
 import type { ResultStatus } from "./shapes.ts";
 
 /**
@@ -71,14 +79,18 @@ type SnapshotLine = z.infer<typeof snapshotLineSchema>;
  * The snapshot's entries, one at a time, in ascending key order. A line out
  * of order (snapshots of earlier versions were not sorted) is dropped, and
  * the first line that cannot be read ends the snapshot: either way those
- * results are only read again.
+ * results are only read again. With `range`, only the entries in it (the
+ * snapshot is read from its start; it stops after the range).
  */
 export async function* readLedgerSnapshot(opts: {
   s3: S3Client;
   bucket: string;
   resultsPrefix: string;
   logger: Logger;
+  range?: KeyRange;
 }): AsyncGenerator<LedgerEntry> {
+  const after = opts.range?.after;
+  const upTo = opts.range?.upTo;
   const key = stateFiles.ledgerIndex(opts.resultsPrefix);
   let previous: string | undefined;
   try {
@@ -89,6 +101,8 @@ export async function* readLedgerSnapshot(opts: {
     for await (const line of lines) {
       if (previous !== undefined && compareKeys(line.k, previous) <= 0) continue;
       previous = line.k;
+      if (after !== undefined && compareKeys(line.k, after) <= 0) continue;
+      if (upTo !== undefined && compareKeys(line.k, upTo) > 0) return;
       yield fromLine(line);
     }
   } catch (error) {
@@ -215,10 +229,16 @@ export async function* ledgerEntries(opts: {
   stats?: LedgerStats;
   concurrency?: number;
   onEntry?: (entry: LedgerEntry) => Promise<void>;
+  /** Only the results (and snapshot entries) whose key is in this range: one Plan shard's. */
+  range?: KeyRange;
 }): AsyncGenerator<LedgerEntry> {
   const { s3, bucket } = opts;
   const stats = opts.stats ?? { read: 0, reused: 0 };
-  const listed = listObjects(s3, { bucket, prefix: resultsFolder(opts.resultsPrefix) });
+  const listed = listObjects(s3, {
+    bucket,
+    prefix: resultsFolder(opts.resultsPrefix),
+    ...(opts.range ? { range: opts.range } : {}),
+  });
   const known = withSnapshotEntry(listed, readLedgerSnapshot(opts));
   const entries = pMapIterable(
     known,
@@ -269,17 +289,30 @@ async function* withSnapshotEntry(
  * Streams the next snapshot (gzip JSON lines) while the ledger is read. It
  * must receive the entries in ascending key order, as `ledgerEntries` yields
  * them. A failure is logged, not thrown: without a snapshot the next Plan
- * reads every result.
+ * reads every result. By default it replaces the snapshot under `state/` and
+ * its stats; a Plan shard gives `key`, its own part of the next snapshot,
+ * which the merge step joins (and then writes the stats).
  */
 export class LedgerSnapshotWriter {
   private readonly writer: JsonlObjectWriter<SnapshotLine>;
   private readonly key: string;
+  private readonly ownsState: boolean;
   private failed = false;
+  private closed = false;
+  /** Counts the entries and keeps evenly spaced keys of them. */
+  readonly sampler = new KeySampler();
 
   constructor(
-    private readonly opts: { s3: S3Client; bucket: string; resultsPrefix: string; logger: Logger },
+    private readonly opts: {
+      s3: S3Client;
+      bucket: string;
+      resultsPrefix: string;
+      logger: Logger;
+      key?: string;
+    },
   ) {
-    this.key = stateFiles.ledgerIndex(opts.resultsPrefix);
+    this.ownsState = opts.key === undefined;
+    this.key = opts.key ?? stateFiles.ledgerIndex(opts.resultsPrefix);
     this.writer = new JsonlObjectWriter<SnapshotLine>({
       s3: opts.s3,
       bucket: opts.bucket,
@@ -289,6 +322,7 @@ export class LedgerSnapshotWriter {
   }
 
   readonly write = async (entry: LedgerEntry): Promise<void> => {
+    this.sampler.add(entry.resultKey);
     if (this.failed) return;
     try {
       await this.writer.write(toLine(entry));
@@ -298,14 +332,27 @@ export class LedgerSnapshotWriter {
     }
   };
 
-  /** Replaces the previous snapshot. */
+  /** True once `close()` has stored the whole snapshot. */
+  get written(): boolean {
+    return this.closed && !this.failed;
+  }
+
+  /** The entries written and samples of their keys. */
+  get stats(): LedgerSnapshotStats {
+    return { entries: this.sampler.count, samples: this.sampler.samples };
+  }
+
+  /** Replaces the previous snapshot (and, when it owns the state's, its stats). */
   async close(): Promise<void> {
     if (this.failed) return;
     try {
       await this.writer.close();
+      this.closed = true;
     } catch (error) {
       this.warn(error);
+      return;
     }
+    if (this.ownsState) await writeLedgerSnapshotStats({ ...this.opts, stats: this.stats });
   }
 
   /** Leaves the previous snapshot in place. */

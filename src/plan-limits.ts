@@ -28,10 +28,12 @@ export const PLAN_LIMITS = {
 } as const;
 
 /**
- * The Plan step's own budget: its Lambda (serverless.yml, function `plan`).
- * Its memory does not grow with the backlog (the images listing and the
- * ledger are merge-joined as they stream, see `ledger-join.ts`); its time
- * does, as it lists every image and every result.
+ * The Plan step's own budget: its Lambda (serverless.yml, function `plan`;
+ * `planShard` and `mergePlan` have the same). Its memory does not grow with
+ * the backlog (the images listing and the ledger are merge-joined as they
+ * stream, see `ledger-join.ts`); its time does, as it lists every image and
+ * every result, which is why a backlog past `planShardObjects` is listed by
+ * Plan shards (`plan-shards.ts`).
  */
 export const PLAN_STEP_LIMITS = {
   timeoutSeconds: 900,
@@ -56,8 +58,8 @@ export function planListingNote(opts: {
   return (
     `the Plan listed ${opts.listedObjects.toLocaleString("en-US")} objects (images and results) in ` +
     `${Math.round(opts.listingSeconds)} s, more than ${PLAN_STEP_LIMITS.warnShare * 100} % of its ${timeout} s timeout: ` +
-    `at this rate it times out at about ${reachable.toLocaleString("en-US")} objects; split the backlog with imagesPrefix ` +
-    "(one run per prefix) before it grows that far"
+    `at this rate it times out at about ${reachable.toLocaleString("en-US")} objects; lower planShardObjects ` +
+    "so that Plan shards list it in parallel (or split the backlog with imagesPrefix) before it grows that far"
   );
 }
 

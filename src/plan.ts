@@ -1,19 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { type SingleUnitRisk, singleUnitRisk } from "./availability.ts";
 import { accessOrExistenceError } from "./aws-errors.ts";
-import { type BacklogCounts, BacklogTally, scanBacklog } from "./backlog.ts";
+import { BacklogTally, scanBacklog } from "./backlog.ts";
 import { estimateCost } from "./cost.ts";
 import { InvalidRunInputError, RunnerError } from "./errors.ts";
 import { readLearnedTps } from "./learned-tps.ts";
 import { type LedgerEntry, LedgerSnapshotWriter, type LedgerStats } from "./ledger-index.ts";
 import { JsonlObjectWriter } from "./manifest.ts";
 import { assertPlanWithinLimits, planListingNote } from "./plan-limits.ts";
+import { PlanShardBudgetExceeded } from "./plan-shards.ts";
 import { checkRegions } from "./region-check.ts";
 import { runFiles } from "./result-keys.ts";
 import { writeRoundManifests } from "./rounds.ts";
 import { DEFAULT_TPS_PER_UNIT, type RunInput } from "./run-input.ts";
 import type { Clock, Logger } from "./runtime.ts";
+import type { KeyRange } from "./s3-listing.ts";
 import { planScaling, type StrategyComparison } from "./scaling-strategy.ts";
 import type {
   BatchContext,
@@ -76,6 +77,15 @@ export async function planRun(opts: PlanRunOptions): Promise<Plan> {
   }
 }
 
+/** Runs a step of the Plan (or of a sharded Plan), mapping S3's access errors as `planRun` does. */
+export async function mapPlanErrors<T>(input: RunInput, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw asRunnerError(error, input);
+  }
+}
+
 export interface PlanRunOptions {
   s3: S3Client;
   input: RunInput;
@@ -83,6 +93,12 @@ export interface PlanRunOptions {
   runId?: string;
   clock: Clock;
   logger: Logger;
+  /**
+   * Stop with `PlanShardBudgetExceeded` (nothing written, the snapshot kept)
+   * once more objects than this are listed: the backlog is then listed by
+   * Plan shards instead (`plan-shards.ts`).
+   */
+  maxListedObjects?: number;
 }
 
 /**
@@ -90,6 +106,7 @@ export interface PlanRunOptions {
  * the state machine can tell a configuration problem from a glitch.
  */
 function asRunnerError(error: unknown, input: RunInput): unknown {
+  if (!input) return error;
   if (error instanceof RunnerError) return error;
   const where = `images s3://${input.imagesBucket}/${input.imagesPrefix}, results s3://${input.resultsBucket}/${input.resultsPrefix}`;
   const detail = error instanceof Error ? error.message : String(error);
@@ -104,34 +121,71 @@ function asRunnerError(error: unknown, input: RunInput): unknown {
 async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
   const { s3, input, clock, logger } = opts;
   const runId = opts.runId ?? newRunId(clock.now());
-  if (!RUN_ID.test(runId)) {
-    throw new InvalidRunInputError(
-      `runId must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(runId)}`,
-    );
-  }
+  assertRunId(runId);
   const plannedAt = new Date(clock.now()).toISOString();
   await checkRegions({ s3, input, region: await s3.config.region() });
-  const tps = await resolveTpsPerUnit({ s3, input, logger });
-  const contextWithoutRates = batchContextWithoutRates(input, runId);
-
-  const manifest = {
-    bucket: input.resultsBucket,
-    key: runFiles.manifest(input.resultsPrefix, runId),
-  };
-  const skippedList = {
-    bucket: input.resultsBucket,
-    key: runFiles.skipped(input.resultsPrefix, runId),
-  };
+  const { manifest, skippedList } = planLists(input, runId);
   const ledger: LedgerStats = { read: 0, reused: 0 };
   const listingStarted = clock.now();
-  const backlog = await writeBacklogLists({ s3, input, logger, ledger, manifest, skippedList });
+  const backlog = await writeBacklogLists({
+    s3,
+    input,
+    logger,
+    ledger,
+    manifest,
+    skippedList,
+    ...(opts.maxListedObjects !== undefined ? { maxListedObjects: opts.maxListedObjects } : {}),
+  });
   const listingNote = planListingNote({
     listingSeconds: (clock.now() - listingStarted) / 1000,
     listedObjects: backlog.tally.counts.listed + ledger.read + ledger.reused,
   });
   if (listingNote) logger.warn(listingNote, { runId });
+  return finishPlan({ ...opts, runId, plannedAt, backlog, ledger });
+}
 
-  const { tally, stats } = backlog;
+/** Refuses a run id that is not a clean key segment. */
+export function assertRunId(runId: string): void {
+  if (!RUN_ID.test(runId)) {
+    throw new InvalidRunInputError(
+      `runId must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(runId)}`,
+    );
+  }
+}
+
+/** Where the run's manifest and skipped list go. */
+export function planLists(
+  input: RunInput,
+  runId: string,
+): { manifest: { bucket: string; key: string }; skippedList: { bucket: string; key: string } } {
+  return {
+    manifest: { bucket: input.resultsBucket, key: runFiles.manifest(input.resultsPrefix, runId) },
+    skippedList: { bucket: input.resultsBucket, key: runFiles.skipped(input.resultsPrefix, runId) },
+  };
+}
+
+/**
+ * The Plan's second half, once the backlog is listed and its lists written
+ * (by one Plan, or by the shards and the merge step): sizes the run, prices
+ * it, refuses it outside `PLAN_LIMITS`, writes `plan.json`. One pipeline,
+ * whichever way the backlog was listed.
+ */
+export async function finishPlan(opts: {
+  s3: S3Client;
+  input: RunInput;
+  executionId: string;
+  runId: string;
+  plannedAt: string;
+  logger: Logger;
+  backlog: Backlog;
+  ledger: LedgerStats;
+  shards?: number;
+}): Promise<Plan> {
+  const { s3, input, logger, runId, plannedAt, ledger } = opts;
+  const tps = await resolveTpsPerUnit({ s3, input, logger });
+  const contextWithoutRates = batchContextWithoutRates(input, runId);
+  const { manifest, skippedList } = planLists(input, runId);
+  const { tally, stats } = opts.backlog;
   // Refused here, before plan.json is written and before anything is started.
   const contextBytes = contextBytesOf(contextWithoutRates);
   const { sizing, cost, strategy } = sizeAndPrice({ input, pending: stats, ...tps, contextBytes });
@@ -193,6 +247,7 @@ async function planRunUnmapped(opts: PlanRunOptions): Promise<Plan> {
 
   logger.info("planned the run", {
     runId,
+    ...(opts.shards !== undefined ? { shards: opts.shards } : {}),
     ...tally.counts,
     pendingByReason: tally.pendingByReason,
     ledgerRead: ledger.read,
@@ -221,6 +276,7 @@ async function writeBacklogLists(opts: {
   ledger: LedgerStats;
   manifest: { bucket: string; key: string };
   skippedList: { bucket: string; key: string };
+  maxListedObjects?: number;
 }): Promise<Backlog> {
   const { s3, input, logger } = opts;
   const manifestWriter = new JsonlObjectWriter<ImageRef>({ s3, ...opts.manifest });
@@ -238,6 +294,7 @@ async function writeBacklogLists(opts: {
       logger,
       snapshot: snapshot.write,
       ledgerStats: opts.ledger,
+      ...(opts.maxListedObjects !== undefined ? { maxListedObjects: opts.maxListedObjects } : {}),
       onPending: (image) => manifestWriter.write(image),
       onSkipped: (skipped) => skippedWriter.write(skipped),
     });
@@ -251,7 +308,7 @@ async function writeBacklogLists(opts: {
 }
 
 /** The batch context's fields that do not depend on the sizing. */
-function batchContextWithoutRates(
+export function batchContextWithoutRates(
   input: RunInput,
   runId: string,
 ): Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency"> {
@@ -268,7 +325,7 @@ function batchContextWithoutRates(
 }
 
 /** The context's size in a batch's input, measured with the longest rate figures it can carry. */
-function contextBytesOf(
+export function contextBytesOf(
   context: Omit<BatchContext, "perWorkerTps" | "ceilingTps" | "concurrency">,
 ): number {
   return jsonBytesUpperBound({
@@ -279,25 +336,34 @@ function contextBytesOf(
   });
 }
 
-interface Backlog {
+/** A listed backlog: its counts and what sizing needs of the pending images. */
+export interface Backlog {
   tally: BacklogTally;
   stats: PendingStats;
 }
 
 /** Scans the backlog, counting it and handing each pending and skipped object on as it is found. */
-async function tallyBacklog(opts: {
+export async function tallyBacklog(opts: {
   s3: S3Client;
   input: RunInput;
   logger: Logger;
   snapshot?: (entry: LedgerEntry) => Promise<void>;
   ledgerStats?: LedgerStats;
+  range?: KeyRange;
+  /** Listed objects (images plus ledger entries) past which it stops: `PlanShardBudgetExceeded`. */
+  maxListedObjects?: number;
   onPending?: (image: ImageRef) => Promise<void>;
   onSkipped?: (skipped: SkippedObject) => Promise<void>;
 }): Promise<Backlog> {
   const tally = new BacklogTally();
+  const ledger = opts.ledgerStats ?? { read: 0, reused: 0 };
+  const max = opts.maxListedObjects ?? Number.POSITIVE_INFINITY;
   const stats: PendingStats = { count: 0, maxItemBytes: 0 };
-  for await (const entry of scanBacklog(opts)) {
+  for await (const entry of scanBacklog({ ...opts, ledgerStats: ledger })) {
     tally.add(entry);
+    if (tally.counts.listed + ledger.read + ledger.reused > max) {
+      throw new PlanShardBudgetExceeded(max);
+    }
     if (entry.kind === "pending") {
       addToPendingStats(stats, entry.image);
       await opts.onPending?.(entry.image);
@@ -309,7 +375,7 @@ async function tallyBacklog(opts: {
 }
 
 /** Sizes the run and prices it; refuses a plan outside `PLAN_LIMITS` (PlanLimitExceeded). */
-function sizeAndPrice(opts: {
+export function sizeAndPrice(opts: {
   input: RunInput;
   pending: PendingStats;
   tpsPerUnit: number;
@@ -328,64 +394,4 @@ function sizeAndPrice(opts: {
   const cost = estimateCost({ sizing, pending: pending.count, input, strategy });
   assertPlanWithinLimits({ sizing, cost, pending: pending.count, input });
   return { sizing, cost, strategy };
-}
-
-/** What a run would do now, as `previewPlan` finds it. */
-export interface PlanPreview {
-  counts: BacklogCounts;
-  /** True when the count was given (`assumedImages`), not found by listing S3. */
-  assumedCount: boolean;
-  sizing: Sizing;
-  cost: CostEstimate;
-  /** Fixed units against auto-scaling for this backlog, and the choice. */
-  strategy: StrategyComparison;
-  /** Present when the plan uses one unit: what a unit failure would cost, and two units instead. */
-  singleUnitRisk?: SingleUnitRisk;
-}
-
-/** An image reference's JSON size when `assumedImages` stands in for a listing. */
-const TYPICAL_ITEM_BYTES = 200;
-
-/**
- * The Plan step's own planning without its writes: lists and classifies the
- * backlog (or assumes `assumedImages` pending images), sizes and prices the
- * run and refuses it outside `PLAN_LIMITS`, exactly as a run would now. Writes
- * nothing, starts nothing.
- */
-export async function previewPlan(opts: {
-  s3: S3Client;
-  input: RunInput;
-  logger: Logger;
-  assumedImages?: number;
-  /** The TPS per unit when the caller resolved it already (an offline plan); else resolved here. */
-  tps?: { tpsPerUnit: number; tpsSource: Sizing["tpsSource"] };
-}): Promise<PlanPreview> {
-  const { s3, input, logger, assumedImages } = opts;
-  let counts: BacklogCounts;
-  let pending: PendingStats;
-  if (assumedImages !== undefined) {
-    pending = { count: assumedImages, maxItemBytes: TYPICAL_ITEM_BYTES };
-    counts = { listed: assumedImages, pending: assumedImages, skipped: 0, alreadyDone: 0 };
-  } else {
-    const backlog = await tallyBacklog({ s3, input, logger });
-    pending = backlog.stats;
-    counts = backlog.tally.counts;
-  }
-  const tps = opts.tps ?? (await resolveTpsPerUnit({ s3, input, logger }));
-  // A run id of the length the Plan step's own has.
-  const contextBytes = contextBytesOf(batchContextWithoutRates(input, newRunId(0)));
-  const { sizing, cost, strategy } = sizeAndPrice({ input, pending, ...tps, contextBytes });
-  const risk = singleUnitRisk({
-    sizing,
-    pending: pending.count,
-    pricePerUnitHour: cost.pricePerUnitHour,
-  });
-  return {
-    counts,
-    assumedCount: assumedImages !== undefined,
-    sizing,
-    cost,
-    strategy,
-    ...(risk ? { singleUnitRisk: risk } : {}),
-  };
 }

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
  *   <prefix>runs/<runId>/manifest.jsonl           the pending list the Map reads
  *   <prefix>runs/<runId>/skipped.jsonl            every skipped object with its reason
  *   <prefix>runs/<runId>/plan.json                the plan (sizing, cost table)
+ *   <prefix>runs/<runId>/plan-shards/             a sharded Plan's ranges and each shard's lists
  *   <prefix>runs/<runId>/map/                     the Distributed Map's ResultWriter output
  *   <prefix>runs/<runId>/results/part-*.jsonl.gz  the run's results, one part per batch (Athena reads these)
  *   <prefix>runs/<runId>/summary.json|report.html the run's report
@@ -14,6 +15,7 @@ import { createHash } from "node:crypto";
  *   <prefix>state/learned-tps.json                TPS per unit measured by the last run
  *   <prefix>state/heartbeats/<runId>.json         the run's last sign of progress (for the reaper)
  *   <prefix>state/ledger-index.jsonl.gz           what each ledger entry says, as of the last plan
+ *   <prefix>state/ledger-index.stats.json         its entry count and evenly spaced keys
  *
  * Image results sit under their own `results/` folder so that no image key can
  * collide with the job's own files, whatever it is named.
@@ -85,6 +87,15 @@ export const runFiles = {
   skipped: (resultsPrefix: string, runId: string) =>
     `${runFolder(resultsPrefix, runId)}skipped.jsonl`,
   plan: (resultsPrefix: string, runId: string) => `${runFolder(resultsPrefix, runId)}plan.json`,
+  /** A sharded Plan's key ranges (the shard Map's items) and each shard's own files. */
+  planShards: (resultsPrefix: string, runId: string) =>
+    `${runFolder(resultsPrefix, runId)}plan-shards/shards.json`,
+  planShardFile: (
+    resultsPrefix: string,
+    runId: string,
+    index: number,
+    file: "manifest.jsonl" | "skipped.jsonl" | "ledger.jsonl.gz" | "summary.json",
+  ) => `${runFolder(resultsPrefix, runId)}plan-shards/${String(index).padStart(5, "0")}/${file}`,
   mapResults: (resultsPrefix: string, runId: string) => `${runFolder(resultsPrefix, runId)}map`,
   /** The folder of the run's result parts; nothing else may go in it (Athena reads every file). */
   resultParts: (resultsPrefix: string, runId: string) =>
@@ -102,4 +113,7 @@ export const stateFiles = {
     `${normalizePrefix(resultsPrefix)}state/heartbeats/${runId}.json`,
   ledgerIndex: (resultsPrefix: string) =>
     `${normalizePrefix(resultsPrefix)}state/ledger-index.jsonl.gz`,
+  /** The snapshot's entry count and evenly spaced keys: where the next Plan cuts its shards. */
+  ledgerIndexStats: (resultsPrefix: string) =>
+    `${normalizePrefix(resultsPrefix)}state/ledger-index.stats.json`,
 };

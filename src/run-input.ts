@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InvalidRunInputError } from "./errors.ts";
 import { PROJECT_VERSION_ARN } from "./model/model-ref.ts";
+import { DEFAULT_PLAN_SHARD_OBJECTS, PLAN_SHARD_OBJECTS_RANGE } from "./plan-shards.ts";
 import { jobFolders, normalizePrefix } from "./result-keys.ts";
 import { DEPLOYED_IAM_SCOPE_ENV, scopeProblems } from "./run-input-scope.ts";
 
@@ -47,6 +48,8 @@ export interface RunInput {
    * again with more units (within maxUnits). "never" (the default): never.
    */
   rescale: RescaleMode;
+  /** Listed objects (images plus results) per Plan shard; more are listed by several. */
+  planShardObjects: number;
 }
 
 /** Whether a run may stop and restart its model with more units mid-run (see `rescale.ts`). */
@@ -159,6 +162,7 @@ export const RUN_INPUT_RANGES = {
   expectedLatencyMs: { positive: true, max: 60_000, why: "one DetectCustomLabels call" },
   /** Lambda's longest timeout is 900 seconds. */
   lambdaTimeoutSeconds: { integer: true, min: 1, max: 900, why: "Lambda's longest timeout" },
+  planShardObjects: PLAN_SHARD_OBJECTS_RANGE,
   /** Distributed Map's MaxConcurrency is at most 10,000. */
   maxWorkers: {
     integer: true,
@@ -212,6 +216,7 @@ export const runInputSchema = z.strictObject({
   lambdaTimeoutSeconds: numberField(RUN_INPUT_RANGES.lambdaTimeoutSeconds).default(900),
   maxWorkers: numberField(RUN_INPUT_RANGES.maxWorkers).default(50),
   rescale: rescale.default("never"),
+  planShardObjects: numberField(PLAN_SHARD_OBJECTS_RANGE).default(DEFAULT_PLAN_SHARD_OBJECTS),
 });
 
 type FieldName = keyof typeof runInputSchema.shape;
@@ -239,6 +244,7 @@ export const RUN_INPUT_ENV: Record<FieldName, string> = {
   lambdaTimeoutSeconds: "LAMBDA_TIMEOUT_SECONDS",
   maxWorkers: "MAX_WORKERS",
   rescale: "RESCALE",
+  planShardObjects: "PLAN_SHARD_OBJECTS",
 };
 
 const FIELD_NAMES = Object.keys(RUN_INPUT_ENV) as FieldName[];

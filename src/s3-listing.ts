@@ -28,6 +28,22 @@ export function greatestKeyWithPrefix(prefix: string): string {
 }
 
 /**
+ * A range of keys `(after, upTo]`: after `after` (exclusive, as S3's
+ * `StartAfter`), up to and including `upTo`. Either end may be open. A
+ * sharded Plan gives each shard one such range (see `plan-shards.ts`).
+ */
+export interface KeyRange {
+  after?: string;
+  upTo?: string;
+}
+
+/** Whether `key` lies in `range`. */
+export function inRange(key: string, range: KeyRange): boolean {
+  if (range.after !== undefined && compareKeys(key, range.after) <= 0) return false;
+  return range.upTo === undefined || compareKeys(key, range.upTo) <= 0;
+}
+
+/**
  * Every object under `prefix`, page by page (ListObjectsV2 through the SDK
  * paginator), in S3's key order. Keys arrive exactly as stored: no
  * `EncodingType=url`, so nothing needs decoding and `+`, spaces and unicode
@@ -38,15 +54,25 @@ export function greatestKeyWithPrefix(prefix: string): string {
  * reaches one, it starts again after it (`StartAfter`), so a large folder
  * costs one request, not its pages. A key inside an excluded folder is never
  * yielded, even from a server that orders keys differently.
+ *
+ * `range` lists only the keys in `(after, upTo]`: the listing starts after
+ * `after` and stops at the first key past `upTo`, without reading further.
  */
 export async function* listObjects(
   s3: S3Client,
-  opts: { bucket: string; prefix: string; pageSize?: number; exclude?: readonly string[] },
+  opts: {
+    bucket: string;
+    prefix: string;
+    pageSize?: number;
+    exclude?: readonly string[];
+    range?: KeyRange;
+  },
 ): AsyncGenerator<ListedObject> {
+  const upTo = opts.range?.upTo;
   const excluded = [...(opts.exclude ?? [])]
     .filter((folder) => folder !== "" && folder.startsWith(opts.prefix))
     .sort(compareKeys);
-  let startAfter: string | undefined;
+  let startAfter: string | undefined = opts.range?.after;
   let next = 0; // the first excluded folder not yet passed
   listing: for (;;) {
     const pages = paginateListObjectsV2(
@@ -61,6 +87,8 @@ export async function* listObjects(
       for (const object of page.Contents ?? []) {
         const listed = toListed(object);
         if (!listed) continue;
+        if (upTo !== undefined && compareKeys(listed.key, upTo) > 0) return;
+        if (startAfter !== undefined && compareKeys(listed.key, startAfter) <= 0) continue;
         while (
           next < excluded.length &&
           !listed.key.startsWith(excluded[next] as string) &&

@@ -2,18 +2,17 @@
  * One function per state of the workflow: what each Lambda does between
  * parsing its event and returning. The Lambdas in `functions/` only bind
  * these to the shared wrapper; the local runner invokes those same Lambdas.
+ * The Plan step and MergePlan are in `plan-step.ts`.
  */
-import { ListExecutionsCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { alertTopicFromEnv, type RunNotification, runNotification } from "./alerts.ts";
-import { ConcurrentExecutionError, InvalidRunInputError } from "./errors.ts";
+import { InvalidRunInputError } from "./errors.ts";
 import { writeHeartbeat } from "./heartbeat.ts";
 import type { HandlerTools } from "./lambda-handler.ts";
-import { publishBatchMetrics, publishPlanMetrics, publishReportMetrics } from "./metrics.ts";
+import { publishBatchMetrics, publishReportMetrics } from "./metrics.ts";
 import { checkModel, type ModelCheck } from "./model/describe.ts";
 import { type EnsureModelRunningResult, ensureModelRunning } from "./model/start.ts";
 import { type StopModelResult, stopModelIfOwned } from "./model/stop.ts";
 import { metricsPeriodFromEnv } from "./model-metrics.ts";
-import { planRun } from "./plan.ts";
 import { processBatch } from "./process-batch.ts";
 import { type ReapResult, reapStaleLease, type SafetyStopResult, safetyStop } from "./reaper.ts";
 import {
@@ -23,9 +22,8 @@ import {
   writeRunReport,
 } from "./report/summary.ts";
 import { normalizePrefix } from "./result-keys.ts";
-import { type EvaluateRoundState, evaluateRound, firstRounds, type RoundsState } from "./rounds.ts";
+import { type EvaluateRoundState, evaluateRound, type RoundsState } from "./rounds.ts";
 import { type RunEvent, runEvent } from "./run-event.ts";
-import { parseRunInput } from "./run-input.ts";
 import type { BatchContext, BatchOutput, ImageRef, Plan, Round } from "./shapes.ts";
 import { truncateText } from "./state-limits.ts";
 
@@ -68,80 +66,14 @@ export function leaseHome(env: NodeJS.ProcessEnv = process.env): {
   };
 }
 
-/**
- * Refuses to run beside another execution of the same state machine. Enabled
- * when `STATE_MACHINE_ARN` is set (always, when deployed).
- */
-export async function assertNoConcurrentExecution(opts: {
-  sfn: SFNClient;
-  stateMachineArn: string;
-  executionId: string;
-}): Promise<void> {
-  let nextToken: string | undefined;
-  do {
-    const page = await opts.sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: opts.stateMachineArn,
-        statusFilter: "RUNNING",
-        nextToken,
-      }),
-    );
-    const other = page.executions?.find((e) => e.executionArn !== opts.executionId);
-    if (other) {
-      throw new ConcurrentExecutionError(
-        `another execution of this workflow is running (${other.executionArn}, started ${other.startDate?.toISOString()}); this one refused to start before touching the model`,
-      );
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
-}
-
-export interface PlanEvent {
-  input?: unknown;
-  executionId: string;
-  executionStartTime?: string;
-}
-
-export async function planStep(
-  event: PlanEvent,
-  { clients, clock, logger }: HandlerTools,
-): Promise<{ plan: Plan; execution: { StartTime?: string }; rounds: RoundsState }> {
-  const input = parseRunInput(event.input);
-  if (typeof event.executionId !== "string" || event.executionId === "") {
-    throw new InvalidRunInputError("executionId must be the execution's id, got nothing");
-  }
-  const stateMachineArn = process.env.STATE_MACHINE_ARN;
-  if (stateMachineArn) {
-    await assertNoConcurrentExecution({
-      sfn: clients.sfn,
-      stateMachineArn,
-      executionId: event.executionId,
-    });
-  } else {
-    logger.warn("STATE_MACHINE_ARN is not set: the concurrent-execution check is off");
-  }
-  const plan = await planRun({
-    s3: clients.s3,
-    input,
-    executionId: event.executionId,
-    clock,
-    logger,
-  });
-  logger.info("plan", {
-    runId: plan.runId,
-    counts: plan.counts,
-    units: plan.sizing.units,
-    workers: plan.sizing.workers,
-    batchSize: plan.sizing.batchSize,
-    estimatedCost: plan.cost.chosen.cost,
-  });
-  publishPlanMetrics(plan, logger);
-  return {
-    plan,
-    execution: event.executionStartTime ? { StartTime: event.executionStartTime } : {},
-    rounds: firstRounds(plan),
-  };
-}
+export {
+  assertNoConcurrentExecution,
+  mergePlanStep,
+  type PlanEvent,
+  type PlannedState,
+  plannedState,
+  planStep,
+} from "./plan-step.ts";
 
 export async function ensureModelRunningStep(
   /** `round`: the round about to run; after a restart it asks for more units than the plan. */

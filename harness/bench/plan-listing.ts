@@ -4,14 +4,19 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pMap from "p-map";
+import { readLedgerSnapshot } from "../../src/ledger-index.ts";
+import { readLedgerSnapshotStats } from "../../src/ledger-snapshot-stats.ts";
 import { planRun } from "../../src/plan.ts";
-import { resultKeyFor } from "../../src/result-keys.ts";
+import { mergePlanShards, runPlanShard } from "../../src/plan-shard.ts";
+import { startShardedPlan } from "../../src/plan-shard-steps.ts";
+import { boundaryAtResult, pickBoundaries, shardRanges } from "../../src/plan-shards.ts";
+import { resultKeyFor, stateFiles } from "../../src/result-keys.ts";
 import { successRecord } from "../../src/results.ts";
 import { parseRunInput } from "../../src/run-input.ts";
 import { silentLogger, systemClock } from "../../src/runtime.ts";
-import { listObjects } from "../../src/s3-listing.ts";
+import { greatestKeyWithPrefix, listObjects } from "../../src/s3-listing.ts";
 import type { BatchContext } from "../../src/shapes.ts";
 import { harnessCommand, numberArgument, parseCommand, runCommandLine } from "../command.ts";
 import {
@@ -49,6 +54,16 @@ function planBenchCommand() {
       numberArgument("results-share", { describe: "a number from 0 to 1", min: 0, max: 1 }),
     )
     .option(
+      "--shards <n>",
+      "also plan the same backlog as that many Plan shards, run one after the other (default: no sharded runs)",
+      numberArgument("shards", {
+        describe: "a whole number from 2 to 1000",
+        integer: true,
+        min: 2,
+        max: 1000,
+      }),
+    )
+    .option(
       "--data <dir>",
       "where the seeded bucket lives (default bench-results/plan-data; reused when it holds the same backlog)",
     )
@@ -61,6 +76,7 @@ function planBenchCommand() {
 interface PlanBenchFlags {
   images?: number;
   resultsShare?: number;
+  shards?: number;
   data?: string;
 }
 
@@ -148,10 +164,16 @@ interface PlanMeasure {
   secondsPerThousandListed: number;
   peakRssMb: number;
   peakHeapMb: number;
+  /** Sharded runs: how many shards, the slowest shard's seconds and the merge step's. */
+  shards?: number;
+  slowestShardSeconds?: number;
+  mergeSeconds?: number;
+  /** The Plan's wall time on Lambdas, shards in parallel: decide + slowest shard + merge. */
+  parallelSeconds?: number;
 }
 
-async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<PlanMeasure> {
-  const input = parseRunInput(
+function benchInput() {
+  return parseRunInput(
     {
       imagesBucket: BUCKET,
       imagesPrefix: "photos/",
@@ -162,6 +184,150 @@ async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<
     },
     {},
   );
+}
+
+/** Samples the process's memory until stopped; the peaks in MB. */
+function memoryPeaks() {
+  let peakRss = 0;
+  let peakHeap = 0;
+  const sample = () => {
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  };
+  const sampler = setInterval(sample, 100);
+  return () => {
+    clearInterval(sampler);
+    sample();
+    return { peakRssMb: peakRss / 2 ** 20, peakHeapMb: peakHeap / 2 ** 20 };
+  };
+}
+
+/** Drops the ledger snapshot, so that the next Plan reads every result. */
+async function dropSnapshot(s3: S3Client): Promise<void> {
+  for (const key of [stateFiles.ledgerIndex("out/"), stateFiles.ledgerIndexStats("out/")]) {
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+  }
+}
+
+/**
+ * The sharded Plan, its steps run one after the other in this process (on
+ * AWS the shards run in parallel Lambdas): cut at the snapshot's keys when
+ * there is a snapshot, else at the camera folders, into `shards` ranges.
+ */
+async function measureShardedPlan(
+  s3: S3Client,
+  name: string,
+  wanted: Seeded,
+  shards: number,
+): Promise<PlanMeasure> {
+  const input = benchInput();
+  const stop = memoryPeaks();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const logger = silentLogger;
+  const stats = await readLedgerSnapshotStats({
+    s3,
+    bucket: BUCKET,
+    resultsPrefix: "out/",
+    logger,
+  });
+  const candidates = stats?.samples.length
+    ? stats.samples.flatMap((k) => boundaryAtResult(k, "out/", "photos/") ?? [])
+    : Array.from({ length: 50 }, (_, i) => `photos/cam-${String(i).padStart(2, "0")}/`).slice(1);
+  const runId = `bench-${name}`;
+  const job = await startShardedPlan({
+    s3,
+    input,
+    executionId: "local:bench",
+    clock: systemClock,
+    decision: { boundaries: pickBoundaries(candidates, shards), reason: "bench" },
+  });
+  const decided = performance.now();
+  let slowest = 0;
+  for (const shard of shardRanges(pickBoundaries(candidates, shards))) {
+    const summary = await runPlanShard({
+      s3,
+      input,
+      runId: job.runId,
+      shard,
+      clock: systemClock,
+      logger,
+    });
+    slowest = Math.max(slowest, summary.seconds);
+  }
+  const merging = performance.now();
+  const plan = await mergePlanShards({
+    s3,
+    input,
+    runId: job.runId,
+    executionId: "local:bench",
+    plannedAt: job.plannedAt,
+    shards: job.shards,
+    logger,
+  });
+  const ended = performance.now();
+  const peaks = stop();
+  if (plan.counts.listed !== wanted.images || plan.counts.alreadyDone !== wanted.results) {
+    throw new Error(
+      `the sharded plan ${runId} counted ${JSON.stringify(plan.counts)}, not the seeded backlog`,
+    );
+  }
+  const seconds = (ended - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const listed = wanted.images + wanted.results;
+  const mergeSeconds = (ended - merging) / 1000;
+  return {
+    name,
+    ...wanted,
+    listed,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    secondsPerThousandListed: seconds / (listed / 1000),
+    ...peaks,
+    shards: job.shards,
+    slowestShardSeconds: slowest,
+    mergeSeconds,
+    parallelSeconds: (decided - started) / 1000 + slowest + mergeSeconds,
+  };
+}
+
+/**
+ * What a Plan shard pays for the snapshot before its range: the whole
+ * snapshot read and parsed with nothing kept (the last shard's case), in
+ * seconds per 1,000 entries, and the snapshot's bytes per entry.
+ */
+async function measureSnapshotRead(
+  s3: S3Client,
+): Promise<{ entries: number; seconds: number; cpuSeconds: number; bytesPerEntry: number }> {
+  const key = stateFiles.ledgerIndex("out/");
+  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  let entries = 0;
+  const counting = {
+    s3,
+    bucket: BUCKET,
+    resultsPrefix: "out/",
+    logger: silentLogger,
+    range: { after: greatestKeyWithPrefix("out/results/") },
+  };
+  for await (const _ of readLedgerSnapshot(counting)) entries += 1;
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const stats = await readLedgerSnapshotStats({ ...counting });
+  const total = stats?.entries ?? 0;
+  if (entries !== 0 || total === 0) throw new Error("the snapshot read kept entries or found none");
+  return {
+    entries: total,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    bytesPerEntry: (head.ContentLength ?? 0) / total,
+  };
+}
+
+async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<PlanMeasure> {
+  const input = benchInput();
   let peakRss = 0;
   let peakHeap = 0;
   const sample = () => {
@@ -244,17 +410,37 @@ async function main(argv: string[]): Promise<number> {
   try {
     const measures: PlanMeasure[] = [];
     // The first plan reads every result; the second reuses the snapshot the first wrote.
-    for (const name of ["first", "snapshot", "list-only"]) {
+    // With --shards, the same two plans again, sharded, from no snapshot.
+    const names = ["first", "snapshot", "list-only"];
+    if (values.shards) names.push("sharded-first", "sharded-snapshot");
+    for (const name of names) {
+      if (name === "first" || name === "sharded-first") await dropSnapshot(s3);
       const m =
         name === "list-only"
           ? await measureListing(s3, wanted)
-          : await measurePlan(s3, name, wanted);
+          : name.startsWith("sharded-")
+            ? await measureShardedPlan(s3, name, wanted, values.shards as number)
+            : await measurePlan(s3, name, wanted);
       measures.push(m);
+      const sharded =
+        m.shards === undefined
+          ? ""
+          : ` shards=${m.shards} slowestShardSeconds=${m.slowestShardSeconds?.toFixed(1)} ` +
+            `mergeSeconds=${m.mergeSeconds?.toFixed(1)} parallelSeconds=${m.parallelSeconds?.toFixed(1)}`;
       process.stdout.write(
         `RESULT scenario=plan-listing plan=${m.name} images=${m.images} results=${m.results} ` +
           `seconds=${m.seconds.toFixed(1)} cpuSeconds=${m.cpuSeconds.toFixed(1)} ` +
           `secondsPerThousandListed=${m.secondsPerThousandListed.toFixed(3)} ` +
-          `peakRssMb=${Math.round(m.peakRssMb)} peakHeapMb=${Math.round(m.peakHeapMb)}\n`,
+          `peakRssMb=${Math.round(m.peakRssMb)} peakHeapMb=${Math.round(m.peakHeapMb)}${sharded}\n`,
+      );
+    }
+    const snapshotRead = values.shards ? await measureSnapshotRead(s3) : undefined;
+    if (snapshotRead) {
+      process.stdout.write(
+        `RESULT scenario=plan-listing plan=snapshot-read entries=${snapshotRead.entries} ` +
+          `seconds=${snapshotRead.seconds.toFixed(2)} cpuSeconds=${snapshotRead.cpuSeconds.toFixed(2)} ` +
+          `cpuSecondsPerThousandEntries=${((snapshotRead.cpuSeconds / snapshotRead.entries) * 1000).toFixed(4)} ` +
+          `bytesPerEntry=${snapshotRead.bytesPerEntry.toFixed(1)}\n`,
       );
     }
     await mkdir(outputDirectory, { recursive: true });
@@ -265,6 +451,7 @@ async function main(argv: string[]): Promise<number> {
           generatedAt: new Date().toISOString(),
           machine: { cpus: cpus().length, loadAverageBefore: load, loadAverageAfter: loadavg() },
           measures,
+          ...(snapshotRead ? { snapshotRead } : {}),
         },
         null,
         2,

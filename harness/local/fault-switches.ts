@@ -59,9 +59,9 @@ export class FaultSchedule {
     private readonly abort: AbortController,
   ) {}
 
-  /** The workflow's events: the first MapRunStarted arms the timers. */
-  onEvent(event: { type: string }): void {
-    if (event.type !== "MapRunStarted" || this.started) return;
+  /** The workflow's events: the images' Map starting (not a sharded Plan's) arms the timers. */
+  onEvent(event: { type: string; state?: string }): void {
+    if (event.type !== "MapRunStarted" || event.state !== "ProcessImages" || this.started) return;
     this.started = true;
     const arn = this.stack.projectVersionArn;
     const admin = this.stack.emulator.admin;

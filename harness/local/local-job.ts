@@ -5,7 +5,9 @@ import { parse as parseYaml } from "yaml";
 import * as checkModel from "../../functions/check-model.ts";
 import * as ensureModelRunning from "../../functions/ensure-model-running.ts";
 import * as evaluateRound from "../../functions/evaluate-round.ts";
+import * as mergePlan from "../../functions/merge-plan.ts";
 import * as plan from "../../functions/plan.ts";
+import * as planShard from "../../functions/plan-shard.ts";
 import * as processBatch from "../../functions/process-batch.ts";
 import * as report from "../../functions/report.ts";
 import * as safetyStop from "../../functions/safety-stop.ts";
@@ -53,6 +55,8 @@ export const LOCAL_STATE_MACHINE_NAME = "rekognition-weekly-batch-local";
 /** The Lambdas of the workflow, by their name in serverless.yml. */
 export const WORKFLOW_HANDLERS: Record<string, LocalHandler> = {
   plan: plan.handler as LocalHandler,
+  planShard: planShard.handler as LocalHandler,
+  mergePlan: mergePlan.handler as LocalHandler,
   ensureModelRunning: ensureModelRunning.handler as LocalHandler,
   checkModel: checkModel.handler as LocalHandler,
   processBatch: processBatch.handler as LocalHandler,

@@ -61,8 +61,13 @@ export class LocalProgress {
       this.phase = event.state;
       this.render(true);
     }
-    if (event.type === "MapRunStarted") this.total = event.counts.totalItems;
-    if (event.type === "MapChildSucceeded") this.doneBatches = event.counts.succeeded;
+    // The images' Map only: a sharded Plan's PlanShards Map runs before it.
+    if (event.type === "MapRunStarted" && event.state === "ProcessImages") {
+      this.total = event.counts.totalItems;
+    }
+    if (event.type === "MapChildSucceeded" && event.state === "ProcessImages") {
+      this.doneBatches = event.counts.succeeded;
+    }
   };
 
   stop(): void {

@@ -4,7 +4,8 @@
  */
 
 import { renderCostTable } from "../cost.ts";
-import { type PlanPreview, previewPlan, resolveTpsPerUnit } from "../plan.ts";
+import { resolveTpsPerUnit } from "../plan.ts";
+import { type PlanPreview, previewPlan } from "../plan-preview.ts";
 import { formatDuration } from "../report/format.ts";
 import { DEFAULT_TPS_PER_UNIT, parseRunInput, type RunInput } from "../run-input.ts";
 import { renderStrategies } from "../scaling-strategy.ts";

@@ -25,7 +25,8 @@ import {
   ledgerEntries,
 } from "../../src/ledger-index.ts";
 import { readManifest, readSkippedList, writeJsonl } from "../../src/manifest.ts";
-import { planRun, previewPlan } from "../../src/plan.ts";
+import { planRun } from "../../src/plan.ts";
+import { previewPlan } from "../../src/plan-preview.ts";
 import { bucketRegion } from "../../src/region-check.ts";
 import { resultKeyFor, runFiles, runFolder } from "../../src/result-keys.ts";
 import { successRecord, writeImageResult } from "../../src/results.ts";

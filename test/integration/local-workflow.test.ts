@@ -778,6 +778,13 @@ describe("the project's state machine, run locally with stand-in handlers", () =
           const current = { manifest: plan.manifest, ...plan.sizing, context: plan.context };
           return { plan, rounds: { current, finished: [], next: "process", restarts: 0 } };
         },
+        // Not reached: this plan lists in one Lambda (the sharded Plan: plan-shards.test.ts).
+        planShard: () => {
+          throw new Error("not sharded");
+        },
+        mergePlan: () => {
+          throw new Error("not sharded");
+        },
         ensureModelRunning: () => {
           calls.push("ensure");
           return { owned: true };

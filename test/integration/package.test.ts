@@ -165,6 +165,7 @@ async function packageWith(
 const LAMBDA_ROLE = "IamRoleLambdaExecution";
 const MACHINE_ROLE = "WeeklyBatchStateMachineRole";
 const REPORT_ROLE = "ReportFunctionRole";
+const PLAN_SHARD_ROLE = "PlanShardFunctionRole";
 
 /** Every setting given (the Athena table on), the results in their own bucket. */
 let full: { dir: string; template: Template };
@@ -252,7 +253,9 @@ describe("the packaged CloudFormation template", () => {
         "CheckModelLambdaFunction",
         "EnsureModelRunningLambdaFunction",
         "EvaluateRoundLambdaFunction",
+        "MergePlanLambdaFunction",
         "PlanLambdaFunction",
+        "PlanShardLambdaFunction",
         "ProcessBatchLambdaFunction",
         "ReaperLambdaFunction",
         "ReportLambdaFunction",
@@ -321,7 +324,8 @@ describe("the packaged CloudFormation template", () => {
     const roleOf = (id: string) =>
       JSON.stringify(lambdas.find(([name]) => name === id)?.[1].Properties.Role);
     expect(roleOf("ReportLambdaFunction")).toBe(`{"Fn::GetAtt":["${REPORT_ROLE}","Arn"]}`);
-    for (const [id] of lambdas.filter(([name]) => name !== "ReportLambdaFunction")) {
+    const ownRoles = ["ReportLambdaFunction", "PlanShardLambdaFunction", "MergePlanLambdaFunction"];
+    for (const [id] of lambdas.filter(([name]) => !ownRoles.includes(name))) {
       expect(roleOf(id), id).toBe(`{"Fn::GetAtt":["${LAMBDA_ROLE}","Arn"]}`);
     }
     const granting = deployed
@@ -347,6 +351,32 @@ describe("the packaged CloudFormation template", () => {
     expect(JSON.stringify(find("logs:PutLogEvents").flatMap(resources))).toContain(
       "/aws/lambda/rekognition-weekly-batch-prod-report",
     );
+  });
+
+  it("gives the sharded Plan's Lambdas a role that lists images and reads and writes results, nothing else", () => {
+    const lambdas = deployed.resources("AWS::Lambda::Function");
+    for (const id of ["PlanShardLambdaFunction", "MergePlanLambdaFunction"]) {
+      const role = lambdas.find(([name]) => name === id)?.[1].Properties.Role;
+      expect(JSON.stringify(role), id).toBe(`{"Fn::GetAtt":["${PLAN_SHARD_ROLE}","Arn"]}`);
+    }
+    const granted = [...new Set(deployed.statementsOf(PLAN_SHARD_ROLE).flatMap(actions))].sort();
+    expect(granted.filter((a) => !a.startsWith("logs:") && !a.startsWith("kms:"))).toEqual([
+      "s3:AbortMultipartUpload",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:PutObject",
+    ]);
+    const find = (action: string) => deployed.find(PLAN_SHARD_ROLE, action);
+    for (const action of ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]) {
+      expect(find(action).flatMap(resources)).toEqual(["arn:aws:s3:::acme-shelf-results/labels/*"]);
+    }
+    expect(find("s3:ListBucket").map((s) => [s.Resource, s.Condition])).toEqual([
+      ["arn:aws:s3:::acme-shelf-images", { StringLike: { "s3:prefix": ["incoming/*"] } }],
+      ["arn:aws:s3:::acme-shelf-results", { StringLike: { "s3:prefix": ["labels/*"] } }],
+    ]);
+    const logs = JSON.stringify(find("logs:PutLogEvents").flatMap(resources));
+    expect(logs).toContain("/aws/lambda/rekognition-weekly-batch-prod-planShard");
+    expect(logs).toContain("/aws/lambda/rekognition-weekly-batch-prod-mergePlan");
   });
 
   it("lets every listing the job makes through, and only those", () => {
@@ -378,10 +408,12 @@ describe("the packaged CloudFormation template", () => {
       expect(deployed.find(MACHINE_ROLE, action).flatMap(resources)).toEqual([
         `${execution}:*`,
         `${execution}/ProcessImages:*`,
+        `${execution}/PlanShards:*`,
       ]);
     }
     expect(deployed.find(MACHINE_ROLE, "states:RedriveExecution").flatMap(resources)).toEqual([
       `${execution}/ProcessImages:*`,
+      `${execution}/PlanShards:*`,
     ]);
   });
 
@@ -395,7 +427,7 @@ describe("the packaged CloudFormation template", () => {
   });
 
   it("grants the KMS key to every role only when one is given", () => {
-    for (const role of [LAMBDA_ROLE, MACHINE_ROLE, REPORT_ROLE]) {
+    for (const role of [LAMBDA_ROLE, MACHINE_ROLE, REPORT_ROLE, PLAN_SHARD_ROLE]) {
       expect(deployed.find(role, "kms:Decrypt").flatMap(resources)).toEqual([kmsKeyArn]);
       expect(deployed.find(role, "kms:GenerateDataKey").flatMap(resources)).toEqual([kmsKeyArn]);
       const kms = deployedMinimal.statementsOf(role).flatMap(actions);
@@ -404,7 +436,7 @@ describe("the packaged CloudFormation template", () => {
   });
 
   it("gives the local IAM check the same KMS grant: the attached policy, per role, only when a key is given", () => {
-    for (const role of ["lambda", "report", "stateMachine"] as const) {
+    for (const role of ["lambda", "report", "planShard", "stateMachine"] as const) {
       const granted = (packaged: Template) =>
         policiesFromTemplate(packaged as never)
           [role].flatMap((entry) => entry.policy.Statement as Statement[])

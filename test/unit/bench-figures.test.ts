@@ -14,6 +14,7 @@ import {
   PAPER_SIZES,
   paperRun,
   planListingCapacity,
+  planShardCount,
   SERVICE_LIMITS,
 } from "../../harness/bench/scale-on-paper.ts";
 import type { TimelineSecond } from "../../harness/local/emulator/index.ts";
@@ -122,7 +123,7 @@ describe("benchmark figures", () => {
 describe("scale on paper", () => {
   const runs = PAPER_SIZES.map((images) => paperRun(images));
 
-  it("sizes every backlog within the quota and the service limits, but the Plan's time", () => {
+  it("sizes every backlog within the quota and every service limit, the Plan's included", () => {
     for (const run of runs) {
       expect(run.units).toBe(5);
       expect(run.provisionedTps).toBe(25);
@@ -130,32 +131,68 @@ describe("scale on paper", () => {
       expect(run.batchBytes).toBeLessThanOrEqual(SERVICE_LIMITS.batchBytes);
       expect(run.batchSeconds).toBeLessThan(SERVICE_LIMITS.lambdaTimeoutSeconds);
       const over = run.limits.filter((limit) => !limit.ok).map((limit) => limit.name);
-      // One Plan lists every image and every result: past its capacity, its timeout is the wall.
-      expect(over).toEqual(run.images > planListingCapacity() ? ["plan seconds"] : []);
+      expect(over).toEqual([]);
     }
   });
 
-  it("checks the Plan's time and memory: time grows with what it lists, memory does not", () => {
-    const [small, , large] = runs;
+  it("checks the Plan's time and memory, one Lambda or sharded: time per shard stays bounded", () => {
+    const [small, million, large] = runs;
     const limitOf = (run: typeof small, name: string) =>
       run?.limits.find((limit) => limit.name === name);
-    expect(limitOf(small, "plan seconds")?.limit).toBe(900);
+    for (const name of ["plan seconds", "plan shard seconds", "merge plan seconds"]) {
+      expect(limitOf(small, name)?.limit).toBe(900);
+    }
     expect(limitOf(small, "plan memory MB")?.limit).toBe(1024);
-    // 10 M images and 10 M results listed.
-    expect(large?.plan.listedObjects).toBe(20_000_000);
-    expect(large?.plan.seconds).toBeCloseTo(
-      AWS_SETTINGS.otherLambdaSeconds + 20_000 * AWS_SETTINGS.planSecondsPerThousand,
+    expect(limitOf(small, "plan shard memory MB")?.limit).toBe(1024);
+    expect(limitOf(small, "plan shards")?.limit).toBe(1000);
+    // 100,000 images and as many results: one Plan lists them all, as before.
+    expect(small?.plan.shards).toBe(1);
+    expect(small?.plan.seconds).toBeCloseTo(
+      AWS_SETTINGS.otherLambdaSeconds + 200 * AWS_SETTINGS.planSecondsPerThousand,
       6,
     );
-    expect(limitOf(large, "plan seconds")?.ok).toBe(false);
-    expect(large?.plan.memoryMb).toBe(small?.plan.memoryMb);
-    expect(limitOf(large, "plan memory MB")?.ok).toBe(true);
-    // The capacity is where the Plan's time meets its timeout.
-    const capacity = planListingCapacity();
-    expect(paperRun(capacity).limits.find((l) => l.name === "plan seconds")?.ok).toBe(true);
-    expect(paperRun(capacity + 1_000).limits.find((l) => l.name === "plan seconds")?.ok).toBe(
-      false,
+    // 1 M and 10 M: one shard per 500,000 listed objects.
+    expect(million?.plan.shards).toBe(4);
+    expect(large?.plan.listedObjects).toBe(20_000_000);
+    expect(large?.plan.shards).toBe(40);
+    // Each shard lists 500,000 objects and reads the snapshot up to its range (the last: all).
+    expect(large?.plan.shardSeconds).toBeCloseTo(
+      AWS_SETTINGS.otherLambdaSeconds +
+        500 * AWS_SETTINGS.planSecondsPerThousand +
+        10_000 * AWS_SETTINGS.snapshotSkipSecondsPerThousand,
+      6,
     );
+    // The merge copies the 10 M-line manifest and the snapshot once.
+    expect(large?.plan.mergeSeconds).toBeCloseTo(
+      AWS_SETTINGS.otherLambdaSeconds +
+        (10_000_000 * (AWS_SETTINGS.itemBytes + AWS_SETTINGS.snapshotBytesPerEntry)) /
+          1e6 /
+          AWS_SETTINGS.mergeCopyMbPerSecond,
+      6,
+    );
+    // 40 shards run in one wave of the Map's 40.
+    expect(large?.plan.wallSeconds).toBeCloseTo(
+      (large?.plan.seconds ?? 0) +
+        (large?.plan.shardSeconds ?? 0) +
+        (large?.plan.mergeSeconds ?? 0),
+      6,
+    );
+    expect(large?.plan.memoryMb).toBe(small?.plan.memoryMb);
+    // A shard's budget sits well inside what one Lambda lists in its timeout.
+    expect(AWS_SETTINGS.planShardObjects).toBeLessThan(planListingCapacity() * 2 * 0.5);
+    expect(planShardCount(AWS_SETTINGS.planShardObjects)).toBe(1);
+    expect(planShardCount(AWS_SETTINGS.planShardObjects + 1)).toBe(2);
+  });
+
+  it("finds where sharding meets its own wall: the snapshot each shard reads from its start", () => {
+    // More images, more shards: each lists the same share, but the last one reads the whole
+    // snapshot before its range, which reaches a Lambda's 900 s between 50 M and 200 M.
+    const over = (images: number) =>
+      paperRun(images)
+        .limits.filter((limit) => !limit.ok)
+        .map((limit) => limit.name);
+    expect(over(50_000_000)).toEqual([]);
+    expect(over(200_000_000)).toEqual(["plan shard seconds"]);
   });
 
   it("takes start-up plus images / provisioned TPS, and bills Rekognition for it", () => {
@@ -169,8 +206,9 @@ describe("scale on paper", () => {
 
   it("counts one Lambda per batch plus the fixed ones, and S3 requests per image", () => {
     const run = paperRun(1_000_000);
-    // plan + start + 30 checks (15 min / 30 s) + batches + stop + report.
-    expect(run.lambda.invocations).toBe(2 + 30 + run.batches + 2);
+    // plan + start + 30 checks (15 min / 30 s) + batches + stop + report, and the
+    // sharded Plan's 4 shards (2 M listed objects) and its merge.
+    expect(run.lambda.invocations).toBe(2 + 30 + run.batches + 2 + 4 + 1);
     // Per image: Rekognition's GET of it; per batch: the HEAD of its started mark.
     expect(run.s3.reads).toBe(1_000_000 + 2 * run.batches);
     // Per image its result; per batch its started mark.
@@ -182,7 +220,8 @@ describe("scale on paper", () => {
   });
 
   it("keeps the parent's history constant while map children grow with the backlog", () => {
-    const [small, , large] = runs;
+    // 1 M and 10 M images: both sharded Plans (the shards are map children too).
+    const [, small, large] = runs;
     expect(large?.stepFunctions.parentHistoryEvents).toBe(small?.stepFunctions.parentHistoryEvents);
     expect(large?.stepFunctions.transitions).toBeGreaterThan(small?.stepFunctions.transitions ?? 0);
   });

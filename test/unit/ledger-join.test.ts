@@ -11,16 +11,26 @@ import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  BacklogTally,
   jobFoldersAmongImages,
   ledgerStatusOf,
   listBacklog,
+  scanBacklog,
   skipReasonFor,
 } from "../../src/backlog.ts";
 import type { LedgerEntry } from "../../src/ledger-index.ts";
 import { joinsInOrder, LedgerCursor } from "../../src/ledger-join.ts";
+import {
+  boundaryAt,
+  boundaryAtResult,
+  isSafeBoundary,
+  pickBoundaries,
+  resultsRangeOf,
+  shardRanges,
+} from "../../src/plan-shards.ts";
 import { resultKeyFor, resultsFolder, stateFiles } from "../../src/result-keys.ts";
 import { MAX_RESULT_BYTES, normalizeEtag, parseResultRecord } from "../../src/results.ts";
-import { compareKeys } from "../../src/s3-listing.ts";
+import { compareKeys, inRange, type KeyRange } from "../../src/s3-listing.ts";
 import type { ImageRef, PendingByReason, SkippedObject } from "../../src/shapes.ts";
 
 const s3Mock = mockClient(S3Client);
@@ -512,3 +522,150 @@ describe("LedgerCursor", () => {
     await expect(cursor.seek("a")).rejects.toThrow(/ledger keys asked out of order: "a" after "b"/);
   });
 });
+
+// ---------------------------------------------------------------------------
+// The sharded Plan: the same scan, cut into key ranges.
+
+/** Boundaries that stress the cut: every key's own cut points, and pieces of keys. */
+const boundaryPieceArb = fc
+  .array(fc.constantFrom(...SEGMENTS, ...TAILS, "a", "b", "z", "0"), { minLength: 1, maxLength: 3 })
+  .map((pieces) => pieces.join("/"));
+
+describe("the sharded Plan's key ranges", () => {
+  it("scans, shard by shard, exactly what one Plan scans: manifest, skips, counts and snapshot", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        caseArb,
+        fc.array(boundaryPieceArb, { maxLength: 8 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (c, pieces, shards, pageSize) => {
+          s3Mock.reset();
+          const objects = buildBucket(c);
+          // S3 keys have at least one byte (an empty one would end the mock's pagination).
+          fc.pre(objects.every((o) => o.key !== ""));
+          serveBucket(objects, pageSize);
+          const input = {
+            imagesBucket: BUCKET,
+            resultsBucket: BUCKET,
+            imageMode: "S3Object" as const,
+            ...c.layout,
+          };
+          const { imagesPrefix } = c.layout;
+          const candidates = [
+            ...c.images.flatMap((i) => boundaryAt(`${imagesPrefix}${i.key}`, imagesPrefix) ?? []),
+            // Just past an image key: unsafe (an extension inside), so never picked.
+            ...c.images.map((i) => `${imagesPrefix}${i.key}-`),
+            ...pieces.map((p) => `${imagesPrefix}${p}`),
+            ...pieces,
+          ];
+          const ranges = shardRanges(pickBoundaries(candidates, shards));
+
+          const single = await scanAll(input);
+          const tally = new BacklogTally();
+          const pending: ImageRef[] = [];
+          const skipped: SkippedObject[] = [];
+          const snapshot: string[] = [];
+          for (const range of ranges) {
+            const part = await scanAll(input, range);
+            tally.merge(part.tally);
+            pending.push(...part.pending);
+            skipped.push(...part.skipped);
+            snapshot.push(...part.snapshot);
+          }
+          expect(pending).toEqual(single.pending);
+          expect(skipped).toEqual(single.skipped);
+          expect(tally.counts).toEqual(single.tally.counts);
+          expect(tally.pendingByReason).toEqual(single.tally.pendingByReason);
+          expect(tally.skippedByReason).toEqual(single.tally.skippedByReason);
+          // Every ledger entry once, in key order: the shards' parts join into the same snapshot.
+          expect(snapshot).toEqual(single.snapshot);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps an image and its result on the same side of every safe boundary", () => {
+    // The lemma the ranges rest on, and why the boundary rule is what it is.
+    fc.assert(
+      fc.property(
+        fc.constantFrom("", "out/", "a/b/"),
+        fc.oneof(boundaryPieceArb, imageKeyArb),
+        fc.oneof(
+          imageKeyArb,
+          fc.tuple(imageKeyArb, fc.constantFrom(...TAILS)).map(([a, t]) => `${a}${t}`),
+        ),
+        (prefix, b, k) => {
+          fc.pre(isSafeBoundary(b));
+          fc.pre(skipReasonFor({ key: k, size: 1 }, "S3Object") === undefined);
+          fc.pre(joinsInOrder(prefix, k));
+          const imageSide = compareKeys(k, b) <= 0;
+          const resultSide =
+            compareKeys(resultKeyFor(prefix, k), `${resultsFolder(prefix)}${b}`) <= 0;
+          expect(resultSide).toBe(imageSide);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+    // Unsafe boundaries break it: an extension inside, or a "%".
+    const side = (k: string, b: string) => [
+      compareKeys(k, b) <= 0,
+      compareKeys(resultKeyFor("out/", k), `${resultsFolder("out/")}${b}`) <= 0,
+    ];
+    expect(side("in/a.jpg", "in/a.jpg-")).toEqual([true, false]);
+    expect(side("in/%2.jpg", "in/%25")).toEqual([true, false]);
+    expect(isSafeBoundary("in/a.jpg-")).toBe(false);
+    expect(isSafeBoundary("in/%25")).toBe(false);
+    expect(isSafeBoundary("photos.2026/a")).toBe(true);
+    expect(() => resultsRangeOf("out/", { upTo: "in/a.jpg-" })).toThrow(/unsafe shard boundary/);
+  });
+
+  it("cuts a key at its first '.' or '%' past the images prefix, never inside the prefix", () => {
+    expect(boundaryAt("in/cam-01/IMG_0001.jpg", "in/")).toBe("in/cam-01/IMG_0001");
+    expect(boundaryAt("in/100%.jpg", "in/")).toBe("in/100");
+    expect(boundaryAt("in/.hidden.jpg", "in/")).toBeUndefined();
+    expect(boundaryAt("photos.2026/a.png", "photos.2026/")).toBe("photos.2026/a");
+    expect(boundaryAt("a.jpgx/b.jpg", "a.jp")).toBeUndefined(); // the prefix ends in the middle of ".jpg"
+    expect(boundaryAtResult("out/results/in/a/b.jpg.json", "out/", "in/")).toBe("in/a/b");
+    expect(boundaryAtResult("out/results/_long-keys/ab.json", "out/", "")).toBeUndefined();
+  });
+
+  it("puts every key in exactly one range", () => {
+    fc.assert(
+      fc.property(fc.array(boundaryPieceArb), imageKeyArb, (pieces, key) => {
+        const ranges = shardRanges(pickBoundaries(pieces, 50));
+        expect(ranges.filter((r) => inRange(key, r))).toHaveLength(1);
+      }),
+    );
+  });
+});
+
+async function scanAll(
+  input: Parameters<typeof scanBacklog>[0]["input"],
+  range?: KeyRange,
+): Promise<{
+  tally: BacklogTally;
+  pending: ImageRef[];
+  skipped: SkippedObject[];
+  snapshot: string[];
+}> {
+  const tally = new BacklogTally();
+  const pending: ImageRef[] = [];
+  const skipped: SkippedObject[] = [];
+  const snapshot: string[] = [];
+  const entries = scanBacklog({
+    s3,
+    input,
+    ...(range ? { range } : {}),
+    snapshot: async (entry) => {
+      snapshot.push(JSON.stringify(entry));
+    },
+  });
+  for await (const entry of entries) {
+    tally.add(entry);
+    if (entry.kind === "pending") pending.push(entry.image);
+    else if (entry.kind === "skipped") skipped.push(entry.skipped);
+  }
+  return { tally, pending, skipped, snapshot };
+}

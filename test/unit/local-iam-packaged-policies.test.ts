@@ -23,6 +23,7 @@ function template(kmsKeyArn: string) {
     Resources: {
       IamRoleLambdaExecution: role({ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }),
       ReportFunctionRole: role({ Effect: "Allow", Action: "s3:PutObject", Resource: "*" }),
+      PlanShardFunctionRole: role({ Effect: "Allow", Action: "s3:ListBucket", Resource: "*" }),
       WeeklyBatchStateMachineRole: role({
         Effect: "Allow",
         Action: "lambda:InvokeFunction",
@@ -37,6 +38,7 @@ function template(kmsKeyArn: string) {
             { Ref: "IamRoleLambdaExecution" },
             { Ref: "WeeklyBatchStateMachineRole" },
             { Ref: "ReportFunctionRole" },
+            { Ref: "PlanShardFunctionRole" },
           ],
           PolicyDocument: {
             Statement: [
@@ -75,7 +77,7 @@ const actionsOf = (entries: { policy: { Statement: Record<string, unknown>[] } }
 describe("policiesFromTemplate", () => {
   it("adds the attached policies whose condition holds to each role they name, resolved", () => {
     const policies = policiesFromTemplate(template(KEY));
-    for (const role of ["lambda", "report", "stateMachine"] as const) {
+    for (const role of ["lambda", "report", "planShard", "stateMachine"] as const) {
       const kms = policies[role].find((entry) => entry.name === "weekly-batch-kms-key");
       expect(kms?.policy.Statement).toEqual([
         { Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: KEY },
@@ -92,7 +94,7 @@ describe("policiesFromTemplate", () => {
 
   it("leaves out an attached policy whose condition does not hold (no KMS key given)", () => {
     const policies = policiesFromTemplate(template(""));
-    for (const role of ["lambda", "report", "stateMachine"] as const) {
+    for (const role of ["lambda", "report", "planShard", "stateMachine"] as const) {
       expect(
         actionsOf(policies[role]).filter((action) => String(action).startsWith("kms:")),
       ).toEqual([]);

@@ -188,6 +188,7 @@ describe("the IAM gate's decision cache", () => {
         },
       ],
       report: [],
+      planShard: [],
       stateMachine: [],
     });
     const key = "ASIALOCALLAMBDAROLE";

@@ -235,8 +235,8 @@ describe("the Plan step's own budget", () => {
     expect(planListingNote({ listingSeconds: 450, listedObjects: 1_000_000 })).toBeUndefined();
     expect(planListingNote({ listingSeconds: 600, listedObjects: 2_000_000 })).toBe(
       "the Plan listed 2,000,000 objects (images and results) in 600 s, more than 50 % of its 900 s timeout: " +
-        "at this rate it times out at about 3,000,000 objects; split the backlog with imagesPrefix " +
-        "(one run per prefix) before it grows that far",
+        "at this rate it times out at about 3,000,000 objects; lower planShardObjects so that Plan " +
+        "shards list it in parallel (or split the backlog with imagesPrefix) before it grows that far",
     );
   });
 });

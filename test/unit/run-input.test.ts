@@ -39,6 +39,7 @@ describe("parseRunInput defaults and layering", () => {
       lambdaTimeoutSeconds: 900,
       maxWorkers: 50,
       rescale: "never",
+      planShardObjects: 500_000,
     });
   });
 
@@ -65,6 +66,7 @@ describe("parseRunInput defaults and layering", () => {
       LAMBDA_TIMEOUT_SECONDS: "600",
       MAX_WORKERS: "200",
       RESCALE: "restart",
+      PLAN_SHARD_OBJECTS: "1000",
     };
     expect(Object.keys(env).sort()).toEqual(Object.values(RUN_INPUT_ENV).sort());
     expect(parseRunInput({}, env)).toEqual<RunInput>({
@@ -89,6 +91,7 @@ describe("parseRunInput defaults and layering", () => {
       lambdaTimeoutSeconds: 600,
       maxWorkers: 200,
       rescale: "restart",
+      planShardObjects: 1000,
     });
   });
 
@@ -289,6 +292,11 @@ describe("parseRunInput problems name the field and the value", () => {
       "maxWorkers must be an integer from 1 to 10000 (Distributed Map's MaxConcurrency limit), got 10001",
     ],
     ["rescale", "always", 'rescale must be "never" or "restart", got "always"'],
+    [
+      "planShardObjects",
+      5,
+      "planShardObjects must be an integer from 10 to 2000000 (listed objects per Plan shard; a shard must finish within a Lambda's 900 s), got 5",
+    ],
   ];
 
   it.each(cases)("%s = %j", (field, value, message) => {
@@ -507,6 +515,7 @@ describe("parseRunInput property: one bad field", () => {
     expectedLatencyMs: fc.oneof(notNumber, notPositive, above(60_000)),
     lambdaTimeoutSeconds: fc.oneof(notNumber, outside(1, 900), fc.constant(1.5)),
     maxWorkers: fc.oneof(notNumber, outside(1, 10_000), fc.constant(2.5)),
+    planShardObjects: fc.oneof(notNumber, outside(10, 2_000_000), fc.constant(100.5)),
     rescale: fc.oneof(
       notString,
       fc.string().filter((s) => s !== "never" && s !== "restart"),

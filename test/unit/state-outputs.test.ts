@@ -96,7 +96,7 @@ async function worstPlan(): Promise<{ plan: Plan; execution: { StartTime?: strin
         : [],
     IsTruncated: false,
   }));
-  return planStep(
+  const output = await planStep(
     {
       input: {
         projectVersionArn: MODEL_ARN,
@@ -112,6 +112,8 @@ async function worstPlan(): Promise<{ plan: Plan; execution: { StartTime?: strin
     },
     tools,
   );
+  if (!("plan" in output)) throw new Error("50 images must be planned by one Plan");
+  return output;
 }
 
 describe("every state's output stays far under 256 KiB", () => {

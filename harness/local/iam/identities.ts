@@ -11,9 +11,10 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from "../workflow/asl.ts";
 
 /**
  * The roles of the packaged template: the one the Lambdas share, the Report
- * Lambda's own (its `role:` in serverless.yml) and the state machine's.
+ * Lambda's own and the sharded Plan's (their `role:` in serverless.yml) and
+ * the state machine's.
  */
-export type RoleName = "lambda" | "report" | "stateMachine";
+export type RoleName = "lambda" | "report" | "planShard" | "stateMachine";
 
 export interface LocalIdentity {
   role: RoleName;
@@ -39,6 +40,12 @@ export const LOCAL_IDENTITIES: Record<RoleName, LocalIdentity> = {
     accessKeyId: "ASIALOCALREPORTROLE",
     logicalId: "ReportFunctionRole",
     principalArn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${STACK}-ReportFunctionRole/${STACK}-report`,
+  },
+  planShard: {
+    role: "planShard",
+    accessKeyId: "ASIALOCALPLANSHARDROLE",
+    logicalId: "PlanShardFunctionRole",
+    principalArn: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${STACK}-PlanShardFunctionRole/${STACK}-planShard`,
   },
   stateMachine: {
     role: "stateMachine",

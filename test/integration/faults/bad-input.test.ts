@@ -55,6 +55,7 @@ const NUMERIC_FIELDS = [
   "expectedLatencyMs",
   "lambdaTimeoutSeconds",
   "maxWorkers",
+  "planShardObjects",
 ];
 
 /** Values no field accepts (null is "not given", so never generated). */
