@@ -131,3 +131,10 @@ describe("the docs check fails on a stale example", () => {
     ]);
   });
 });
+
+describe("the README", () => {
+  it("stays under 20 KB: what a user needs first, the details in docs/", () => {
+    const bytes = Buffer.byteLength(readFileSync(join(root, "README.md"), "utf8"), "utf8");
+    expect(bytes).toBeLessThan(20_000);
+  });
+});
