@@ -236,6 +236,12 @@ export class AdaptiveRateController implements RateController {
     }
   }
 
+  /** The use share is measured from a new batch's start: the gap before it (no callers) kept short batches from probing. */
+  newBatch(): void {
+    this.grantedSinceProbe = 0;
+    this.countingSince = this.clock.now();
+  }
+
   /** Raises the rate by one step when it has been quiet long enough; called only when a caller must wait. */
   private maybeProbe(now: number): void {
     if (this.rate >= this.ceilingTps) return;
@@ -244,6 +250,7 @@ export class AdaptiveRateController implements RateController {
       this.lastProbeAt + this.probeIntervalMs,
     );
     if (now < due) return;
+    if (now - this.countingSince < this.probeIntervalMs / 2) return; // too short to measure
     const offered = (this.rate * (now - this.countingSince)) / 1000;
     const used = offered > 0 ? this.grantedSinceProbe / offered : 1;
     this.grantedSinceProbe = 0;

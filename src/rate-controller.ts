@@ -18,6 +18,8 @@ export interface RateController {
   onThrottle(grantedAt?: number): void;
   /** The current rate and what the controller has done so far, for the batch's log line. */
   stats(): RateControllerStats;
+  /** A new batch takes the controller over (a warm Lambda's next batch of the run). */
+  newBatch?(): void;
 }
 
 /** What every rate controller reports; an implementation may add its own figures. */
@@ -67,8 +69,10 @@ export function checkOutRateController(
 ): RateControllerLease {
   const id = `${key.runId}\n${key.projectVersionArn}\n${key.plannedTps}\n${key.ceilingTps ?? ""}`;
   for (const other of idle.keys()) if (other !== id) idle.delete(other);
+  const reused = idle.get(id)?.pop();
+  reused?.newBatch?.();
   const controller =
-    idle.get(id)?.pop() ??
+    reused ??
     create({
       plannedTps: key.plannedTps,
       clock,

@@ -7,6 +7,22 @@ export const SIZING_RULES = {
   maxPerWorkerTps: 10,
   /** A batch is planned to take at most this share of the Lambda timeout (the rest: retries, throttling). */
   batchTimeShare: 0.5,
+  /**
+   * A batch is planned to take at most this share of the expected processing
+   * time. The run's tail (from the first worker out of work to the last image)
+   * lasts at most one batch: the Map hands each free worker the next batch, so
+   * a worker running faster than its share takes more batches, and when none
+   * is left the others are at most one batch from their end. The goal is a
+   * tail of 5 %; a worker a fifth slower than its share stretches its last
+   * batch by that much, hence 4 %.
+   */
+  tailShare: 0.04,
+  /**
+   * ... but at least this long at the worker's planned rate: each batch costs a
+   * child execution's start, an invocation and its result part's write, during
+   * which the worker sends no call.
+   */
+  minBatchSeconds: 1.5,
   /** Step Functions' cap on a state's input, which an ItemBatcher batch must stay under. */
   maxBatchBytes: 256 * 1024,
   /** Room for the batch envelope (`{"BatchInput":...,"Items":[...]}`) beyond the items and the context. */
@@ -175,10 +191,16 @@ export function sizeRun(opts: {
   const bytesForItems =
     SIZING_RULES.maxBatchBytes - opts.contextBytes - SIZING_RULES.batchEnvelopeBytes;
   const byBytes = Math.floor(bytesForItems / Math.max(1, pending.maxItemBytes));
-  const largestBatch = Math.max(1, Math.min(byTime, byBytes));
+  // Short batches near the end would do, but a Map's ItemBatcher takes one
+  // MaxItemsPerBatch: every batch is short enough for the tail's share.
+  const byTail = Math.floor(
+    perWorkerTpsPlanned *
+      Math.max(SIZING_RULES.minBatchSeconds, expectedProcessingSeconds * SIZING_RULES.tailShare),
+  );
+  const largestBatch = Math.max(1, Math.min(byTime, byBytes, byTail));
 
   // A whole number of rounds of batches, so every worker is busy until the
-  // end instead of one worker finishing a long tail alone.
+  // last round instead of one worker finishing a long batch alone.
   const batches = Math.ceil(Math.ceil(pending.count / largestBatch) / workers) * workers;
   const batchSize = Math.ceil(pending.count / batches);
   workers = Math.min(workers, Math.ceil(pending.count / batchSize));

@@ -23,11 +23,31 @@ export interface RunTail {
   share: number;
 }
 
+/** The most spans running at one moment: the workers of the Map (its children start together). */
+function mostAtOnce(spans: readonly { start: number; end: number }[]): number {
+  const edges = spans.flatMap((s) => [
+    { at: s.start, step: 1 },
+    { at: s.end, step: -1 },
+  ]);
+  // At a tie an end comes first: a worker's next batch never overlaps its last.
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let running = 0;
+  let most = 0;
+  for (const edge of edges) {
+    running += edge.step;
+    most = Math.max(most, running);
+  }
+  return most;
+}
+
 /**
- * Computes the tail from the batches' spans. A worker runs batch after batch
- * as long as the map has one left, so once the last batch has started, the
- * first batch to end leaves its worker idle for good: the tail starts at the
- * earliest end after the latest start. `undefined` with no batches or
+ * Computes the tail from the batches' spans. The Map hands each worker that
+ * ends a batch the next one while any is left: of all batch ends in time
+ * order, the first (batches - workers) each led to a batch still to start,
+ * and the next one left its worker with nothing. Counting ends, rather than
+ * taking the first end after the last start, also catches a worker that ends
+ * between the last batch being handed out and that batch's start (a child's
+ * start and an invocation take a moment). `undefined` with no batches or
  * unreadable times.
  */
 export function tailOf(batches: readonly BatchSpan[]): RunTail | undefined {
@@ -36,10 +56,9 @@ export function tailOf(batches: readonly BatchSpan[]): RunTail | undefined {
     .filter((s) => Number.isFinite(s.start) && Number.isFinite(s.end) && s.end >= s.start);
   if (spans.length === 0) return undefined;
   const firstStart = Math.min(...spans.map((s) => s.start));
-  const lastStart = Math.max(...spans.map((s) => s.start));
-  const lastEnd = Math.max(...spans.map((s) => s.end));
-  // Strictly after: the batch whose end freed the worker that took the last batch does not count.
-  const tailStart = Math.min(lastEnd, ...spans.filter((s) => s.end > lastStart).map((s) => s.end));
+  const ends = spans.map((s) => s.end).sort((a, b) => a - b);
+  const lastEnd = ends.at(-1) as number;
+  const tailStart = ends[Math.max(0, spans.length - mostAtOnce(spans))] as number;
   const processingMs = lastEnd - firstStart;
   const tailMs = lastEnd - tailStart;
   return {

@@ -26,6 +26,14 @@ export async function simulateWorkers(opts: {
   slots?: number;
   latencyMs?: number;
   maxMs?: number;
+  /**
+   * Each worker runs its items in batches of this many: a batch's calls all
+   * end before the next batch starts, `batchGapMs` later (the child
+   * execution's start, the invocation, the result part's write), and the next
+   * batch takes the controller over (`newBatch`), as a warm Lambda does.
+   */
+  batchSize?: number;
+  batchGapMs?: number;
 }): Promise<SimulationResult> {
   const { clock, capacityTps } = opts;
   const start = clock.now();
@@ -49,8 +57,9 @@ export async function simulateWorkers(opts: {
   const second = () => Math.floor((clock.now() - start) / 1000);
   const left = [...opts.items];
   let running = opts.controllers.length;
-  const slot = async (worker: number, rate: RateController) => {
-    while ((left[worker] ?? 0) > 0) {
+  const slot = async (worker: number, rate: RateController, batch: { left: number }) => {
+    while (batch.left > 0) {
+      batch.left -= 1;
       left[worker] = (left[worker] ?? 0) - 1;
       for (;;) {
         const grantedAt = await rate.acquire();
@@ -65,7 +74,16 @@ export async function simulateWorkers(opts: {
     }
   };
   const workers = opts.controllers.map(async (rate, worker) => {
-    await Promise.all(Array.from({ length: opts.slots ?? 4 }, () => slot(worker, rate)));
+    for (let first = true; (left[worker] ?? 0) > 0; first = false) {
+      if (!first) {
+        await clock.sleep(opts.batchGapMs ?? 0);
+        rate.newBatch?.();
+      }
+      const batch = {
+        left: Math.min(left[worker] ?? 0, opts.batchSize ?? Number.POSITIVE_INFINITY),
+      };
+      await Promise.all(Array.from({ length: opts.slots ?? 4 }, () => slot(worker, rate, batch)));
+    }
     result.finishedAt[worker] = clock.now() - start;
     running -= 1;
   });

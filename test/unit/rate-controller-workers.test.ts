@@ -50,6 +50,28 @@ describe("AdaptiveRateController, workers sharing one model", () => {
     expect(result.throttled / (result.accepted + result.throttled)).toBeLessThan(0.02);
   });
 
+  it("finds a model 40 % faster as quickly when the work comes in short batches", async () => {
+    // Batches of 1.5 s with 0.3 s between them (the drain of the last calls,
+    // the next child's start): the time between batches is no sign that the
+    // rate does not hold the callers back, so the climb must not stall on it
+    // (it stayed at the plan's 20 calls/s for the whole run).
+    const clock = new FakeClock();
+    const result = await simulateWorkers({
+      clock,
+      capacityTps: 28,
+      controllers: twoWorkers(clock, 20),
+      items: [600, 600],
+      slots: 6,
+      latencyMs: 100,
+      batchSize: 15,
+      batchGapMs: 300,
+    });
+    expect(secondsToReach(result.perSecond, 0, 28, 0.85)).toBeLessThanOrEqual(8);
+    const end = Math.max(...result.finishedAt) / 1000;
+    expect(1200 / end / 28).toBeGreaterThan(0.9);
+    expect(result.throttled / (result.accepted + result.throttled)).toBeLessThan(0.02);
+  });
+
   it("comes down to a model 40 % slower than the plan in a few cuts", async () => {
     const clock = new FakeClock();
     const controllers = twoWorkers(clock, 20);

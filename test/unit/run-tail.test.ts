@@ -3,7 +3,7 @@ import { resultLine, runFigures } from "../../harness/bench/figures.ts";
 import type { TimelineSecond } from "../../harness/local/emulator/index.ts";
 import { tailOf } from "../../src/report/tail.ts";
 
-const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)).toISOString();
+const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString();
 const batch = (from: number, to: number) => ({ startedAt: at(from), endedAt: at(to) });
 
 describe("tailOf", () => {
@@ -24,6 +24,28 @@ describe("tailOf", () => {
     const tail = tailOf([batch(0, 40), batch(0, 50)]);
     expect(tail).toMatchObject({ seconds: 10, processingSeconds: 50 });
     expect(tail?.share).toBeCloseTo(0.2, 10);
+  });
+
+  it("counts a worker that ends while the last batch is still starting elsewhere", () => {
+    // Two workers. A: 0-10, then 10.5-20.5 (half a second between its end
+    // and the next batch's start: the child's start, the invocation). B ends
+    // its last batch at 10.2, after A was handed the last batch but before
+    // that batch began: B is idle from 10.2 on.
+    const tail = tailOf([batch(0, 10), batch(0, 10.2), batch(10.5, 20.5)]);
+    expect(tail?.startedAt).toBe(at(10.2));
+    expect(tail?.seconds).toBeCloseTo(10.3, 10);
+  });
+
+  it("starts the tail at the end that left a worker with nothing, with many short batches", () => {
+    // Three workers, batches of about 2 s, 0.4 s from a worker's end to its
+    // next batch's start. B is handed the last batch at 4.6, which begins at
+    // 5; C ends its last (short) batch at 4.7, in between, and is idle.
+    const a = [batch(0, 2), batch(2.4, 4.4), batch(4.8, 6.8)];
+    const b = [batch(0, 2.1), batch(2.5, 4.6), batch(5, 7.1)];
+    const c = [batch(0, 1.9), batch(2.3, 4.1), batch(4.5, 4.7)];
+    const tail = tailOf([...a, ...b, ...c]);
+    expect(tail?.startedAt).toBe(at(4.7));
+    expect(tail?.seconds).toBeCloseTo(2.4, 10);
   });
 
   it("has no tail with a single batch, and nothing without batches or with unreadable times", () => {

@@ -71,7 +71,7 @@ function expectConsistent(s: Sizing, pending: number, lambdaTimeoutSeconds = 900
 }
 
 describe("sizeRun", () => {
-  it("10 images: one unit, one worker, one batch", () => {
+  it("10 images: one unit, one worker, two batches of at least the shortest batch's length", () => {
     const s = size(10, {}, 5);
     expect(s).toMatchObject({
       units: 1,
@@ -81,7 +81,8 @@ describe("sizeRun", () => {
       windowReachable: true,
       workers: 1,
       perWorkerTps: 5,
-      batchSize: 10,
+      // 1.5 s at 5 TPS: 7 images at most, so 2 batches of 5.
+      batchSize: 5,
       concurrency: 3,
       startupSeconds: 600,
     });
@@ -90,7 +91,7 @@ describe("sizeRun", () => {
     expectConsistent(s, 10);
   });
 
-  it("6,000 images in a 1-minute window at 25 TPS/unit: 4 units, 10 workers x 10 TPS, 10 even batches", () => {
+  it("6,000 images in a 1-minute window at 25 TPS/unit: 4 units, 10 workers x 10 TPS, 25 rounds of even batches", () => {
     const s = size(6_000, { targetWindowMinutes: 1 }, 25);
     expect(s).toMatchObject({
       units: 4,
@@ -99,7 +100,8 @@ describe("sizeRun", () => {
       windowReachable: true,
       workers: 10,
       perWorkerTps: 10,
-      batchSize: 600,
+      // 4 % of 60 s is 2.4 s at 10 TPS: 24 images, 250 batches (the tail's share, sizing-tail.test.ts).
+      batchSize: 24,
       concurrency: 5,
     });
     expectConsistent(s, 6_000);
