@@ -2,6 +2,7 @@ import { formatDuration } from "./report/format.ts";
 import type { RunInput } from "./run-input.ts";
 import type { StrategyOption } from "./scaling-strategy.ts";
 import type { CostEstimate, CostOption, Sizing } from "./shapes.ts";
+import { SIZING_RULES } from "./sizing.ts";
 
 /** How many unit counts either side of the chosen one the trade-off table shows. */
 export const COST_NEIGHBOURS = 2;
@@ -16,12 +17,6 @@ export const COST_RULES = {
    * readiness check, the map starting its children, the batches' first reads.
    */
   rampUpSeconds: 1,
-  /**
-   * The tail: from the first worker without work to the last image, at most
-   * this share of the processing time (the bench holds runs to it); while it
-   * lasts, the idle workers' shares of the capacity are counted as unused.
-   */
-  tailShare: 0.05,
 } as const;
 
 /**
@@ -65,15 +60,21 @@ export function workersAt(units: number, basis: Pick<CostBasis, "tpsPerUnit" | "
 }
 
 /**
- * The billed seconds the tail adds to `processingSeconds` with `workers`: it
- * lasts up to `COST_RULES.tailShare` of the processing, and while it does the
- * idle workers' shares, (workers - 1) / workers of the capacity, go unused.
- * One worker has no tail.
+ * The billed seconds the tail adds to `processingSeconds` with `workers`.
+ * The tail (from the first worker without work to the last image) lasts at
+ * most one batch, and the plan's batches last `SIZING_RULES.tailShare` of
+ * the processing (at least `minBatchSeconds`, at most a worker's whole
+ * share). The workers run out of work spread over that batch, so on average
+ * half of it passes with the idle workers' shares, (workers - 1) / workers of
+ * the capacity, unused. One worker has no tail.
  */
 export function tailSeconds(processingSeconds: number, workers: number): number {
-  return (
-    (processingSeconds * COST_RULES.tailShare * (Math.max(1, workers) - 1)) / Math.max(1, workers)
+  const n = Math.max(1, workers);
+  const batchSeconds = Math.min(
+    processingSeconds / n,
+    Math.max(SIZING_RULES.minBatchSeconds, processingSeconds * SIZING_RULES.tailShare),
   );
+  return ((batchSeconds / 2) * (n - 1)) / n;
 }
 
 /**

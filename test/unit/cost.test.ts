@@ -13,7 +13,8 @@ describe("costOption", () => {
   });
 
   it("adds the tail's idle shares and the stop", () => {
-    // 4 workers at 2.5 TPS: the tail adds 5 % x 3/4 of the 3,600 s; the stop 60 s.
+    // 4 workers at 2.5 TPS: batches of 4 % of the 3,600 s (144 s), the tail half
+    // of one with 3/4 of the capacity idle (54 s); the stop 60 s.
     expect(
       costOption(2, 36_000, {
         tpsPerUnit: 5,
@@ -22,7 +23,7 @@ describe("costOption", () => {
         perWorkerTps: 2.5,
         pricePerUnitHour: 4,
       }),
-    ).toEqual({ units: 2, durationSeconds: 4_201 + 135 + 60, inferenceHours: 2.442, cost: 9.77 });
+    ).toEqual({ units: 2, durationSeconds: 4_201 + 54 + 60, inferenceHours: 2.397, cost: 9.59 });
   });
 
   it("costs nothing when there is nothing to do (the model is not started)", () => {

@@ -69,7 +69,7 @@ describe("planLimitProblems", () => {
       1_000,
     );
     expect(problems).toEqual([
-      "the run's estimated cost, 4,017,002.72 USD for 4,017 inference-unit hours at pricePerUnitHour 1,000, is more than the 1,000,000 USD a run may cost: check pricePerUnitHour, tpsPerUnit and minUnits",
+      "the run's estimated cost, 4,017,000.54 USD for 4,017 inference-unit hours at pricePerUnitHour 1,000, is more than the 1,000,000 USD a run may cost: check pricePerUnitHour, tpsPerUnit and minUnits",
     ]);
   });
 
