@@ -71,6 +71,8 @@ export class AdaptiveRateController implements RateController {
   /** Tokens granted since `countingSince` (the last probe, skipped probe or cut). */
   private grantedSinceProbe = 0;
   private countingSince: number;
+  /** When the last batch handed the controller back (epoch ms), until the next takes it. */
+  private idleSince: number | undefined;
   private tokens: number;
   private refilledAt: number;
   private lastThrottleAt: number;
@@ -236,10 +238,27 @@ export class AdaptiveRateController implements RateController {
     }
   }
 
-  /** The use share is measured from a new batch's start: the gap before it (no callers) kept short batches from probing. */
+  /** The batch has ended: from now until the next batch, nobody calls. */
+  batchEnded(): void {
+    this.idleSince = this.clock.now();
+  }
+
+  /**
+   * A new batch takes the controller over. The time since the last batch
+   * ended (the next child starting: no callers at all) is left out of the use
+   * share, which otherwise reads as a rate that does not hold the callers
+   * back; the measure itself carries on across batches, so batches shorter
+   * than a probe interval still add up to one.
+   */
   newBatch(): void {
-    this.grantedSinceProbe = 0;
-    this.countingSince = this.clock.now();
+    const now = this.clock.now();
+    if (this.idleSince !== undefined) {
+      this.countingSince = Math.min(now, this.countingSince + (now - this.idleSince));
+      this.idleSince = undefined;
+    } else {
+      this.grantedSinceProbe = 0;
+      this.countingSince = now;
+    }
   }
 
   /** Raises the rate by one step when it has been quiet long enough; called only when a caller must wait. */

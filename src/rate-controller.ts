@@ -18,6 +18,8 @@ export interface RateController {
   onThrottle(grantedAt?: number): void;
   /** The current rate and what the controller has done so far, for the batch's log line. */
   stats(): RateControllerStats;
+  /** The batch using the controller has ended (it goes back to the pool). */
+  batchEnded?(): void;
   /** A new batch takes the controller over (a warm Lambda's next batch of the run). */
   newBatch?(): void;
 }
@@ -84,6 +86,7 @@ export function checkOutRateController(
     release() {
       if (released) return;
       released = true;
+      controller.batchEnded?.();
       const list = idle.get(id) ?? [];
       list.push(controller);
       idle.set(id, list);

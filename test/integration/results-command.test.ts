@@ -94,9 +94,11 @@ describe("the run's result parts", () => {
     const finished = report.succeeded + report.failed;
     expect(keys).toHaveLength(finished);
     expect(new Set(keys).size).toBe(keys.length);
-    // One batch (one worker): one part, rewritten by each attempt.
-    expect(await listPartKeys(location, runId)).toHaveLength(1);
-    expect(summary?.resultParts).toMatchObject({ parts: 1, lines: finished });
+    // One part per batch, rewritten by each attempt of it: as many parts as
+    // the plan made batches, however many attempts there were.
+    const batches = Math.ceil(24 / (result.plan?.sizing.batchSize ?? 24));
+    expect(await listPartKeys(location, runId)).toHaveLength(batches);
+    expect(summary?.resultParts).toMatchObject({ parts: batches, lines: finished });
     expect(summary?.checks.find((c) => c.name === "result parts")).toMatchObject({ ok: true });
 
     // The command opens the same data folder, so the stack must let go of it first.

@@ -30,7 +30,8 @@ export async function simulateWorkers(opts: {
    * Each worker runs its items in batches of this many: a batch's calls all
    * end before the next batch starts, `batchGapMs` later (the child
    * execution's start, the invocation, the result part's write), and the next
-   * batch takes the controller over (`newBatch`), as a warm Lambda does.
+   * batch takes the controller over (`batchEnded`, then `newBatch`), as a
+   * warm Lambda's pooled controller is handed back and taken again.
    */
   batchSize?: number;
   batchGapMs?: number;
@@ -76,6 +77,7 @@ export async function simulateWorkers(opts: {
   const workers = opts.controllers.map(async (rate, worker) => {
     for (let first = true; (left[worker] ?? 0) > 0; first = false) {
       if (!first) {
+        rate.batchEnded?.();
         await clock.sleep(opts.batchGapMs ?? 0);
         rate.newBatch?.();
       }

@@ -72,6 +72,26 @@ describe("AdaptiveRateController, workers sharing one model", () => {
     expect(result.throttled / (result.accepted + result.throttled)).toBeLessThan(0.02);
   });
 
+  it("finds a faster model when each batch is shorter than a probe interval", async () => {
+    // A small lambdaTimeoutSeconds makes batches of a few calls (2 here, 0.2 s
+    // at the plan's rate): the use share must be measured across batches, the
+    // gaps between them left out, or the controller never climbs (and with
+    // auto-scaling the service never sees the demand that adds units). Each
+    // worker could make 2 calls per 70 ms, far above its planned 10 per second.
+    const clock = new FakeClock();
+    const result = await simulateWorkers({
+      clock,
+      capacityTps: 28,
+      controllers: twoWorkers(clock, 20),
+      items: [600, 600],
+      slots: 6,
+      latencyMs: 20,
+      batchSize: 2,
+      batchGapMs: 50,
+    });
+    expect(secondsToReach(result.perSecond, 0, 28, 0.85)).toBeLessThanOrEqual(10);
+  });
+
   it("comes down to a model 40 % slower than the plan in a few cuts", async () => {
     const clock = new FakeClock();
     const controllers = twoWorkers(clock, 20);
