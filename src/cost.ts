@@ -93,7 +93,11 @@ export function fixedUnitsBill(units: number, pending: number, basis: CostBasis)
   return { processingSeconds, durationSeconds, unitSeconds: units * durationSeconds };
 }
 
-/** Rounds a bill the way every table shows it: whole seconds, 0.001 h, cents. */
+/**
+ * Rounds a bill: whole seconds, 0.0001 h and USD 0.0001, as precise as the
+ * meter's bill in the report, so a small run's estimate and bill compare
+ * (tables show cents).
+ */
 export function roundedBill(opts: {
   durationSeconds: number;
   unitSeconds: number;
@@ -102,8 +106,8 @@ export function roundedBill(opts: {
   const inferenceHours = opts.unitSeconds / 3600;
   return {
     durationSeconds: Math.round(opts.durationSeconds),
-    inferenceHours: Math.round(inferenceHours * 1000) / 1000,
-    cost: Math.round(inferenceHours * opts.pricePerUnitHour * 100) / 100,
+    inferenceHours: Math.round(inferenceHours * 10_000) / 10_000,
+    cost: Math.round(inferenceHours * opts.pricePerUnitHour * 10_000) / 10_000,
   };
 }
 

@@ -67,7 +67,8 @@ function summaryLines(summary: RunSummary, succeeded: boolean): string[] {
       : `${summary.throughput.provisionedTps}-${maxInferenceUnits * summary.plan.sizing.tpsPerUnit}`;
   lines.push(
     `Throughput  ${summary.throughput.observed.meanTps.toFixed(1)} TPS observed of ${provisioned} provisioned, ${summary.throughput.throttled} throttled calls`,
-    `Plan        ${summary.plan.sizing.units} unit(s), estimated USD ${summary.plan.cost.chosen.cost.toFixed(2)}`,
+    // As precise as the Billed line below, so the estimate and the bill compare.
+    `Plan        ${summary.plan.sizing.units} unit(s), estimated ${summary.plan.cost.chosen.inferenceHours.toFixed(4)} inference hours = USD ${summary.plan.cost.chosen.cost.toFixed(4)}`,
   );
   if (summary.plan.strategy) lines.push(`Strategy    ${summary.plan.strategy.reason}`);
   lines.push(`Units       ${unitsLine(summary)}`);

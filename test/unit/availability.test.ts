@@ -18,8 +18,8 @@ describe("singleUnitRisk", () => {
       assumedReplacementSeconds: 600,
       extraSeconds: 600,
       extraCost: 0.67,
-      oneUnit: { units: 1, durationSeconds: 2401, cost: 2.67 },
-      twoUnits: { units: 2, durationSeconds: 1501, cost: 3.34 },
+      oneUnit: { units: 1, durationSeconds: 2401, cost: 2.6678 },
+      twoUnits: { units: 2, durationSeconds: 1501, cost: 3.3356 },
     });
     expect(risk?.note).toContain("the run waits rather than fails");
     expect(risk?.note).toContain("cost about USD 0.67 more");

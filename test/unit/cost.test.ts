@@ -9,7 +9,7 @@ describe("costOption", () => {
     // 36,000 images at 2 units x 5 TPS = 3,600 s, plus 600 s start-up and 1 s ramp-up.
     expect(
       costOption(2, 36_000, { tpsPerUnit: 5, startupSeconds: 600, pricePerUnitHour: 4 }),
-    ).toEqual({ units: 2, durationSeconds: 4_201, inferenceHours: 2.334, cost: 9.34 });
+    ).toEqual({ units: 2, durationSeconds: 4_201, inferenceHours: 2.3339, cost: 9.3356 });
   });
 
   it("adds the tail's idle shares and the stop", () => {
@@ -23,7 +23,7 @@ describe("costOption", () => {
         perWorkerTps: 2.5,
         pricePerUnitHour: 4,
       }),
-    ).toEqual({ units: 2, durationSeconds: 4_201 + 54 + 60, inferenceHours: 2.397, cost: 9.59 });
+    ).toEqual({ units: 2, durationSeconds: 4_201 + 54 + 60, inferenceHours: 2.3972, cost: 9.5889 });
   });
 
   it("costs nothing when there is nothing to do (the model is not started)", () => {
@@ -57,8 +57,8 @@ describe("estimateCost", () => {
     const [one, , , , five] = cost.options;
     expect(cost.options.map((o) => o.units)).toEqual([1, 2, 3, 4, 5]);
     // Start-up, 1 s of ramp-up, processing (no workers given: no tail; no stop given).
-    expect(one).toEqual({ units: 1, durationSeconds: 7_801, inferenceHours: 2.167, cost: 8.67 });
-    expect(five).toEqual({ units: 5, durationSeconds: 2_041, inferenceHours: 2.835, cost: 11.34 });
+    expect(one).toEqual({ units: 1, durationSeconds: 7_801, inferenceHours: 2.1669, cost: 8.6678 });
+    expect(five).toEqual({ units: 5, durationSeconds: 2_041, inferenceHours: 2.8347, cost: 11.3389 });
     for (let i = 1; i < cost.options.length; i++) {
       const [before, after] = [cost.options[i - 1], cost.options[i]];
       expect(after?.durationSeconds).toBeLessThan(before?.durationSeconds ?? 0);

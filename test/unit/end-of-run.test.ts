@@ -37,6 +37,20 @@ describe("the end-of-run summary", () => {
     );
   });
 
+  it("quotes the plan's estimate as precisely as the bill, so the two compare (not rounded to cents)", () => {
+    const summary = summaryWithFailures();
+    summary.plan.cost.chosen = {
+      units: 1,
+      durationSeconds: 15,
+      inferenceHours: 0.0043,
+      cost: 0.0171,
+    };
+    const lines = endOfRunLines({ status: "SUCCEEDED" }, summary);
+    expect(lines).toContain(
+      `Plan        ${summary.plan.sizing.units} unit(s), estimated 0.0043 inference hours = USD 0.0171`,
+    );
+  });
+
   it("says how many result lines the run wrote, in how many parts and where, right after the results", () => {
     const lines = endOfRunLines(
       { status: "SUCCEEDED" },

@@ -24,14 +24,14 @@ describe("scaling strategies", () => {
     // (1,800 images' worth: the 1,500 run out after 300 + 600 images and 40 s
     // at 15 TPS).
     expect(auto.durationSeconds).toBe(61 + 60 + 60 + 40);
-    // 1 x 61 + 1 x 60 + 2 x 60 + 3 x 40 = 361 unit-seconds = 0.1 h.
-    expect(auto.inferenceHours).toBe(0.1);
-    expect(auto.cost).toBe(0.4);
+    // 1 x 61 + 1 x 60 + 2 x 60 + 3 x 40 = 361 unit-seconds = 0.1003 h.
+    expect(auto.inferenceHours).toBe(0.1003);
+    expect(auto.cost).toBe(0.4011);
     const large = autoScalingOption(1, 4, { ...backlog, pending: 6000 });
     // 300 + 600 + 900 images while units are added, 4,200 at 20 TPS (210 s).
     expect(large.durationSeconds).toBe(61 + 180 + 210);
-    expect(fixedOption(1, backlog)).toMatchObject({ durationSeconds: 361, cost: 0.4 });
-    expect(fixedOption(4, backlog)).toMatchObject({ durationSeconds: 136, cost: 0.6 });
+    expect(fixedOption(1, backlog)).toMatchObject({ durationSeconds: 361, cost: 0.4011 });
+    expect(fixedOption(4, backlog)).toMatchObject({ durationSeconds: 136, cost: 0.6044 });
   });
 
   it("a backlog that Min finishes before the units come costs what Min fixed units cost", () => {
