@@ -181,10 +181,8 @@ export class AdaptiveRateController implements RateController {
     }
     const firstShare = this.firstCutShare(now);
     const factor = firstShare ?? this.cutFactorNow();
-    // The first cut's share is about the capacity itself, far below the rate
-    // that was throttled: climbing fast back to 90 % of that rate ran into the
-    // next throttle within seconds, again and again. The new rate counts as
-    // an ordinary cut instead, from a throttled rate of new rate / cutFactor.
+    // That share is about the capacity itself: climbing fast back to 90 % of the
+    // throttled rate met throttle after throttle. It counts as an ordinary cut.
     this.throttledAtTps =
       firstShare !== undefined ? (this.rate * factor) / this.cutFactor : this.rate;
     this.rate = Math.max(this.floorTps, this.rate * factor);
@@ -216,24 +214,18 @@ export class AdaptiveRateController implements RateController {
   }
 
   /**
-   * A fresh controller's first throttle while its rate is still within one
-   * probe step of the plan: the plan was over the capacity from the start,
-   * and the model's burst hid it until now. The model admitted about its
-   * capacity x (elapsed + burst), this worker's part of it being what it was
-   * granted, so the share of the rate that fits is granted / (that span x
-   * rate): used when deeper than `cutFactor` (within `deepestCutFactor`),
-   * otherwise undefined. Cutting by 0.8 at a time took ~8 cuts and a dozen
-   * throttles per worker to come down from a plan 67 % over the model.
+   * The first throttle of a fresh controller still within a probe step of the
+   * plan: the plan was over the capacity from the start, the model's burst
+   * hiding it. The model admitted ~capacity x (elapsed + burst), this worker's
+   * part being what it was granted: that share of the rate, when deeper than
+   * `cutFactor` (not below `deepestCutFactor`). Cuts of 0.8 took ~8 rounds.
+   * Not with tolerated throttles (auto-scaling): they are the demand it grows on.
    */
   private firstCutShare(now: number): number | undefined {
-    // Tolerated throttles (auto-scaling) are the demand the model grows on: its capacity in service is no limit to cut to.
-    if (this.counters.cuts > 0 || this.modelBurstSeconds <= 0 || this.toleratedThrottleShare > 0) {
-      return undefined;
-    }
-    if (this.firstGrantAt === undefined || this.rate > this.plannedTps + this.probeStep) {
-      return undefined;
-    }
-    const span = (now - this.firstGrantAt) / 1000 + this.modelBurstSeconds;
+    const fresh = this.counters.cuts === 0 && this.firstGrantAt !== undefined;
+    if (!fresh || this.modelBurstSeconds <= 0 || this.toleratedThrottleShare > 0) return undefined;
+    if (this.rate > this.plannedTps + this.probeStep) return undefined;
+    const span = (now - (this.firstGrantAt as number)) / 1000 + this.modelBurstSeconds;
     const share = this.counters.granted / (span * this.rate);
     if (!(share < this.cutFactor)) return undefined;
     return Math.max(this.deepestCutFactor, share);
