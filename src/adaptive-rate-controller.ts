@@ -51,6 +51,9 @@ export class AdaptiveRateController implements RateController {
   private readonly deepestCutFactor: number;
   private readonly staleClimbFactor: number;
   private readonly maxStaleAfterMs: number;
+  private readonly modelBurstSeconds: number;
+  /** When the first token was granted: the start of the span the first cut is measured over. */
+  private firstGrantAt: number | undefined;
   /** How long the band holds now (`staleAfterMs`, doubled by climbs that found the old limit). */
   private bandHoldMs: number;
   /** The throttled rate the band went stale below: probes above it climb one step at a time. */
@@ -116,6 +119,7 @@ export class AdaptiveRateController implements RateController {
     this.deepestCutFactor = options.deepestCutFactor ?? 0.5;
     this.staleClimbFactor = options.staleClimbFactor ?? 1.1;
     this.maxStaleAfterMs = Math.max(this.staleAfterMs, options.maxStaleAfterMs ?? 60000);
+    this.modelBurstSeconds = options.modelBurstSeconds ?? 1;
     this.bandHoldMs = this.staleAfterMs;
     this.rate = plannedTps;
     this.tokens = this.burst;
@@ -175,8 +179,13 @@ export class AdaptiveRateController implements RateController {
           : this.staleAfterMs;
       this.staleAt = undefined;
     }
-    this.throttledAtTps = this.rate;
-    this.rate = Math.max(this.floorTps, this.rate * this.cutFactorNow());
+    const firstShare = this.firstCutShare(now);
+    const factor = firstShare ?? this.cutFactorNow();
+    // That share is about the capacity itself: climbing fast back to 90 % of the
+    // throttled rate met throttle after throttle. It counts as an ordinary cut.
+    this.throttledAtTps =
+      firstShare !== undefined ? (this.rate * factor) / this.cutFactor : this.rate;
+    this.rate = Math.max(this.floorTps, this.rate * factor);
     this.sinceCut = { granted: 0, throttled: 0 };
     // Whatever burst was saved up belongs to the rate that was just too high.
     this.tokens = 0;
@@ -202,6 +211,24 @@ export class AdaptiveRateController implements RateController {
     if (granted < MIN_CALLS_FOR_SHARE) return this.cutFactor;
     const through = 1 - Math.min(1, throttled / granted);
     return Math.max(this.deepestCutFactor, Math.min(this.cutFactor, through));
+  }
+
+  /**
+   * The first throttle of a fresh controller still within a probe step of the
+   * plan: the plan was over the capacity from the start, the model's burst
+   * hiding it. The model admitted ~capacity x (elapsed + burst), this worker's
+   * part being what it was granted: that share of the rate, when deeper than
+   * `cutFactor` (not below `deepestCutFactor`). Cuts of 0.8 took ~8 rounds.
+   * Not with tolerated throttles (auto-scaling): they are the demand it grows on.
+   */
+  private firstCutShare(now: number): number | undefined {
+    const fresh = this.counters.cuts === 0 && this.firstGrantAt !== undefined;
+    if (!fresh || this.modelBurstSeconds <= 0 || this.toleratedThrottleShare > 0) return undefined;
+    if (this.rate > this.plannedTps + this.probeStep) return undefined;
+    const span = (now - (this.firstGrantAt as number)) / 1000 + this.modelBurstSeconds;
+    const share = this.counters.granted / (span * this.rate);
+    if (!(share < this.cutFactor)) return undefined;
+    return Math.max(this.deepestCutFactor, share);
   }
 
   /** The current rate and what the controller has done so far. */
@@ -345,6 +372,7 @@ export class AdaptiveRateController implements RateController {
         if (this.tokens >= 1) {
           this.tokens -= 1;
           this.counters.granted += 1;
+          this.firstGrantAt ??= now;
           this.grantedSinceProbe += 1;
           if (this.toleratedThrottleShare > 0) {
             this.recentGrants.push(now);

@@ -77,6 +77,18 @@ export interface RateControllerOptions {
    */
   deepestCutFactor?: number;
   /**
+   * Seconds of calls the model lets through above its capacity before it
+   * throttles (its burst). A fresh controller throttled for the first time
+   * while still at about the planned rate has been over the capacity since
+   * its start, the burst hiding it: what the model admitted so far is about
+   * the capacity x (time since the first call + this), which is what this
+   * worker was granted, so its first cut goes straight to that share instead
+   * of taking several rounds of 0.8. Default 1 (the emulator's, AWS does not
+   * document it; a smaller real burst only makes that cut deeper, never
+   * below `deepestCutFactor`). 0 turns it off.
+   */
+  modelBurstSeconds?: number;
+  /**
    * Once the band below the last throttled rate has gone stale, probes above
    * that rate grow by one step at a time (no doubling) until the rate is this
    * factor above it: the capacity has usually not moved, and the model's

@@ -51,8 +51,14 @@ describe("AdaptiveRateController", () => {
 
   it("cuts the rate on a throttle and paces the waiters at the new rate", async () => {
     const clock = new FakeClock();
-    // No probing in this test: pacing only.
-    const rate = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
+    // No probing in this test: pacing only; the first cut as any other.
+    const rate = new AdaptiveRateController({
+      plannedTps: 10,
+      clock,
+      burst: 1,
+      quietMs: 60_000,
+      modelBurstSeconds: 0,
+    });
     const { grants } = queueAcquirers(rate, 100);
     await clock.advance(1000);
     expect(grants).toHaveLength(11);
@@ -99,7 +105,7 @@ describe("AdaptiveRateController", () => {
 
   it("probes upward after a quiet period while there is demand, up to the ceiling", async () => {
     const clock = new FakeClock();
-    const rate = new AdaptiveRateController({ plannedTps: 10, clock });
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, modelBurstSeconds: 0 });
     queueAcquirers(rate, 10_000);
     await clock.advance(100);
     rate.onThrottle();
@@ -161,7 +167,12 @@ describe("AdaptiveRateController", () => {
 
   it("cuts deeper than its cut factor when most calls since the last cut were throttled", async () => {
     const clock = new FakeClock();
-    const rate = new AdaptiveRateController({ plannedTps: 20, clock, burst: 1 });
+    const rate = new AdaptiveRateController({
+      plannedTps: 20,
+      clock,
+      burst: 1,
+      modelBurstSeconds: 0,
+    });
     const { grants } = queueAcquirers(rate, 10_000);
     await clock.advance(100);
     rate.onThrottle(grants.at(-1)); // the first throttle: 20 -> 16, nothing measured yet
@@ -426,5 +437,55 @@ describe("AdaptiveRateController", () => {
       throttles: 0,
     });
     lease.release();
+  });
+});
+
+describe("AdaptiveRateController, the first throttle of a fresh controller", () => {
+  // The model holds a second of burst: a plan over its capacity is throttled
+  // only once that is spent, by then at capacity x (elapsed + 1 s) admitted.
+  it("cuts straight to the share the model admitted when throttled within seconds of its start", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
+    const { grants } = queueAcquirers(rate, 100);
+    await clock.advance(1400);
+    expect(grants).toHaveLength(15);
+    rate.onThrottle(grants.at(-1));
+    // 15 calls over 1.4 s + 1 s of burst: 6.25 of the 10 calls/s fit, not 8.
+    expect(rate.stats().rateTps).toBeCloseTo(6.25, 6);
+    // As if cut by 0.8 from a throttled rate of 7.8: the climb back stops well below 10.
+    expect(rate.stats().throttledAtTps).toBeCloseTo(6.25 / 0.8, 6);
+  });
+
+  it("cuts by the usual factor once the plan has held for seconds, and never below deepestCutFactor", async () => {
+    const clock = new FakeClock();
+    const late = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1, quietMs: 60_000 });
+    const { grants } = queueAcquirers(late, 100);
+    await clock.advance(6000);
+    late.onThrottle(grants.at(-1)); // 61 calls over 7 s: 0.87 of the rate, over cutFactor
+    expect(late.stats()).toMatchObject({ rateTps: 8, throttledAtTps: 10 });
+
+    const early = new AdaptiveRateController({ plannedTps: 10, clock, burst: 1 });
+    queueAcquirers(early, 100);
+    await clock.advance(100);
+    early.onThrottle();
+    expect(early.stats().rateTps).toBeCloseTo(5, 6);
+  });
+
+  it("leaves an auto-scaling model's first cut alone: its capacity in service is no limit", async () => {
+    const clock = new FakeClock();
+    const rate = new AdaptiveRateController({
+      plannedTps: 10,
+      clock,
+      burst: 1,
+      quietMs: 60_000,
+      ...autoScalingPace(10, 20),
+    });
+    const { grants } = queueAcquirers(rate, 100);
+    await clock.advance(1400);
+    // The 5th throttle of 15 calls is over the tolerated share: the usual
+    // cut, to what got through (not to 15 / (2.4 s x 10) = 0.625 of the rate).
+    for (let i = 0; i < 6; i += 1) rate.onThrottle(grants.at(-1));
+    expect(rate.stats().cuts).toBe(1);
+    expect(rate.stats().rateTps).toBeCloseTo(10 * (1 - 5 / 15), 6);
   });
 });
