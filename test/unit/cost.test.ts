@@ -58,7 +58,12 @@ describe("estimateCost", () => {
     expect(cost.options.map((o) => o.units)).toEqual([1, 2, 3, 4, 5]);
     // Start-up, 1 s of ramp-up, processing (no workers given: no tail; no stop given).
     expect(one).toEqual({ units: 1, durationSeconds: 7_801, inferenceHours: 2.1669, cost: 8.6678 });
-    expect(five).toEqual({ units: 5, durationSeconds: 2_041, inferenceHours: 2.8347, cost: 11.3389 });
+    expect(five).toEqual({
+      units: 5,
+      durationSeconds: 2_041,
+      inferenceHours: 2.8347,
+      cost: 11.3389,
+    });
     for (let i = 1; i < cost.options.length; i++) {
       const [before, after] = [cost.options[i - 1], cost.options[i]];
       expect(after?.durationSeconds).toBeLessThan(before?.durationSeconds ?? 0);
