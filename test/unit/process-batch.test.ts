@@ -291,7 +291,8 @@ describe("processBatch", () => {
       .rejectsOnce(awsError("InternalServerError", 500))
       .rejectsOnce(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
       .callsFake(labelsFor);
-    const rate = new AdaptiveRateController({ plannedTps: 20, clock });
+    // The ordinary cut (0.8), not a fresh controller's first-throttle estimate.
+    const rate = new AdaptiveRateController({ plannedTps: 20, clock, modelBurstSeconds: 0 });
     const output = await run(clock, {
       event: { BatchInput: context({ concurrency: 1 }), Items: [image("red-1.jpg")] },
       rateController: rate,
