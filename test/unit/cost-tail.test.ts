@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { costBasisOf, fixedUnitsBill } from "../../src/cost.ts";
-import { parseRunInput } from "../../src/run-input.ts";
 import type { Sizing } from "../../src/shapes.ts";
-import { sizeRun } from "../../src/sizing.ts";
+import { planSizing as plan, runMap, UNEVEN_SHARES } from "../support/map-simulation.ts";
 
 /**
  * The cost estimate's tail against the plan's own batches. Workers that do
@@ -13,38 +12,17 @@ import { sizeRun } from "../../src/sizing.ts";
  * processing (the most the bench allows) overstates what short batches leave.
  */
 
-const ARN = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1700000000000";
-
-function plan(pending: number, overrides: Record<string, unknown>, tpsPerUnit: number): Sizing {
-  const input = parseRunInput(
-    { imagesBucket: "images", imagesPrefix: "in/", projectVersionArn: ARN, ...overrides },
-    {},
-  );
-  return sizeRun({
-    pending: { count: pending, maxItemBytes: 200 },
-    input,
-    tpsPerUnit,
-    tpsSource: "input",
-    contextBytes: 600,
-  });
-}
-
-/** When the last batch ends, with each free worker taking the next batch. */
+/** When the last batch ends. */
 function runEnd(pending: number, batchSize: number, rates: readonly number[]): number {
-  const freeAt = rates.map(() => 0);
-  for (let first = 0; first < pending; first += batchSize) {
-    const worker = freeAt.indexOf(Math.min(...freeAt));
-    freeAt[worker] =
-      (freeAt[worker] as number) + Math.min(batchSize, pending - first) / (rates[worker] as number);
-  }
-  return Math.max(...freeAt);
+  return Math.max(
+    ...runMap(pending, batchSize, rates).map((span) => Date.parse(span.endedAt) / 1000),
+  );
 }
 
 /** Uneven shares (one worker 13 % above its share) that add up to the provisioned rate. */
 function unevenRates(s: Sizing): number[] {
-  const spread = [1.13, 0.97, 0.97, 0.93];
   const raw = Array.from({ length: s.workers }, (_, i) =>
-    s.workers === 1 ? 1 : (spread[i % spread.length] as number),
+    s.workers === 1 ? 1 : (UNEVEN_SHARES[i % UNEVEN_SHARES.length] as number),
   );
   const sum = raw.reduce((a, b) => a + b, 0);
   return raw.map((f) => (f / sum) * s.units * s.tpsPerUnit);

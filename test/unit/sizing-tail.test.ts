@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type BatchSpan, tailOf } from "../../src/report/tail.ts";
-import { parseRunInput } from "../../src/run-input.ts";
+import { tailOf } from "../../src/report/tail.ts";
 import type { Sizing } from "../../src/shapes.ts";
-import { SIZING_RULES, sizeRun } from "../../src/sizing.ts";
+import { SIZING_RULES } from "../../src/sizing.ts";
+import { planSizing as plan, runMap, UNEVEN_SHARES } from "../support/map-simulation.ts";
 
 /**
  * The plan's batches against workers that do not share the model evenly.
@@ -13,45 +13,10 @@ import { SIZING_RULES, sizeRun } from "../../src/sizing.ts";
  * Distributed Map does: the figures below are computed, not timed.
  */
 
-const ARN = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1700000000000";
-
-function plan(pending: number, overrides: Record<string, unknown>, tpsPerUnit: number): Sizing {
-  const input = parseRunInput(
-    { imagesBucket: "images", imagesPrefix: "in/", projectVersionArn: ARN, ...overrides },
-    {},
-  );
-  return sizeRun({
-    pending: { count: pending, maxItemBytes: 200 },
-    input,
-    tpsPerUnit,
-    tpsSource: "input",
-    contextBytes: 600,
-  });
-}
-
-/** Batch spans (seconds as ISO times from epoch 0) of `pending` images on workers running at `rates`. */
-function runMap(pending: number, batchSize: number, rates: readonly number[]): BatchSpan[] {
-  const freeAt = rates.map(() => 0);
-  const spans: BatchSpan[] = [];
-  for (let first = 0; first < pending; first += batchSize) {
-    const items = Math.min(batchSize, pending - first);
-    const worker = freeAt.indexOf(Math.min(...freeAt));
-    const start = freeAt[worker] as number;
-    const end = start + items / (rates[worker] as number);
-    freeAt[worker] = end;
-    spans.push({
-      startedAt: new Date(start * 1000).toISOString(),
-      endedAt: new Date(end * 1000).toISOString(),
-    });
-  }
-  return spans;
-}
-
 /** Each worker's share of the capacity, spread: the first 13 % above it, the last 7 % below. */
 function unevenRates(s: Sizing): number[] {
-  const spread = [1.13, 0.97, 0.97, 0.93];
   return Array.from({ length: s.workers }, (_, i) => {
-    const factor = s.workers === 1 ? 1 : (spread[i % spread.length] as number);
+    const factor = s.workers === 1 ? 1 : (UNEVEN_SHARES[i % UNEVEN_SHARES.length] as number);
     return s.perWorkerTps * factor;
   });
 }
