@@ -273,18 +273,9 @@ async function measureShardedPlan(
       `the sharded plan ${runId} counted ${JSON.stringify(plan.counts)}, not the seeded backlog`,
     );
   }
-  const seconds = (ended - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const listed = wanted.images + wanted.results;
   const mergeSeconds = (ended - merging) / 1000;
   return {
-    name,
-    ...wanted,
-    listed,
-    seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    secondsPerThousandListed: seconds / (listed / 1000),
-    ...peaks,
+    ...planMeasure(name, wanted, (ended - started) / 1000, cpuBefore, peaks),
     shards: job.shards,
     slowestShardSeconds: slowest,
     mergeSeconds,
@@ -328,14 +319,8 @@ async function measureSnapshotRead(
 
 async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<PlanMeasure> {
   const input = benchInput();
-  let peakRss = 0;
-  let peakHeap = 0;
-  const sample = () => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-  };
-  const sampler = setInterval(sample, 100);
+  const stopSampling = memoryPeaks();
+  let peaks = { peakRssMb: 0, peakHeapMb: 0 };
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   try {
@@ -351,10 +336,19 @@ async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<
       throw new Error(`the plan counted ${JSON.stringify(plan.counts)}, not the seeded backlog`);
     }
   } finally {
-    clearInterval(sampler);
+    peaks = stopSampling();
   }
-  sample();
-  const seconds = (performance.now() - started) / 1000;
+  return planMeasure(name, wanted, (performance.now() - started) / 1000, cpuBefore, peaks);
+}
+
+/** One Plan's figures: its time, its CPU since `cpuBefore` and its memory peaks. */
+function planMeasure(
+  name: string,
+  wanted: Seeded,
+  seconds: number,
+  cpuBefore: NodeJS.CpuUsage,
+  peaks: { peakRssMb: number; peakHeapMb: number },
+): PlanMeasure {
   const cpu = process.cpuUsage(cpuBefore);
   const listed = wanted.images + wanted.results;
   return {
@@ -364,8 +358,7 @@ async function measurePlan(s3: S3Client, name: string, wanted: Seeded): Promise<
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     secondsPerThousandListed: seconds / (listed / 1000),
-    peakRssMb: peakRss / 2 ** 20,
-    peakHeapMb: peakHeap / 2 ** 20,
+    ...peaks,
   };
 }
 

@@ -16,23 +16,8 @@ declare module "s3rver" {
     serviceEndpoint?: string;
   }
 
-  interface S3rverStore {
-    getBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
-    putBucket(name: string): Promise<{ name: string; creationDate: Date } | null>;
-    deleteBucket(name: string): Promise<void>;
-    /** Null when the object does not exist; `content` streams its bytes. */
-    getObject(
-      bucket: string,
-      key: string,
-    ): Promise<{ size: number; content: import("node:stream").Readable } | null>;
-    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
-    putSubresource(
-      bucket: string,
-      key: string | undefined,
-      resource: { type: string },
-    ): Promise<void>;
-    deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<void>;
-  }
+  /** Its store: s3rver's own file store (declared below), or a subclass of it. */
+  type S3rverStore = import("s3rver/lib/stores/filesystem.js").default;
 
   class S3rver {
     constructor(options?: S3rverOptions);
